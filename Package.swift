@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// InstructKit: instruction tuning of small decoder-only language models on CPUs.
+// Targets and the direction of imports are documented in docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "InstructKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "instruct", targets: ["instruct"]),
+        .library(name: "Autograd", targets: ["Autograd"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages, found through pkg-config.
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
+
+        // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
+        .target(name: "Autograd", dependencies: ["CBLAS"]),
+        .target(name: "Tokenizers"),
+        .target(
+            name: "Datasets",
+            dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Recipes",
+            dependencies: ["Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
+
+        // The command line: parsing and printing only.
+        .executableTarget(
+            name: "instruct",
+            dependencies: [
+                "Autograd", "Tokenizers", "Datasets", "Recipes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Autograd"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
