@@ -1,0 +1,153 @@
+import Dispatch
+
+/// Micro-benchmarks of the tensor library against raw BLAS, measured side by side.
+///
+/// Each case alternates the two sides (raw, ours, raw, ours, ...) so that drift on a
+/// shared machine hits both alike, and reports medians. This type measures only; the
+/// command line prints.
+public enum OpsBenchmark {
+    /// One matrix-product case: raw `cblas_sgemm` on preallocated buffers vs `Tensor.matmul`
+    /// (which also allocates its result).
+    public struct MatmulResult: Codable, Sendable {
+        public var name: String
+        public var m: Int, n: Int, k: Int
+        public var transposeA: Bool, transposeB: Bool
+        public var rawGflops: Double
+        public var tensorGflops: Double
+        /// tensor / raw throughput.
+        public var ratio: Double
+    }
+
+    /// One timed op (forward and backward where it has one).
+    public struct OpResult: Codable, Sendable {
+        public var name: String
+        public var shape: String
+        public var forwardMs: Double
+        public var backwardMs: Double?
+        /// Useful floating-point work per second, where it is well defined.
+        public var gflops: Double?
+        /// Bytes moved per second (elementwise ops), where it is well defined.
+        public var gbPerSecond: Double?
+    }
+
+    /// Elementwise throughput at one size: our parallel kernel vs a plain one-thread loop.
+    public struct ElementwiseResult: Codable, Sendable {
+        public var op: String
+        public var elements: Int
+        public var serialGBs: Double
+        public var tensorGBs: Double
+        /// tensor / serial: about 2 on two cores when the size pays for a second thread.
+        public var speedup: Double
+    }
+
+    /// Everything `instruct bench ops` reports.
+    public struct Report: Codable, Sendable {
+        public var threads: Int
+        public var matmul: [MatmulResult]
+        public var ops: [OpResult]
+        public var elementwise: [ElementwiseResult]
+    }
+
+    /// Median wall time in seconds of `body`, after `warmup` untimed runs.
+    public static func medianSeconds(reps: Int, warmup: Int = 1, _ body: () -> Void) -> Double {
+        for _ in 0..<warmup { body() }
+        var times: [Double] = []
+        for _ in 0..<Swift.max(reps, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    /// Times raw sgemm and `Tensor.matmul` alternately; returns both medians.
+    public static func matmul(name: String, m: Int, n: Int, k: Int, transposeA: Bool = false,
+                              transposeB: Bool = false, reps: Int) -> MatmulResult {
+        var rng = RNG(seed: 1)
+        let a = Tensor.randomUniform(transposeA ? [k, m] : [m, k], low: -1, high: 1, rng: &rng)
+        let b = Tensor.randomUniform(transposeB ? [n, k] : [k, n], low: -1, high: 1, rng: &rng)
+        let c = TensorStorage(uninitializedCount: m * n)
+        let raw = {
+            BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                       a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
+                       c: c.pointer, ldc: n)
+        }
+        let ours = { _ = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
+        raw(); ours()
+        var rawTimes: [Double] = [], ourTimes: [Double] = []
+        for _ in 0..<Swift.max(reps, 1) {
+            rawTimes.append(medianSeconds(reps: 1, warmup: 0, raw))
+            ourTimes.append(medianSeconds(reps: 1, warmup: 0, ours))
+        }
+        rawTimes.sort(); ourTimes.sort()
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let rg = flops / rawTimes[rawTimes.count / 2] * 1e-9
+        let tg = flops / ourTimes[ourTimes.count / 2] * 1e-9
+        return MatmulResult(name: name, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                            rawGflops: rg, tensorGflops: tg, ratio: tg / rg)
+    }
+
+    /// Times `x + y` (same shape) with our kernel and with a plain serial loop.
+    public static func elementwiseAdd(elements n: Int, reps: Int) -> ElementwiseResult {
+        var rng = RNG(seed: 2)
+        let x = Tensor.randomUniform([n], rng: &rng), y = Tensor.randomUniform([n], rng: &rng)
+        let out = TensorStorage(uninitializedCount: n)
+        let px = x.storage.pointer, py = y.storage.pointer, po = out.pointer
+        let serial = { for i in 0..<n { po[i] = px[i] + py[i] } }
+        let ours = { _ = x + y }
+        serial(); ours()
+        var sTimes: [Double] = [], oTimes: [Double] = []
+        for _ in 0..<Swift.max(reps, 1) {
+            sTimes.append(medianSeconds(reps: 1, warmup: 0, serial))
+            oTimes.append(medianSeconds(reps: 1, warmup: 0, ours))
+        }
+        sTimes.sort(); oTimes.sort()
+        let bytes = 3.0 * 4.0 * Double(n)
+        let s = bytes / sTimes[sTimes.count / 2] * 1e-9
+        let o = bytes / oTimes[oTimes.count / 2] * 1e-9
+        return ElementwiseResult(op: "add", elements: n, serialGBs: s, tensorGBs: o, speedup: o / s)
+    }
+
+    /// Times the forward and backward of a differentiable function of `inputs`.
+    public static func forwardBackward(name: String, shape: String, inputs: [Tensor], flops: Double? = nil,
+                                       reps: Int, _ f: ([Tensor]) -> Tensor) -> OpResult {
+        let plain = inputs.map { $0.detached }
+        let fwd = medianSeconds(reps: reps) { _ = f(plain) }
+        let both = medianSeconds(reps: reps) {
+            let tracked = inputs.map { $0.trackingGradients() }
+            let y = f(tracked)
+            _ = gradients(of: y.sum(), wrt: tracked)
+        }
+        let bwd = Swift.max(both - fwd, 0)
+        return OpResult(name: name, shape: shape, forwardMs: fwd * 1e3, backwardMs: bwd * 1e3,
+                        gflops: flops.map { $0 / both * 1e-9 }, gbPerSecond: nil)
+    }
+
+    /// The standard set: square products 256..2048, GPT-2-small-shaped products
+    /// (B*T = 2048 rows, C = 384), and the fused kernels at training shapes.
+    public static func run(threads: Int, quick: Bool) -> Report {
+        BLAS.setThreadCount(threads)
+        let reps = quick ? 3 : 7
+        var mm: [MatmulResult] = []
+        for s in [256, 512, 1024, 2048] {
+            mm.append(matmul(name: "square \(s)", m: s, n: s, k: s, reps: s >= 2048 ? Swift.max(3, reps / 2) : reps))
+        }
+        let rows = 2048, c = 384
+        mm.append(matmul(name: "qkv x@Wᵀ", m: rows, n: 3 * c, k: c, transposeB: true, reps: reps))
+        mm.append(matmul(name: "mlp up x@Wᵀ", m: rows, n: 4 * c, k: c, transposeB: true, reps: reps))
+        mm.append(matmul(name: "mlp down x@Wᵀ", m: rows, n: c, k: 4 * c, transposeB: true, reps: reps))
+        mm.append(matmul(name: "lm head x@Eᵀ", m: rows, n: 8192, k: c, transposeB: true, reps: reps))
+        mm.append(matmul(name: "dW = dYᵀ@X", m: 4 * c, n: c, k: rows, transposeA: true, reps: reps))
+        mm.append(matmul(name: "dX = dY@W", m: rows, n: c, k: 4 * c, reps: reps))
+
+        var ops: [OpResult] = []
+        ops.append(contentsOf: fusedKernelResults(reps: reps))
+
+        var ew: [ElementwiseResult] = []
+        for n in [4_096, 65_536, 1 << 20, 1 << 24] {
+            ew.append(elementwiseAdd(elements: n, reps: n >= 1 << 24 ? 5 : reps * 3))
+        }
+        return Report(threads: threads, matmul: mm, ops: ops, elementwise: ew)
+    }
+}
