@@ -28,6 +28,8 @@ let package = Package(
 
         // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
         .target(name: "Autograd", dependencies: ["CBLAS"]),
+        .target(name: "NN", dependencies: ["Autograd"]),
+        .target(name: "Models", dependencies: ["NN", "Autograd"]),
         .target(name: "Tokenizers"),
         .target(
             name: "Datasets",
@@ -47,6 +49,8 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", dependencies: ["Autograd"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,102 @@
+import Autograd
+import NN
+
+/// A decoder-only transformer (GPT-2 or Llama) described by its config.
+///
+/// The model holds no weights: `logits` reads them by Hugging Face name from a
+/// `Parameters`, so the same model serves training (tracked parameters), inference
+/// (untracked: nothing recorded) and LoRA (some tracked, most frozen).
+///
+/// Input layout for one call, B rows of T tokens, token-major (`b * T + t`):
+/// token ids, positions (restart at 0 in each packed example), and segment ids (one per
+/// example; attention never crosses them). Output: logits [B*T, V].
+public struct DecoderModel: Sendable {
+    public let config: ModelConfig
+
+    /// Checks the config; throws `ModelError.invalidConfig` naming each problem.
+    public init(_ config: ModelConfig) throws {
+        let problems = config.problems()
+        if !problems.isEmpty { throw ModelError.invalidConfig(problems) }
+        self.config = config
+    }
+
+    /// Every parameter's name and shape, in a fixed order (embedding, blocks, final norm, head).
+    public var parameterShapes: [(name: String, shape: [Int])] {
+        switch config.family {
+        case .gpt2: return gpt2ParameterShapes()
+        case .llama: return llamaParameterShapes()
+        }
+    }
+
+    /// Total number of scalar parameters.
+    public var parameterCount: Int { parameterShapes.reduce(0) { $0 + Tensor.elementCount($1.shape) } }
+
+    /// Fresh weights: normal(0, 0.02) for matrices and embeddings, with output
+    /// projections of each block scaled by 1/sqrt(2 * layers) (GPT-2's residual scaling);
+    /// biases 0, norm weights 1.
+    public func initialParameters(rng: inout RNG) -> Parameters {
+        var p = Parameters()
+        let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
+        for (name, shape) in parameterShapes {
+            if name.hasSuffix(".bias") {
+                p[name] = Tensor.zeros(shape)
+            } else if shape.count == 1 {
+                p[name] = Tensor.ones(shape)
+            } else {
+                let isResidualOut = name.hasSuffix("c_proj.weight") || name.hasSuffix("o_proj.weight")
+                    || name.hasSuffix("down_proj.weight")
+                p[name] = Tensor.randomNormal(shape, std: isResidualOut ? residualStd : 0.02, rng: &rng)
+            }
+        }
+        return p
+    }
+
+    /// Whether AdamW's weight decay applies: to matrices of the blocks and the head, not
+    /// to norms, biases and embeddings (the usual choice in GPT-2 and Llama recipes).
+    public func decays(_ name: String) -> Bool {
+        if name.hasSuffix(".bias") { return false }
+        if name.contains("wte") || name.contains("wpe") || name.contains("embed_tokens") { return false }
+        if name.contains("ln_") || name.contains("norm") { return false }
+        return true
+    }
+
+    /// Checks that `p` has exactly this model's tensors with the right shapes.
+    public func validate(_ p: Parameters) throws {
+        let shapes = parameterShapes
+        for (name, shape) in shapes {
+            guard let t = p.tensor(named: name) else { throw ModelError.missingTensor(name: name) }
+            if t.shape != shape { throw ModelError.wrongShape(name: name, expected: shape, found: t.shape) }
+        }
+        let known = Set(shapes.map(\.name))
+        for name in p.names where !known.contains(name) { throw ModelError.unexpectedTensor(name: name) }
+    }
+
+    /// Logits [B*T, V] for B rows of T tokens. `dropoutRNG` enables dropout (training).
+    public func logits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
+                       parameters p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Tensor {
+        precondition(tokens.count == batch * time && positions.count == tokens.count && segmentIDs.count == tokens.count,
+                     "DecoderModel.logits: need B*T = \(batch * time) tokens, positions and segment ids; got \(tokens.count), \(positions.count), \(segmentIDs.count)")
+        switch config.family {
+        case .gpt2:
+            return gpt2Logits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time, p, dropoutRNG)
+        case .llama:
+            return llamaLogits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time, p, dropoutRNG)
+        }
+    }
+
+    /// Summed cross-entropy over counted targets and their count (targets equal to
+    /// `ignoreIndex` are not counted). Divide by the count of the whole optimizer step.
+    public func loss(tokens: [Int32], targets: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
+                     parameters p: Parameters, ignoreIndex: Int32 = -100,
+                     dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> (sum: Tensor, count: Int) {
+        let z = logits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time,
+                       parameters: p, dropoutRNG: dropoutRNG)
+        return Tensor.crossEntropy(logits: z, targets: targets, ignoreIndex: ignoreIndex)
+    }
+
+    @inline(__always)
+    func maybeDropout(_ x: Tensor, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
+        guard let rng = rng, config.dropout > 0 else { return x }
+        return x.dropout(config.dropout, rng: &rng.pointee)
+    }
+}

@@ -1,0 +1,61 @@
+import Autograd
+import NN
+
+/// GPT-2 (Radford et al. 2019) with Hugging Face `GPT2LMHeadModel` names and layouts:
+/// Conv1D weights are [in, out]; the head is tied to `transformer.wte.weight`.
+///
+///     x = wte[tokens] + wpe[positions]                        [B, T, C]
+///     per block: x += c_proj(attn(split(c_attn(ln_1(x)))))    q, k, v: [B, T, H, D]
+///                x += mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))     hidden [B, T, 4C]
+///     logits = ln_f(x) @ wteᵀ                                  [B*T, V]
+extension DecoderModel {
+    func gpt2Block(_ i: Int) -> (ln1: LayerNorm, attn: Linear, proj: Linear, ln2: LayerNorm, fc: Linear, fcProj: Linear) {
+        let c = config.dim, pre = "transformer.h.\(i)"
+        return (LayerNorm("\(pre).ln_1", dim: c, eps: config.normEps),
+                Linear("\(pre).attn.c_attn", c, 3 * c, bias: true, layout: .inOut),
+                Linear("\(pre).attn.c_proj", c, c, bias: true, layout: .inOut),
+                LayerNorm("\(pre).ln_2", dim: c, eps: config.normEps),
+                Linear("\(pre).mlp.c_fc", c, config.ffnDim, bias: true, layout: .inOut),
+                Linear("\(pre).mlp.c_proj", config.ffnDim, c, bias: true, layout: .inOut))
+    }
+
+    func gpt2ParameterShapes() -> [(name: String, shape: [Int])] {
+        let c = config.dim
+        var out: [(name: String, shape: [Int])] = [("transformer.wte.weight", [config.vocabSize, c]),
+                                                   ("transformer.wpe.weight", [config.contextLength, c])]
+        for i in 0..<config.layers {
+            let b = gpt2Block(i)
+            for (n, s) in b.ln1.parameterShapes + b.attn.parameterShapes + b.proj.parameterShapes
+                + b.ln2.parameterShapes + b.fc.parameterShapes + b.fcProj.parameterShapes {
+                out.append((n, s))
+            }
+        }
+        for (n, s) in LayerNorm("transformer.ln_f", dim: c).parameterShapes { out.append((n, s)) }
+        return out
+    }
+
+    func gpt2Logits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
+                    _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
+        let c = config.dim, h = config.heads, d = config.headDim
+        for pos in positions {
+            precondition(pos >= 0 && Int(pos) < config.contextLength,
+                         "gpt2: position \(pos) is outside the learned table of \(config.contextLength) (context_length)")
+        }
+        var x = Embedding("transformer.wte", count: config.vocabSize, dim: c)(tokens, shape: [batch, time], p)
+            + Embedding("transformer.wpe", count: config.contextLength, dim: c)(positions, shape: [batch, time], p)
+        for i in 0..<config.layers {
+            let b = gpt2Block(i)
+            let qkv = b.attn(b.ln1(x, p), p)                                   // [B, T, 3C]
+            let parts = qkv.split(axis: 2, sizes: [c, c, c])
+            let q = parts[0].reshaped([batch, time, h, d])
+            let k = parts[1].reshaped([batch, time, h, d])
+            let v = parts[2].reshaped([batch, time, h, d])
+            let a = Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs).reshaped([batch, time, c])
+            x = x + maybeDropout(b.proj(a, p), rng)
+            let hidden = b.fc(b.ln2(x, p), p).gelu()                          // [B, T, 4C]
+            x = x + maybeDropout(b.fcProj(hidden, p), rng)
+        }
+        let final = LayerNorm("transformer.ln_f", dim: c, eps: config.normEps)(x, p).reshaped([batch * time, c])
+        return Tensor.matmul(final, p["transformer.wte.weight"], transposeB: true)   // [B*T, V]
+    }
+}

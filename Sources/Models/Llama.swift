@@ -1,0 +1,65 @@
+import Autograd
+import NN
+
+/// Llama (Touvron et al. 2023) with Hugging Face `LlamaForCausalLM` names; linear weights
+/// are [out, in]; rotary embeddings use Hugging Face's rotate-half layout (importers of
+/// llama2.c / Meta checkpoints permute q and k as Hugging Face's converter does).
+///
+///     x = embed_tokens[tokens]                                          [B, T, C]
+///     per block: h = rmsnorm(x); q, k = rope(q_proj h, k_proj h)        q [B, T, Hq, D], k [B, T, Hkv, D]
+///                x += o_proj(attn(q, k, v_proj h))
+///                h = rmsnorm(x); x += down_proj(silu(gate_proj h) * up_proj h)
+///     logits = norm(x) @ lm_headᵀ (or embed_tokensᵀ when tied)          [B*T, V]
+extension DecoderModel {
+    func llamaBlock(_ i: Int) -> (inNorm: RMSNorm, q: Linear, k: Linear, v: Linear, o: Linear,
+                                  postNorm: RMSNorm, gate: Linear, up: Linear, down: Linear) {
+        let c = config.dim, d = config.headDim, pre = "model.layers.\(i)"
+        return (RMSNorm("\(pre).input_layernorm", dim: c, eps: config.normEps),
+                Linear("\(pre).self_attn.q_proj", c, config.heads * d, bias: false),
+                Linear("\(pre).self_attn.k_proj", c, config.kvHeads * d, bias: false),
+                Linear("\(pre).self_attn.v_proj", c, config.kvHeads * d, bias: false),
+                Linear("\(pre).self_attn.o_proj", config.heads * d, c, bias: false),
+                RMSNorm("\(pre).post_attention_layernorm", dim: c, eps: config.normEps),
+                Linear("\(pre).mlp.gate_proj", c, config.ffnDim, bias: false),
+                Linear("\(pre).mlp.up_proj", c, config.ffnDim, bias: false),
+                Linear("\(pre).mlp.down_proj", config.ffnDim, c, bias: false))
+    }
+
+    func llamaParameterShapes() -> [(name: String, shape: [Int])] {
+        let c = config.dim
+        var out: [(name: String, shape: [Int])] = [("model.embed_tokens.weight", [config.vocabSize, c])]
+        for i in 0..<config.layers {
+            let b = llamaBlock(i)
+            for (n, s) in b.inNorm.parameterShapes + b.q.parameterShapes + b.k.parameterShapes + b.v.parameterShapes
+                + b.o.parameterShapes + b.postNorm.parameterShapes + b.gate.parameterShapes + b.up.parameterShapes
+                + b.down.parameterShapes {
+                out.append((n, s))
+            }
+        }
+        out.append(("model.norm.weight", [c]))
+        if !config.tiedEmbeddings { out.append(("lm_head.weight", [config.vocabSize, c])) }
+        return out
+    }
+
+    func llamaLogits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
+                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
+        let c = config.dim, d = config.headDim
+        var x = Embedding("model.embed_tokens", count: config.vocabSize, dim: c)(tokens, shape: [batch, time], p)
+        for i in 0..<config.layers {
+            let b = llamaBlock(i)
+            let h = b.inNorm(x, p)
+            let q = Tensor.rope(b.q(h, p).reshaped([batch, time, config.heads, d]), positions: positions,
+                                theta: config.ropeTheta, layout: .halves)
+            let k = Tensor.rope(b.k(h, p).reshaped([batch, time, config.kvHeads, d]), positions: positions,
+                                theta: config.ropeTheta, layout: .halves)
+            let v = b.v(h, p).reshaped([batch, time, config.kvHeads, d])
+            let a = Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs).reshaped([batch, time, config.heads * d])
+            x = x + maybeDropout(b.o(a, p), rng)
+            let h2 = b.postNorm(x, p)
+            x = x + maybeDropout(b.down(b.gate(h2, p).silu() * b.up(h2, p), p), rng)
+        }
+        let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(x, p).reshaped([batch * time, c])
+        let head = config.tiedEmbeddings ? p["model.embed_tokens.weight"] : p["lm_head.weight"]
+        return Tensor.matmul(final, head, transposeB: true)   // [B*T, V]
+    }
+}
