@@ -25,14 +25,23 @@ public struct GradientCheckOptions {
     }
 }
 
-/// Checks the gradients of `f` with respect to every tensor in `inputs` against
-/// central differences; records an XCTest failure naming the input, element, and both
-/// values for the first few mismatches. Returns the largest absolute difference seen.
-@discardableResult
-public func checkGradients(_ inputs: [Tensor],
-                           options: GradientCheckOptions = GradientCheckOptions(),
-                           file: StaticString = #filePath, line: UInt = #line,
-                           _ f: ([Tensor]) -> Tensor) -> Double {
+/// What one gradient check found: the largest absolute difference between analytic and
+/// numeric gradients, how many elements missed the tolerance, and descriptions of the
+/// first few misses.
+public struct GradientCheckReport {
+    public var worstDifference: Double
+    public var mismatches: Int
+    public var checkedElements: Int
+    public var firstMismatches: [String]
+}
+
+/// Compares the gradients of `f` with respect to every tensor in `inputs` against central
+/// differences, recording nothing in XCTest: the caller decides what a mismatch means.
+/// Used by `checkGradients` and by the test that proves the checker catches a wrong
+/// backward rule.
+public func gradientCheckReport(_ inputs: [Tensor],
+                                options: GradientCheckOptions = GradientCheckOptions(),
+                                _ f: ([Tensor]) -> Tensor) -> GradientCheckReport {
     let probe = f(inputs.map { $0.detached })
     var rng = RNG(seed: options.seed)
     let projection = Tensor.randomUniform(probe.shape, low: -1, high: 1, rng: &rng)
@@ -47,14 +56,16 @@ public func checkGradients(_ inputs: [Tensor],
 
     let tracked = inputs.map { $0.trackingGradients() }
     let y = f(tracked)
-    XCTAssertEqual(y.shape, probe.shape, "gradient check: tracked and untracked forward shapes differ", file: file, line: line)
+    var report = GradientCheckReport(worstDifference: 0, mismatches: 0, checkedElements: 0, firstMismatches: [])
+    if y.shape != probe.shape {
+        report.mismatches += 1
+        report.firstMismatches.append("tracked forward shape \(y.shape) differs from untracked \(probe.shape)")
+        return report
+    }
     let scalarLoss = (y * projection).sum()
     let analytic = gradients(of: scalarLoss, wrt: tracked)
 
-    var worst = 0.0
-    var failures = 0
     for (which, input) in inputs.enumerated() {
-        XCTAssertEqual(analytic[which].shape, input.shape, "gradient shape for input \(which)", file: file, line: line)
         let a = analytic[which].scalars
         for i in 0..<input.count {
             var plus = inputs.map { $0.detached }
@@ -65,20 +76,36 @@ public func checkGradients(_ inputs: [Tensor],
             let h = Double((x + options.step) - (x - options.step))
             let numeric = (loss(plus) - loss(minus)) / h
             let diff = abs(Double(a[i]) - numeric)
-            worst = max(worst, diff)
-            if diff > options.absoluteTolerance + options.relativeTolerance * abs(numeric) {
-                failures += 1
-                if failures <= 5 {
-                    XCTFail("gradient mismatch: input \(which) (shape \(input.shape)) element \(i): analytic \(a[i]), numeric \(numeric)",
-                            file: file, line: line)
+            report.checkedElements += 1
+            report.worstDifference = max(report.worstDifference, diff)
+            if !(diff <= options.absoluteTolerance + options.relativeTolerance * abs(numeric)) {
+                report.mismatches += 1
+                if report.firstMismatches.count < 5 {
+                    report.firstMismatches.append(
+                        "input \(which) (shape \(input.shape)) element \(i): analytic \(a[i]), numeric \(numeric)")
                 }
             }
         }
     }
-    if failures > 5 {
-        XCTFail("gradient check: \(failures) mismatching elements in all", file: file, line: line)
+    return report
+}
+
+/// Checks the gradients of `f` with respect to every tensor in `inputs` against
+/// central differences; records an XCTest failure naming the input, element, and both
+/// values for the first few mismatches. Returns the largest absolute difference seen.
+@discardableResult
+public func checkGradients(_ inputs: [Tensor],
+                           options: GradientCheckOptions = GradientCheckOptions(),
+                           file: StaticString = #filePath, line: UInt = #line,
+                           _ f: ([Tensor]) -> Tensor) -> Double {
+    let report = gradientCheckReport(inputs, options: options, f)
+    for message in report.firstMismatches {
+        XCTFail("gradient mismatch: \(message)", file: file, line: line)
     }
-    return worst
+    if report.mismatches > report.firstMismatches.count {
+        XCTFail("gradient check: \(report.mismatches) mismatching elements in all", file: file, line: line)
+    }
+    return report.worstDifference
 }
 
 /// Asserts two tensors have the same shape and elements within `atol + rtol * |expected|`.

@@ -1,0 +1,236 @@
+import Dispatch
+import Foundation
+
+/// Causal self-attention over packed rows, fused.
+///
+/// A packed row holds several examples back to back; `segmentIDs` marks them. Segments are
+/// maximal runs of equal ids within a row (padding is simply one more segment). Token i
+/// attends to token j only when j <= i and both lie in the same segment. Work is done per
+/// (row, segment, head), directly on the strided [B, T, H, D] layout with sgemm (leading
+/// dimension H*D, no copies), so blocks between different segments cost nothing:
+///
+///     row:      a a a b b c c c c          (segment ids)
+///     scores:   [a x a]                    one causal triangle per segment and head,
+///                     [b x b]              nothing computed outside the triangles
+///                          [c   x   c]
+///
+/// Within a segment, queries go in blocks of `attentionQueryBlock` rows; a block of rows
+/// [r0, r1) only needs keys [0, r1), so the masked upper triangle is mostly skipped and the
+/// scratch is bounded by `attentionQueryBlock * L` floats for a segment of length L.
+///
+/// Numerics: scores are `scale * q.k`; each row's softmax subtracts the row maximum
+/// (stable), and the forward pass saves the row's logsumexp [B, T, Hq]. The backward pass
+/// recomputes `P = exp(S - lse)` block by block instead of keeping P for every head, then
+/// `dV = P^T dO`, `dP = dO V^T`, `dS = P * (dP - rowsum(dO * O))`, `dQ = scale dS K`,
+/// `dK = scale dS^T Q`.
+///
+/// Parallelism and determinism: work items are (segment, query head) in the forward pass
+/// and (segment, kv head) in the backward pass, so the gradient of a kv head shared by a
+/// group of query heads (grouped-query attention) is accumulated inside one item, in a fixed
+/// order. Items write disjoint parts of the outputs, so results do not depend on which core
+/// runs which item. Items run concurrently when there are at least two and the total work
+/// is large enough (`Parallel.minimumParallelWork`).
+
+/// Query rows per block inside a segment.
+let attentionQueryBlock = 64
+
+/// One maximal run of equal segment ids in a row: tokens `start..<start+length` of row `row`.
+struct AttentionSegment {
+    var row: Int
+    var start: Int
+    var length: Int
+}
+
+extension Tensor {
+    /// Causal self-attention within segments of packed rows, with grouped-query attention.
+    ///
+    /// - Parameters:
+    ///   - q: [B, T, Hq, D] queries.
+    ///   - k: [B, T, Hkv, D] keys; `Hq % Hkv == 0`, query head h uses kv head `h / (Hq / Hkv)`.
+    ///   - v: [B, T, Hkv, D] values.
+    ///   - segmentIDs: B*T ids, token-major (`b * T + t`); token i attends to j <= i only
+    ///     when every token from j to i has the same id.
+    ///   - scale: multiplies the scores; default `1 / sqrt(D)`.
+    /// - Returns: [B, T, Hq, D].
+    public static func causalAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, segmentIDs: [Int32],
+                                       scale: Float? = nil) -> Tensor {
+        precondition(q.rank == 4 && k.rank == 4 && v.rank == 4,
+                     "causalAttention: q, k, v must be [B, T, H, D], got \(q.shape), \(k.shape), \(v.shape)")
+        let b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
+        precondition(k.shape == v.shape, "causalAttention: k \(k.shape) and v \(v.shape) differ")
+        precondition(k.shape[0] == b && k.shape[1] == t && k.shape[3] == d,
+                     "causalAttention: q \(q.shape) and k \(k.shape) differ in B, T or D")
+        precondition(d >= 1 && hkv >= 1 && hq % hkv == 0,
+                     "causalAttention: need D >= 1 and Hq a multiple of Hkv, got q \(q.shape), k \(k.shape)")
+        precondition(segmentIDs.count == b * t,
+                     "causalAttention: q \(q.shape) needs B*T = \(b * t) segment ids, got \(segmentIDs.count)")
+        let s = scale ?? 1 / Float(d).squareRoot()
+        let segments = attentionSegments(segmentIDs, rows: b, time: t)
+        let out = Tensor.uninitialized(q.shape)
+        let lse = Tensor.uninitialized([b, t, hq])
+        attentionForward(q: q, k: k, v: v, out: out, lse: lse, segments: segments, scale: s)
+        guard anyTracked([q, k, v]) else { return out }
+        let qs = q.detached, ks = k.detached, vs = v.detached, os = out
+        let needs = (q.isTracked, k.isTracked, v.isTracked)
+        return out.recorded([q, k, v]) { g in
+            let (dq, dk, dv) = causalAttentionBackward(
+                q: qs, k: ks, v: vs, out: os, lse: lse, dOut: g, segments: segments, scale: s,
+                needQ: needs.0, needK: needs.1, needV: needs.2)
+            return [dq, dk, dv]
+        }
+    }
+
+    /// Splits every row into maximal runs of equal ids.
+    static func attentionSegments(_ ids: [Int32], rows: Int, time: Int) -> [AttentionSegment] {
+        var segments: [AttentionSegment] = []
+        for r in 0..<rows {
+            var start = 0
+            while start < time {
+                let id = ids[r * time + start]
+                var end = start + 1
+                while end < time && ids[r * time + end] == id { end += 1 }
+                segments.append(AttentionSegment(row: r, start: start, length: end - start))
+                start = end
+            }
+        }
+        return segments
+    }
+
+    /// Runs `body(item)` for `0..<count`, concurrently when there are several items and
+    /// `totalWork` (in multiply-adds) is large enough. Each item must write disjoint data.
+    static func forEachAttentionItem(_ count: Int, totalWork: Int, _ body: (Int) -> Void) {
+        if count >= 2 && totalWork >= Parallel.minimumParallelWork {
+            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        } else {
+            for i in 0..<count { body(i) }
+        }
+    }
+
+    /// Multiply-adds of one (segment, head) pair, roughly: the causal triangle times D.
+    static func attentionWork(_ segments: [AttentionSegment], headSize d: Int) -> Int {
+        var w = 0
+        for seg in segments { w += seg.length * (seg.length + 1) / 2 * d }
+        return w
+    }
+
+    /// Forward kernel: writes `out` [B, T, Hq, D] and `lse` [B, T, Hq].
+    static func attentionForward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                                 segments: [AttentionSegment], scale: Float) {
+        let t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
+        let group = hq / hkv
+        let ldq = hq * d, ldk = hkv * d
+        let pq = q.storage.pointer, pk = k.storage.pointer, pv = v.storage.pointer
+        let po = out.storage.pointer, pl = lse.storage.pointer
+        let work = attentionWork(segments, headSize: d) * 2 * hq
+        segments.withUnsafeBufferPointer { segs in
+            forEachAttentionItem(segs.count * hq, totalWork: work) { item in
+                let seg = segs[item / hq], h = item % hq, kvh = h / group
+                let len = seg.length, token0 = seg.row * t + seg.start
+                let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldq + h * d
+                let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
+                let lseh = pl + token0 * hq + h
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(len, attentionQueryBlock) * len)
+                defer { scratch.deallocate() }
+                var r0 = 0
+                while r0 < len {
+                    let r1 = Swift.min(len, r0 + attentionQueryBlock), rb = r1 - r0, nk = r1
+                    // S [rb, nk] = scale * Q[r0..<r1] K[0..<r1]^T
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
+                               a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: scratch, ldc: nk)
+                    for i in 0..<rb {
+                        let row = scratch + i * nk, valid = r0 + i + 1
+                        var m = -Float.infinity
+                        for j in 0..<valid { m = Swift.max(m, row[j]) }
+                        var sum: Float = 0
+                        for j in 0..<valid { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e }
+                        let inv = 1 / sum
+                        for j in 0..<valid { row[j] *= inv }
+                        for j in valid..<nk { row[j] = 0 }
+                        lseh[(r0 + i) * hq] = m + Foundation.log(sum)
+                    }
+                    // O[r0..<r1] = P V[0..<r1]
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: rb, n: d, k: nk,
+                               a: scratch, lda: nk, b: vh, ldb: ldk, beta: 0, c: oh + r0 * ldq, ldc: ldq)
+                    r0 = r1
+                }
+            }
+        }
+    }
+
+    /// d(loss)/d(q, k, v) of `causalAttention`, given `dOut` [B, T, Hq, D] and the saved
+    /// output and logsumexp. Returns nil for inputs that are not needed.
+    static func causalAttentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                                        dOut: Tensor, segments: [AttentionSegment], scale: Float,
+                                        needQ: Bool, needK: Bool, needV: Bool) -> (Tensor?, Tensor?, Tensor?) {
+        let t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
+        let group = hq / hkv
+        let ldq = hq * d, ldk = hkv * d
+        // dQ rows are each written once (beta 0); dK and dV accumulate (beta 1) from zero.
+        let dq = Tensor.uninitialized(needQ ? q.shape : [0])
+        let dk = Tensor.zeros(needK ? k.shape : [0]), dv = Tensor.zeros(needV ? v.shape : [0])
+        let pq = q.storage.pointer, pk = k.storage.pointer, pv = v.storage.pointer
+        let po = out.storage.pointer, pl = lse.storage.pointer, pg = dOut.storage.pointer
+        let pdq = dq.storage.pointer, pdk = dk.storage.pointer, pdv = dv.storage.pointer
+        let needS = needQ || needK
+        let work = attentionWork(segments, headSize: d) * 5 * hq
+        segments.withUnsafeBufferPointer { segs in
+            forEachAttentionItem(segs.count * hkv, totalWork: work) { item in
+                let seg = segs[item / hkv], kvh = item % hkv
+                let len = seg.length, token0 = seg.row * t + seg.start
+                let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
+                let dkh = pdk + token0 * ldk + kvh * d, dvh = pdv + token0 * ldk + kvh * d
+                let blockRows = Swift.min(len, attentionQueryBlock)
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len)
+                let dp = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len)
+                defer { p.deallocate(); dp.deallocate() }
+                for h in (kvh * group)..<((kvh + 1) * group) {
+                    let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldq + h * d
+                    let gh = pg + token0 * ldq + h * d, dqh = pdq + token0 * ldq + h * d
+                    let lseh = pl + token0 * hq + h
+                    var r0 = 0
+                    while r0 < len {
+                        let r1 = Swift.min(len, r0 + attentionQueryBlock), rb = r1 - r0, nk = r1
+                        // P [rb, nk] = exp(scale * Q K^T - lse), zero above the diagonal.
+                        BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
+                                   a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: nk)
+                        for i in 0..<rb {
+                            let row = p + i * nk, valid = r0 + i + 1, l = lseh[(r0 + i) * hq]
+                            for j in 0..<valid { row[j] = Foundation.exp(row[j] - l) }
+                            for j in valid..<nk { row[j] = 0 }
+                        }
+                        // dV[0..<r1] += P^T dO[r0..<r1]
+                        if needV {
+                            BLAS.sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: rb,
+                                       a: p, lda: nk, b: gh + r0 * ldq, ldb: ldq, beta: 1, c: dvh, ldc: ldk)
+                        }
+                        if needS {
+                            // dP [rb, nk] = dO[r0..<r1] V[0..<r1]^T
+                            BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d,
+                                       a: gh + r0 * ldq, lda: ldq, b: vh, ldb: ldk, beta: 0, c: dp, ldc: nk)
+                            // dS = P * (dP - rowsum(dO * O)), stored over dP.
+                            for i in 0..<rb {
+                                let go = gh + (r0 + i) * ldq, oo = oh + (r0 + i) * ldq
+                                var delta: Float = 0
+                                for c in 0..<d { delta += go[c] * oo[c] }
+                                let prow = p + i * nk, drow = dp + i * nk
+                                for j in 0..<nk { drow[j] = prow[j] * (drow[j] - delta) }
+                            }
+                            // dQ[r0..<r1] = scale dS K[0..<r1]
+                            if needQ {
+                                BLAS.sgemm(transposeA: false, transposeB: false, m: rb, n: d, k: nk, alpha: scale,
+                                           a: dp, lda: nk, b: kh, ldb: ldk, beta: 0, c: dqh + r0 * ldq, ldc: ldq)
+                            }
+                            // dK[0..<r1] += scale dS^T Q[r0..<r1]
+                            if needK {
+                                BLAS.sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: rb, alpha: scale,
+                                           a: dp, lda: nk, b: qh + r0 * ldq, ldb: ldq, beta: 1, c: dkh, ldc: ldk)
+                            }
+                        }
+                        r0 = r1
+                    }
+                }
+            }
+        }
+        return (needQ ? dq : nil, needK ? dk : nil, needV ? dv : nil)
+    }
+}
