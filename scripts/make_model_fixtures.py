@@ -29,7 +29,7 @@ def dump(name, model, config, extra):
         logits = model(tokens).logits
         loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
                                                  tokens[:, 1:].reshape(-1))
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("attn.bias") and not k.endswith("masked_bias")}
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith(".attn.bias") and not k.endswith(".attn.masked_bias")}
     if getattr(config, "tie_word_embeddings", False):
         state.pop("lm_head.weight", None)
     doc = {

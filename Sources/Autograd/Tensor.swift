@@ -154,3 +154,7 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape), [\(head)\(count > 8 ? ", ..." : "")])"
     }
 }
+
+/// A tensor may cross threads: its storage is never written while shared (copy-on-write),
+/// and graph nodes are immutable once created.
+extension Tensor: @unchecked Sendable {}

@@ -81,6 +81,16 @@ public struct Parameters: Sendable {
         return try body(&t)
     }
 
+    /// Elementwise sum with another set holding the same names and shapes (accumulating
+    /// gradients over micro-batches). Names missing on either side are kept as they are.
+    public func adding(_ other: Parameters) -> Parameters {
+        var out = self
+        for n in other.names {
+            if let mine = tensors[n] { out[n] = mine + other[n] } else { out[n] = other[n] }
+        }
+        return out
+    }
+
     /// Applies `f` to every tensor, keeping names.
     public func mapTensors(_ f: (String, Tensor) -> Tensor) -> Parameters {
         Parameters(pairs.map { ($0.name, f($0.name, $0.tensor)) })
