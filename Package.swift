@@ -47,6 +47,8 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", dependencies: ["Autograd"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers"]),
     ],
     swiftLanguageModes: [.v5]
 )

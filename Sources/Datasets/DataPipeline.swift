@@ -99,6 +99,27 @@ public enum DataPipeline {
         return d
     }
 
+    /// What the length policy does with one example.
+    enum LengthOutcome: Equatable {
+        case kept(TokenizedExample)
+        case truncated(TokenizedExample)
+        /// Dropped, with the report's reason key (`too_long`, `no_trained_tokens`).
+        case dropped(String)
+    }
+
+    /// Applies the length policy, then drops an example left with no trained target.
+    static func fit(_ example: TokenizedExample, seqLen: Int, policy: LengthPolicy, bos: Int32?) -> LengthOutcome {
+        var e = example
+        var cut = false
+        if e.tokens.count > seqLen {
+            if policy == .drop { return .dropped("too_long") }
+            e = e.truncatedFromLeft(to: seqLen, bos: bos)
+            cut = true
+        }
+        if e.trainedTargetCount == 0 { return .dropped("no_trained_tokens") }
+        return cut ? .truncated(e) : .kept(e)
+    }
+
     /// Reads, encodes, applies the length policy, splits and packs one dataset.
     static func build(_ spec: DatasetSpec, bytes: [UInt8], config: DataConfig, tokenizer: any TextTokenizer) throws -> PreparedDataset {
         let file = try RecordReader.parse(
@@ -113,26 +134,21 @@ public enum DataPipeline {
 
         var kept: [TokenizedExample] = []
         for record in file.records {
-            var example = encoder.encode(record.content)
-            if example.tokens.count > config.seqLen {
-                if config.lengthPolicy == .drop {
-                    report.droppedByReason["too_long", default: 0] += 1
-                    continue
-                }
-                example = example.truncatedFromLeft(to: config.seqLen, bos: tokenizer.bosTokenID)
+            switch fit(encoder.encode(record.content), seqLen: config.seqLen, policy: config.lengthPolicy, bos: tokenizer.bosTokenID) {
+            case let .kept(e): kept.append(e)
+            case let .truncated(e):
+                kept.append(e)
                 report.truncated += 1
+            case let .dropped(reason):
+                report.droppedByReason[reason, default: 0] += 1
             }
-            if example.trainedTargetCount == 0 {
-                report.droppedByReason["no_trained_tokens", default: 0] += 1
-                continue
-            }
-            kept.append(example)
         }
         report.dropped = report.droppedByReason.values.reduce(0, +)
         if kept.isEmpty {
             throw DatasetError.noExamples(
                 path: spec.path,
-                reason: "\(report.records) records read, \(report.skipped) skipped, \(report.dropped) dropped")
+                reason: "\(report.records) records read, \(report.skipped) skipped, \(report.dropped) dropped"
+                    + report.droppedByReason.sorted { $0.key < $1.key }.map { " \($0.key): \($0.value)" }.joined(separator: ","))
         }
 
         // Validation split: a seeded permutation; its first k examples are held out.
