@@ -47,6 +47,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", dependencies: ["Autograd"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -86,7 +86,12 @@ extension BPETokenizer {
             guard parts.count == 2 else {
                 throw TokenizerError.malformedMerge(path: mergesPath, line: index + 1, text: String(line))
             }
-            merges.append((String(parts[0]), String(parts[1])))
+            let (a, b) = (String(parts[0]), String(parts[1]))
+            // Checked here too so the error names the file's line, not the merge's rank.
+            for token in [a, b, a + b] where vocab[token] == nil {
+                throw TokenizerError.unknownTokenInMerge(path: mergesPath, line: index + 1, token: token)
+            }
+            merges.append((a, b))
         }
         var added: [AddedToken] = []
         let eot = "<|endoftext|>"
