@@ -1,0 +1,31 @@
+/// The heap buffer behind one or more `Tensor` values.
+///
+/// Tensors share a storage freely (reshape shares, so does copying a `Tensor`); a
+/// storage is written only while exactly one tensor refers to it, which
+/// `Tensor.withUnsafeMutableBufferPointer` enforces by copying first (copy-on-write).
+/// Buffers are 64-byte aligned for vector loads and never change size.
+public final class TensorStorage: @unchecked Sendable {
+    /// Number of Float32 elements.
+    public let count: Int
+    /// The first element. Valid for `count` elements for the storage's whole lifetime.
+    public let pointer: UnsafeMutablePointer<Float>
+
+    /// Allocates `count` uninitialised elements.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    /// Allocates `count` elements all set to `value`.
+    public convenience init(count: Int, repeating value: Float) {
+        self.init(uninitializedCount: count)
+        pointer.initialize(repeating: value, count: count)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(pointer).deallocate()
+    }
+}
