@@ -180,3 +180,23 @@ public enum DataPipeline {
             report: report, fingerprint: [], cacheHit: false)
     }
 }
+
+extension PreparedData {
+    /// Rows of `split` over all datasets (before weighting).
+    public func rowCount(_ split: DataSplit) -> Int {
+        datasets.reduce(0) { $0 + (split == .train ? $1.trainPlan.rows.count : $1.validationPlan.rows.count) }
+    }
+
+    /// Row `index` of `split`, counting through the datasets in recipe order (before
+    /// shuffling and weighting), or nil when out of range. For `instruct data inspect`.
+    public func row(_ index: Int, split: DataSplit = .train) -> PackedRow? {
+        guard index >= 0 else { return nil }
+        var i = index
+        for d in datasets {
+            let (plan, store) = split == .train ? (d.trainPlan, d.train) : (d.validationPlan, d.validation)
+            if i < plan.rows.count { return plan.row(i, from: store, padID: padID) }
+            i -= plan.rows.count
+        }
+        return nil
+    }
+}

@@ -14,5 +14,6 @@ struct Instruct: ParsableCommand {
             """,
         subcommands: [
             TokenizerCommand.self, BenchCommand.self,
+            DataCommand.self,
         ])
 }
