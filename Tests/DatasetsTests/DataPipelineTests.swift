@@ -1,3 +1,5 @@
+import Foundation
+import Tokenizers
 import XCTest
 @testable import Datasets
 
@@ -113,5 +115,20 @@ final class DataPipelineTests: XCTestCase {
         print("byte tokenizer, seq_len 512: \(data.report.rows) rows, efficiency \(data.report.packingEfficiency)")
         XCTAssertGreaterThanOrEqual(data.report.packingEfficiency, 0.95)
         XCTAssertEqual(data.report.records, 715)
+    }
+
+    /// The same measurement with the real GPT-2 tokenizer from ../shared (alpaca for Dolly,
+    /// chatml for OpenAssistant; GPT-2 has no <|im_start|>, so chatml markers are plain text).
+    func test_sharedData_gpt2_packingEfficiency_atLeast95Percent() throws {
+        guard let dolly = sharedDataset("dolly-151.jsonl"), let oasst = sharedDataset("oasst-en-564.messages.jsonl")
+        else { throw XCTSkip("../shared/datasets is absent") }
+        let gpt2 = URL(fileURLWithPath: dolly).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tokenizers/gpt2").path
+        let tokenizer = try loadTokenizer(from: gpt2)
+        let data = try DataPipeline.prepare(
+            DataConfig(datasets: [DatasetSpec(path: dolly), DatasetSpec(path: oasst)], seqLen: 512), tokenizer: tokenizer)
+        print("gpt2 tokenizer, seq_len 512: \(data.report.rows) rows, efficiency \(data.report.packingEfficiency)")
+        XCTAssertGreaterThanOrEqual(data.report.packingEfficiency, 0.95)
+        XCTAssertEqual(data.report.examples, 715)
     }
 }

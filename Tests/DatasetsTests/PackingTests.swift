@@ -64,3 +64,27 @@ final class PackingTests: XCTestCase {
         XCTAssertEqual(row.segmentIDs, [1, 1, 0, 0])
     }
 }
+
+extension PackingTests {
+    /// Each example's slice of a packed row equals its own padded row: packing changes
+    /// where an example sits, never its tokens, targets, mask or positions.
+    func test_packedSlices_equalTheSameExamplesPaddedOneByOne() {
+        let lengths = (0..<40).map { 2 + ($0 * 13) % 30 }
+        let s = store(lengths)
+        let packed = PackingPlan.make(lengths: lengths, seqLen: 48, mode: .pack)
+        let single = PackingPlan.make(lengths: lengths, seqLen: 48, mode: .pad)
+        for r in packed.rows.indices {
+            let row = packed.row(r, from: s, padID: 0)
+            var t = 0
+            for e in packed.rows[r] {
+                let n = lengths[Int(e)]
+                let alone = single.row(Int(e), from: s, padID: 0)
+                XCTAssertEqual(Array(row.tokens[t..<t + n]), Array(alone.tokens[0..<n]))
+                XCTAssertEqual(Array(row.targets[t..<t + n]), Array(alone.targets[0..<n]))
+                XCTAssertEqual(Array(row.lossMask[t..<t + n]), Array(alone.lossMask[0..<n]))
+                XCTAssertEqual(Array(row.positions[t..<t + n]), Array(alone.positions[0..<n]))
+                t += n
+            }
+        }
+    }
+}
