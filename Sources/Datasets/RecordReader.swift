@@ -44,6 +44,8 @@ public enum RecordReader {
         bytes: [UInt8], path: String, format: RecordFormat = .auto,
         columns: ColumnMapping = ColumnMapping(), onBadRecord: BadRecordPolicy = .error
     ) throws -> RecordFile {
+        // A UTF-8 byte-order mark (files saved by some Windows editors) is not content.
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         guard let first = bytes.firstIndex(where: { !isSpace($0) }) else {
             throw DatasetError.emptyFile(path: path)
         }

@@ -132,3 +132,19 @@ final class DataPipelineTests: XCTestCase {
         XCTAssertEqual(data.report.examples, 715)
     }
 }
+
+extension DataPipelineTests {
+    func test_rowLookup_countsThroughDatasetsInOrder() throws {
+        let dir = TempDir()
+        let a = dir.write("a.jsonl", lines(3))
+        let b = dir.write("b.json", #"[{"conversations":[{"from":"human","value":"hi"},{"from":"gpt","value":"yo"}]}]"#)
+        let data = try DataPipeline.prepare(
+            DataConfig(datasets: [DatasetSpec(path: a), DatasetSpec(path: b)], seqLen: 64, packing: .pad), tokenizer: tok)
+        XCTAssertEqual(data.rowCount(.train), 4)
+        let last = try XCTUnwrap(data.row(3))
+        XCTAssertTrue(tok.decode(last.tokens.filter { $0 != 256 }).contains("<|im_start|>assistant\nyo<|im_end|>"))
+        XCTAssertNil(data.row(4))
+        XCTAssertNil(data.row(-1))
+        XCTAssertNil(data.row(0, split: .validation))
+    }
+}

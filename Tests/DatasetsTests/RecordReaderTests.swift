@@ -155,4 +155,9 @@ final class RecordReaderTests: XCTestCase {
         XCTAssertEqual(o.records.count, 564)
         XCTAssertEqual(try RecordReader.read(path: original).records.count, 12)
     }
+
+    func test_byteOrderMark_isIgnored() throws {
+        let f = try RecordReader.parse(bytes: [0xEF, 0xBB, 0xBF] + Array(#"{"prompt":"a","completion":"b"}"#.utf8), path: "b.jsonl")
+        XCTAssertEqual(f.records.count, 1)
+    }
 }
