@@ -13,6 +13,7 @@ struct Instruct: ParsableCommand {
               instruct bench ops --json               # the same as one JSON object
             """,
         subcommands: [
-            BenchCommand.self,
+            TokenizerCommand.self, BenchCommand.self,
+            DataCommand.self,
         ])
 }

@@ -1,0 +1,185 @@
+import Foundation
+
+/// The tokenizer of llama2.c (`tokenizer.bin`, `tok512.bin`): SentencePiece-style BPE over
+/// pieces with scores and byte fallback, encoded exactly as llama2.c's `run.c` `encode`.
+///
+/// File: int32 `max_token_length`, then per token until the end of the file: float32 score,
+/// int32 byte length, the piece's bytes (little-endian). Conventions (stories260K NOTES.md):
+/// id 0 `<unk>`, 1 BOS (`<s>`), 2 EOS (`</s>`), ids 3...258 the byte-fallback pieces
+/// `<0x00>`...`<0xFF>`, then merged pieces with score = -rank.
+///
+/// Encoding non-empty text: a dummy-prefix space piece, then each character's piece (or its
+/// UTF-8 bytes as byte-fallback ids when it has none); then, repeatedly, the adjacent pair whose
+/// concatenation is a piece with the highest score (leftmost on ties) is merged, until none is.
+/// BOS/EOS are not added. Decoding concatenates pieces (byte pieces as raw bytes), writes
+/// ids 0/1/2 as `<unk>`/`<s>`/`</s>`, and drops the dummy-prefix space of the first piece,
+/// so `decode(encode(x)) == x` for every string.
+public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
+    /// The bytes of each piece, by id.
+    public let pieces: [[UInt8]]
+    /// The merge score of each piece, by id.
+    public let scores: [Float]
+    /// The file's declared longest piece, in bytes.
+    public let maxTokenLength: Int
+
+    public let bosTokenID: Int32? = 1
+    public let eosTokenID: Int32? = 2
+
+    private let idOfPiece: [[UInt8]: Int32]
+    /// (left << 32 | right) -> id of the piece that is their concatenation.
+    private let pairTable: [UInt64: Int32]
+    private let specials: [(text: String, id: Int32)] = [("<unk>", 0), ("<s>", 1), ("</s>", 2)]
+    private let fingerprint: [UInt8]
+
+    /// Reads a llama2.c tokenizer file. Throws `TokenizerError.truncatedBinary` naming the
+    /// offset when the file ends inside a record or holds a negative length.
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.fileNotFound(path: path) }
+        let bytes = [UInt8](data)
+        var offset = 0
+        func int32() throws -> Int32 {
+            guard offset + 4 <= bytes.count else {
+                throw TokenizerError.truncatedBinary(path: path, offset: offset, detail: "expected a 4-byte integer")
+            }
+            let v = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+                | UInt32(bytes[offset + 3]) << 24
+            offset += 4
+            return Int32(bitPattern: v)
+        }
+        let maxLength = try int32()
+        guard maxLength > 0 else {
+            throw TokenizerError.truncatedBinary(path: path, offset: 0, detail: "max_token_length \(maxLength) is not positive")
+        }
+        var pieces: [[UInt8]] = []
+        var scores: [Float] = []
+        while offset < bytes.count {
+            let score = Float(bitPattern: UInt32(bitPattern: try int32()))
+            let lengthOffset = offset
+            let length = Int(try int32())
+            guard length >= 0, length <= Int(maxLength) * 4 + 16, offset + length <= bytes.count else {
+                throw TokenizerError.truncatedBinary(
+                    path: path, offset: lengthOffset,
+                    detail: "token \(pieces.count) has length \(length) but \(bytes.count - offset) bytes remain")
+            }
+            pieces.append(Array(bytes[offset..<(offset + length)]))
+            scores.append(score)
+            offset += length
+        }
+        guard pieces.count >= 259 else {
+            throw TokenizerError.truncatedBinary(
+                path: path, offset: offset,
+                detail: "only \(pieces.count) tokens; expected <unk>, <s>, </s> and 256 byte tokens at least")
+        }
+        self.pieces = pieces
+        self.scores = scores
+        self.maxTokenLength = Int(maxLength)
+        var idOf: [[UInt8]: Int32] = [:]
+        for (id, piece) in pieces.enumerated() where idOf[piece] == nil { idOf[piece] = Int32(id) }
+        self.idOfPiece = idOf
+        var pairs: [UInt64: Int32] = [:]
+        for (id, piece) in pieces.enumerated() where id >= 3 && piece.count >= 2 {
+            for cut in 1..<piece.count {
+                guard let a = idOf[Array(piece[..<cut])], let b = idOf[Array(piece[cut...])] else { continue }
+                let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
+                if let existing = pairs[key], existing <= Int32(id) { continue }
+                pairs[key] = idOf[piece] ?? Int32(id)
+            }
+        }
+        self.pairTable = pairs
+        self.fingerprint = Array("InstructKit llama2.c tokenizer v1\n".utf8) + bytes
+    }
+
+    public var vocabularySize: Int { pieces.count }
+
+    public func specialTokenID(_ token: String) -> Int32? { specials.first { $0.text == token }?.id }
+
+    public func fingerprintBytes() -> [UInt8] { fingerprint }
+
+    public func encode(_ text: String, allowSpecial: Bool) -> [Int32] {
+        var out: [Int32] = []
+        guard !text.isEmpty else { return out }
+        var utf8 = Array(text.utf8)
+        guard allowSpecial else {
+            encodeSegment(utf8[...], dummyPrefix: true, into: &out)
+            return out
+        }
+        var start = 0
+        var i = 0
+        utf8.append(0)  // sentinel so the matcher below may look one byte ahead
+        let n = utf8.count - 1
+        while i < n {
+            var matched = false
+            if utf8[i] == UInt8(ascii: "<") {
+                for special in specials {
+                    let s = Array(special.text.utf8)
+                    if i + s.count <= n && Array(utf8[i..<(i + s.count)]) == s {
+                        encodeSegment(utf8[start..<i], dummyPrefix: start == 0, into: &out)
+                        out.append(special.id)
+                        i += s.count
+                        start = i
+                        matched = true
+                        break
+                    }
+                }
+            }
+            if !matched { i += 1 }
+        }
+        encodeSegment(utf8[start..<n], dummyPrefix: start == 0, into: &out)
+        return out
+    }
+
+    private func encodeSegment(_ text: ArraySlice<UInt8>, dummyPrefix: Bool, into out: inout [Int32]) {
+        guard !text.isEmpty else { return }
+        var tokens: [Int32] = []
+        tokens.reserveCapacity(text.count + 1)
+        if dummyPrefix, let space = idOfPiece[[0x20]] { tokens.append(space) }
+        var i = text.startIndex
+        while i < text.endIndex {
+            let b = text[i]
+            let length = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+            let end = min(i + length, text.endIndex)
+            if let id = idOfPiece[Array(text[i..<end])] {
+                tokens.append(id)
+            } else {
+                for k in i..<end { tokens.append(Int32(text[k]) + 3) }
+            }
+            i = end
+        }
+        while tokens.count >= 2 {
+            var bestScore = -Float.greatestFiniteMagnitude
+            var bestIndex = -1
+            var bestID: Int32 = -1
+            for k in 0..<(tokens.count - 1) {
+                let key = UInt64(UInt32(tokens[k])) << 32 | UInt64(UInt32(tokens[k + 1]))
+                if let id = pairTable[key], scores[Int(id)] > bestScore {
+                    bestScore = scores[Int(id)]
+                    bestIndex = k
+                    bestID = id
+                }
+            }
+            if bestIndex < 0 { break }
+            tokens[bestIndex] = bestID
+            tokens.remove(at: bestIndex + 1)
+        }
+        out.append(contentsOf: tokens)
+    }
+
+    public func decode(_ ids: [Int32]) -> String {
+        var bytes: [UInt8] = []
+        for (position, id) in ids.enumerated() where id >= 0 && Int(id) < pieces.count {
+            if let special = specials.first(where: { $0.id == id }) {
+                bytes.append(contentsOf: special.text.utf8)
+                continue
+            }
+            let piece = pieces[Int(id)]
+            if id >= 3 && id < 259 {
+                bytes.append(UInt8(id - 3))
+            } else if position == 0 && piece.first == 0x20 {
+                bytes.append(contentsOf: piece.dropFirst())
+            } else {
+                bytes.append(contentsOf: piece)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

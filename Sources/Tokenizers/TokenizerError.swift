@@ -1,0 +1,64 @@
+/// Everything that can go wrong while loading, saving or training a tokenizer.
+///
+/// Each case names the file (or `"<memory>"` when there is none) and what failed, and its
+/// `description` says what to do next. Libraries throw these; only `instruct` prints them.
+public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+    /// The file or directory does not exist or cannot be read.
+    case fileNotFound(path: String)
+    /// A directory holds neither `tokenizer.json` nor `vocab.json` + `merges.txt`.
+    case noTokenizerInDirectory(path: String)
+    /// The file is not valid JSON (or not UTF-8). `detail` is the parser's message.
+    case malformedJSON(path: String, detail: String)
+    /// A required JSON key is missing or has the wrong type.
+    case missingKey(path: String, key: String, expected: String)
+    /// A JSON value has a type or content we do not support (e.g. a WordPiece model).
+    case unsupported(path: String, key: String, found: String)
+    /// A merge (line `line`, 1-based, or index in the `merges` array) names a token that is not in the vocabulary.
+    case unknownTokenInMerge(path: String, line: Int, token: String)
+    /// A merge line or entry is not two tokens.
+    case malformedMerge(path: String, line: Int, text: String)
+    /// Two tokens share an id, or an id is negative.
+    case badTokenID(path: String, token: String, id: Int)
+    /// A binary file ends early or holds an impossible value at `offset`.
+    case truncatedBinary(path: String, offset: Int, detail: String)
+    /// Training input or options are unusable.
+    case invalidTrainingOptions(detail: String)
+    /// Writing the file failed.
+    case writeFailed(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "\(path): no such file or directory. Check the path; a tokenizer is a tokenizer.json, "
+                + "a directory with tokenizer.json or vocab.json + merges.txt, or a llama2.c .bin file."
+        case .noTokenizerInDirectory(let path):
+            return "\(path): directory holds neither tokenizer.json nor vocab.json + merges.txt. "
+                + "Point at the file itself or put one of those in the directory."
+        case .malformedJSON(let path, let detail):
+            return "\(path): not valid JSON (\(detail)). Re-download or re-save the file."
+        case .missingKey(let path, let key, let expected):
+            return "\(path): key '\(key)' is missing or is not \(expected). "
+                + "Is this a Hugging Face tokenizer.json / GPT-2 vocab.json?"
+        case .unsupported(let path, let key, let found):
+            return "\(path): '\(key)' is \(found), which InstructKit does not support "
+                + "(only byte-level BPE tokenizer.json files and llama2.c .bin tokenizers). "
+                + "Use a byte-level BPE tokenizer or convert this one."
+        case .unknownTokenInMerge(let path, let line, let token):
+            return "\(path): merge \(line) uses token '\(token)', which is not in the vocabulary. "
+                + "The vocabulary and merges come from different tokenizers; use a matching pair."
+        case .malformedMerge(let path, let line, let text):
+            return "\(path): merge \(line) ('\(text)') is not two tokens separated by one space "
+                + "(or a two-element array). Fix or regenerate the merges."
+        case .badTokenID(let path, let token, let id):
+            return "\(path): token '\(token)' has id \(id), which is negative or already used. "
+                + "Ids must be unique and non-negative; regenerate the vocabulary."
+        case .truncatedBinary(let path, let offset, let detail):
+            return "\(path): corrupt or truncated at byte \(offset) (\(detail)). "
+                + "Re-download the file; a llama2.c tokenizer is int32 max length then (float32 score, int32 length, bytes) per token."
+        case .invalidTrainingOptions(let detail):
+            return "tokenizer training: \(detail)"
+        case .writeFailed(let path, let detail):
+            return "\(path): could not write (\(detail)). Check that the directory exists and is writable."
+        }
+    }
+}
