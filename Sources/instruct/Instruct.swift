@@ -13,5 +13,6 @@ struct Instruct: ParsableCommand {
               instruct bench ops --json               # the same as one JSON object
             """,
         subcommands: [
+            DataCommand.self,
         ])
 }
