@@ -47,6 +47,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", dependencies: ["Autograd"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -187,15 +187,21 @@ public enum SynthFiles {
     /// The dotted field path and a readable reason for a decoding error.
     static func describe(_ error: DecodingError) -> (field: String, reason: String) {
         func path(_ keys: [CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            let dotted = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return dotted.isEmpty ? "(line)" : dotted
+        }
+        func name(_ type: Any.Type) -> String {
+            if type == String.self { return "a string" }
+            if "\(type)".hasPrefix("Dictionary") { return "a JSON object" }
+            return "\(type)"
         }
         switch error {
         case let .keyNotFound(key, context):
             return (path(context.codingPath + [key]), "missing")
         case let .typeMismatch(type, context):
-            return (path(context.codingPath), "expected \(type == String.self ? "a string" : "\(type)")")
+            return (path(context.codingPath), "expected \(name(type))")
         case let .valueNotFound(type, context):
-            return (path(context.codingPath), "is null, expected \(type == String.self ? "a string" : "\(type)")")
+            return (path(context.codingPath), "is null, expected \(name(type))")
         case let .dataCorrupted(context):
             if context.codingPath.isEmpty {
                 return ("(line)", "not a JSON object")
