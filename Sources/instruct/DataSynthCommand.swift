@@ -44,19 +44,24 @@ struct DataSynth: ParsableCommand {
     mutating func validate() throws {
         if train < 0 { throw ValidationError("--train must not be negative, got \(train)") }
         if heldout < 0 { throw ValidationError("--heldout must not be negative, got \(heldout)") }
+        _ = try selectedFamilies()
+    }
+
+    /// The families named by `--families`, or all of them.
+    private func selectedFamilies() throws -> [SynthFamily] {
+        guard let families else { return SynthFamily.allCases }
+        return try families.split(separator: ",").map { name in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let family = SynthFamily(rawValue: trimmed) else {
+                throw ValidationError("--families: unknown family \"\(trimmed)\"; expected some of \(SynthFamily.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return family
+        }
     }
 
     func run() throws {
         var options = SynthOptions()
-        if let families {
-            options.families = try families.split(separator: ",").map { name in
-                let trimmed = name.trimmingCharacters(in: .whitespaces)
-                guard let family = SynthFamily(rawValue: trimmed) else {
-                    throw ValidationError("--families: unknown family \"\(trimmed)\"; expected some of \(SynthFamily.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return family
-            }
-        }
+        options.families = try selectedFamilies()
         // A SynthError prints as "Error: <description>", which names the option or file.
         let dataset = try SynthGenerator.generate(seed: seed, trainCount: train, heldoutCount: heldout, options: options)
         let manifest = try SynthFiles.write(dataset, to: out)
