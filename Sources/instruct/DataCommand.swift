@@ -9,9 +9,9 @@ import Tokenizers
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Inspect the data a recipe trains on.",
+        abstract: "Inspect the data a recipe trains on, or write the synthetic quickstart data.",
         subcommands: [
-            DataInspectCommand.self,
+            DataInspectCommand.self, DataSynth.self,
         ])
 }
 
