@@ -55,6 +55,9 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     private let fingerprint: [UInt8]
     private let cachePool = CachePool()
 
+    /// Ids at or above this (16M) are rejected as corrupt rather than allocating tables for them.
+    public static let maximumID: Int32 = 1 << 24
+
     /// Builds a tokenizer from a byte-level vocabulary (token string -> id) and merges (pairs of
     /// token strings, rank order). `source` names the file in errors. Added tokens whose content is
     /// not in `vocab` take the ids they carry. Throws when a merge names an unknown token or its
@@ -64,11 +67,11 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
                 bosToken: String? = nil, eosToken: String? = nil, source: String = "<memory>") throws {
         var maxID: Int32 = -1
         for (token, id) in vocab {
-            guard id >= 0 else { throw TokenizerError.badTokenID(path: source, token: token, id: Int(id)) }
+            guard id >= 0, id < BPETokenizer.maximumID else { throw TokenizerError.badTokenID(path: source, token: token, id: Int(id)) }
             maxID = max(maxID, id)
         }
         for added in addedTokens {
-            guard added.id >= 0 else {
+            guard added.id >= 0, added.id < BPETokenizer.maximumID else {
                 throw TokenizerError.badTokenID(path: source, token: added.content, id: Int(added.id))
             }
             maxID = max(maxID, added.id)
