@@ -7,6 +7,7 @@ public struct AddedToken: Equatable, Sendable {
     /// True for control tokens (HF's `special` flag); false for plain added words.
     public var special: Bool
 
+    /// An added token with its id, text and special flag.
     public init(id: Int32, content: String, special: Bool) {
         self.id = id
         self.content = content
@@ -39,7 +40,9 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     /// `inModelVocabulary[id]`: the id is in the BPE model's vocabulary (not only an added token).
     public let inModelVocabulary: [Bool]
 
+    /// BOS: a special `<s>`, `<|begin_of_text|>` or `<bos>` when present (GPT-2 has none).
     public let bosTokenID: Int32?
+    /// EOS: a special `<|endoftext|>`, `</s>`, `<|end_of_text|>` or `<eos>` when present.
     public let eosTokenID: Int32?
 
     /// (left << 32 | right) -> (rank << 32 | merged id).
@@ -52,6 +55,9 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     private let fingerprint: [UInt8]
     private let cachePool = CachePool()
 
+    /// Ids at or above this (16M) are rejected as corrupt rather than allocating tables for them.
+    public static let maximumID: Int32 = 1 << 24
+
     /// Builds a tokenizer from a byte-level vocabulary (token string -> id) and merges (pairs of
     /// token strings, rank order). `source` names the file in errors. Added tokens whose content is
     /// not in `vocab` take the ids they carry. Throws when a merge names an unknown token or its
@@ -61,11 +67,11 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
                 bosToken: String? = nil, eosToken: String? = nil, source: String = "<memory>") throws {
         var maxID: Int32 = -1
         for (token, id) in vocab {
-            guard id >= 0 else { throw TokenizerError.badTokenID(path: source, token: token, id: Int(id)) }
+            guard id >= 0, id < BPETokenizer.maximumID else { throw TokenizerError.badTokenID(path: source, token: token, id: Int(id)) }
             maxID = max(maxID, id)
         }
         for added in addedTokens {
-            guard added.id >= 0 else {
+            guard added.id >= 0, added.id < BPETokenizer.maximumID else {
                 throw TokenizerError.badTokenID(path: source, token: added.content, id: Int(added.id))
             }
             maxID = max(maxID, added.id)
@@ -143,14 +149,19 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             unknown: self.unknownTokenID)
     }
 
+    /// Largest id + 1 (model vocabulary and added tokens).
     public var vocabularySize: Int { tokenBytes.count }
 
+    /// The id of an added or special token by its exact text.
     public func specialTokenID(_ token: String) -> Int32? { addedByContent[token]?.id }
 
+    /// Tokens (id order), merges, added tokens and options, serialized; computed once at load.
     public func fingerprintBytes() -> [UInt8] { fingerprint }
 
     // MARK: Encoding
 
+    /// Encodes `text` (see the type's summary). Safe to call from several threads at once:
+    /// each call borrows its own word cache from a pool.
     public func encode(_ text: String, allowSpecial: Bool) -> [Int32] {
         var cache = cachePool.borrow()
         defer { cachePool.giveBack(cache) }

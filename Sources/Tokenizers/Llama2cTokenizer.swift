@@ -22,7 +22,9 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
     /// The file's declared longest piece, in bytes.
     public let maxTokenLength: Int
 
+    /// BOS is id 1 (`<s>`) in llama2.c.
     public let bosTokenID: Int32? = 1
+    /// EOS is id 2 (`</s>`) in llama2.c.
     public let eosTokenID: Int32? = 2
 
     private let idOfPiece: [[UInt8]: Int32]
@@ -89,12 +91,17 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
         self.fingerprint = Array("InstructKit llama2.c tokenizer v1\n".utf8) + bytes
     }
 
+    /// Number of pieces in the file.
     public var vocabularySize: Int { pieces.count }
 
+    /// `<unk>` -> 0, `<s>` -> 1, `</s>` -> 2.
     public func specialTokenID(_ token: String) -> Int32? { specials.first { $0.text == token }?.id }
 
+    /// A header and the file's bytes.
     public func fingerprintBytes() -> [UInt8] { fingerprint }
 
+    /// Encodes as run.c does (see the type's summary); with `allowSpecial`, `<unk>`, `<s>` and
+    /// `</s>` in the text become ids 0, 1, 2 and only a segment at the very start gets the dummy prefix.
     public func encode(_ text: String, allowSpecial: Bool) -> [Int32] {
         var out: [Int32] = []
         guard !text.isEmpty else { return out }
@@ -130,6 +137,12 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
 
     private func encodeSegment(_ text: ArraySlice<UInt8>, dummyPrefix: Bool, into out: inout [Int32]) {
         guard !text.isEmpty else { return }
+        out.append(contentsOf: mergeByHeap(initialSymbols(text, dummyPrefix: dummyPrefix)))
+    }
+
+    /// Before merging: the dummy-prefix space piece, then one piece per character, or the
+    /// character's UTF-8 bytes as byte-fallback ids (byte + 3) when it has no piece.
+    func initialSymbols(_ text: ArraySlice<UInt8>, dummyPrefix: Bool) -> [Int32] {
         var tokens: [Int32] = []
         tokens.reserveCapacity(text.count + 1)
         if dummyPrefix, let space = idOfPiece[[0x20]] { tokens.append(space) }
@@ -145,13 +158,20 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             }
             i = end
         }
+        return tokens
+    }
+
+    /// run.c's merge loop, literally: each round scans all adjacent pairs and merges the one whose
+    /// concatenation has the highest score (leftmost on ties). O(n^2); kept as the reference
+    /// that `mergeByHeap` is tested against.
+    func mergeByScan(_ tokens: [Int32]) -> [Int32] {
+        var tokens = tokens
         while tokens.count >= 2 {
             var bestScore = -Float.greatestFiniteMagnitude
             var bestIndex = -1
             var bestID: Int32 = -1
             for k in 0..<(tokens.count - 1) {
-                let key = UInt64(UInt32(tokens[k])) << 32 | UInt64(UInt32(tokens[k + 1]))
-                if let id = pairTable[key], scores[Int(id)] > bestScore {
+                if let id = pairTable[pairKey(tokens[k], tokens[k + 1])], scores[Int(id)] > bestScore {
                     bestScore = scores[Int(id)]
                     bestIndex = k
                     bestID = id
@@ -161,9 +181,52 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             tokens[bestIndex] = bestID
             tokens.remove(at: bestIndex + 1)
         }
-        out.append(contentsOf: tokens)
+        return tokens
     }
 
+    /// The same merges as `mergeByScan` in O(n log n): a heap of candidate pairs ordered by
+    /// (score descending, position ascending) over a linked list of symbols. A merged symbol keeps
+    /// its left part's position, so positions stay in text order and "leftmost" is preserved;
+    /// entries whose symbols changed since they were pushed are skipped when popped.
+    func mergeByHeap(_ tokens: [Int32]) -> [Int32] {
+        let n = tokens.count
+        guard n >= 2 else { return tokens }
+        var symbols = tokens
+        var next = Array(1...n)  // n = end of list
+        var previous = Array(-1..<(n - 1))
+        var alive = [Bool](repeating: true, count: n)
+        var heap = CandidateHeap()
+        func consider(_ i: Int) {
+            guard i >= 0, next[i] < n, let id = pairTable[pairKey(symbols[i], symbols[next[i]])] else { return }
+            heap.push(Candidate(score: scores[Int(id)], position: Int32(i), left: symbols[i],
+                                right: symbols[next[i]], merged: id))
+        }
+        for i in 0..<(n - 1) { consider(i) }
+        while let c = heap.pop() {
+            let i = Int(c.position)
+            guard alive[i], symbols[i] == c.left, next[i] < n, symbols[next[i]] == c.right else { continue }
+            let j = next[i]
+            symbols[i] = c.merged
+            alive[j] = false
+            next[i] = next[j]
+            if next[j] < n { previous[next[j]] = i }
+            consider(previous[i])
+            consider(i)
+        }
+        var out: [Int32] = []
+        out.reserveCapacity(n)
+        var i = 0
+        while i < n {
+            out.append(symbols[i])
+            i = next[i]
+        }
+        return out
+    }
+
+    @inline(__always)
+    private func pairKey(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
+
+    /// Concatenates pieces; drops the first piece's leading (dummy-prefix) space; skips unknown ids.
     public func decode(_ ids: [Int32]) -> String {
         var bytes: [UInt8] = []
         for (position, id) in ids.enumerated() where id >= 0 && Int(id) < pieces.count {
@@ -181,5 +244,55 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A possible merge of the symbols at `position` and the next one.
+struct Candidate {
+    var score: Float
+    var position: Int32
+    var left: Int32
+    var right: Int32
+    var merged: Int32
+}
+
+/// Max-heap of candidates: higher score first, then smaller position.
+struct CandidateHeap {
+    private var items: [Candidate] = []
+
+    @inline(__always)
+    private static func before(_ a: Candidate, _ b: Candidate) -> Bool {
+        a.score != b.score ? a.score > b.score : a.position < b.position
+    }
+
+    mutating func push(_ c: Candidate) {
+        items.append(c)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard CandidateHeap.before(items[i], items[parent]) else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> Candidate? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1
+                let r = l + 1
+                var best = i
+                if l < items.count && CandidateHeap.before(items[l], items[best]) { best = l }
+                if r < items.count && CandidateHeap.before(items[r], items[best]) { best = r }
+                if best == i { break }
+                items.swapAt(i, best)
+                i = best
+            }
+        }
+        return first
     }
 }

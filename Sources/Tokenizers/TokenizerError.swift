@@ -17,7 +17,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case unknownTokenInMerge(path: String, line: Int, token: String)
     /// A merge line or entry is not two tokens.
     case malformedMerge(path: String, line: Int, text: String)
-    /// Two tokens share an id, or an id is negative.
+    /// Two tokens share an id, or an id is negative or absurdly large (>= 2^24).
     case badTokenID(path: String, token: String, id: Int)
     /// A binary file ends early or holds an impossible value at `offset`.
     case truncatedBinary(path: String, offset: Int, detail: String)
@@ -50,8 +50,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
             return "\(path): merge \(line) ('\(text)') is not two tokens separated by one space "
                 + "(or a two-element array). Fix or regenerate the merges."
         case .badTokenID(let path, let token, let id):
-            return "\(path): token '\(token)' has id \(id), which is negative or already used. "
-                + "Ids must be unique and non-negative; regenerate the vocabulary."
+            return "\(path): token '\(token)' has id \(id), which is negative, too large or already used. "
+                + "Ids must be unique, non-negative and below 2^24; regenerate the vocabulary."
         case .truncatedBinary(let path, let offset, let detail):
             return "\(path): corrupt or truncated at byte \(offset) (\(detail)). "
                 + "Re-download the file; a llama2.c tokenizer is int32 max length then (float32 score, int32 length, bytes) per token."

@@ -50,7 +50,7 @@ struct BenchTokenizer: ParsableCommand {
                 tokens = ids.reduce(0) { $0 + $1.count }
                 if reference.isEmpty { reference = ids }
                 if ids != reference {
-                    throw ValidationError("ids with \(t) threads differ from one thread: this is a bug")
+                    throw CommandFailure("ids with \(t) threads differ from one thread: this is a bug")
                 }
             }
             results.append((t, best, tokens))

@@ -22,7 +22,7 @@ func readInputLines(_ path: String?) throws -> [String] {
     let data: Data
     if let path {
         guard let d = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("\(path): cannot read the file; check the path.")
+            throw CommandFailure("\(path): cannot read the file; check the path.")
         }
         data = d
     } else {
@@ -39,20 +39,22 @@ func writeStdout(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
 }
 
-/// Loads a tokenizer, turning its error into a readable message.
+/// A failure that is not a usage mistake: printed as "Error: <message>", exit status 1, no usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Loads a tokenizer; a `TokenizerError` propagates and prints its own description.
 func loadTokenizerForCLI(_ path: String) throws -> any TextTokenizer {
-    do {
-        return try loadTokenizer(from: path)
-    } catch let error as TokenizerError {
-        throw ValidationError(error.description)
-    }
+    try loadTokenizer(from: path)
 }
 
 /// Decodes one input line given as a JSON string literal.
 func parseJSONStringLine(_ line: String, number: Int) throws -> String {
     guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]),
           let text = value as? String
-    else { throw ValidationError("line \(number): not a JSON string literal (with --json each line is one, e.g. \"a\\nb\")") }
+    else { throw CommandFailure("line \(number): not a JSON string literal (with --json each line is one, e.g. \"a\\nb\")") }
     return text
 }
 
@@ -120,7 +122,7 @@ struct TokenizerDecode: ParsableCommand {
             var ids: [Int32] = []
             for field in line.split(separator: " ") {
                 guard let id = Int32(field), id >= 0, Int(id) < tok.vocabularySize else {
-                    throw ValidationError("line \(number + 1): '\(field)' is not a token id in 0..<\(tok.vocabularySize)")
+                    throw CommandFailure("line \(number + 1): '\(field)' is not a token id in 0..<\(tok.vocabularySize)")
                 }
                 ids.append(id)
             }
@@ -155,18 +157,14 @@ struct TokenizerTrain: ParsableCommand {
 
     func run() throws {
         guard let bytes = FileManager.default.contents(atPath: data) else {
-            throw ValidationError("\(data): cannot read the file; check the path.")
+            throw CommandFailure("\(data): cannot read the file; check the path.")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         let start = DispatchTime.now().uptimeNanoseconds
-        do {
-            let tok = try BPETrainer.train(text: text, vocabularySize: vocabSize, specialTokens: specialTokens)
-            try tok.save(to: out)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            writeStdout("trained \(tok.vocabularySize) tokens (\(tok.merges.count) merges) on \(bytes.count) bytes in "
-                + String(format: "%.2f", seconds) + " s -> \(out)\n")
-        } catch let error as TokenizerError {
-            throw ValidationError(error.description)
-        }
+        let tok = try BPETrainer.train(text: text, vocabularySize: vocabSize, specialTokens: specialTokens)
+        try tok.save(to: out)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        writeStdout("trained \(tok.vocabularySize) tokens (\(tok.merges.count) merges) on \(bytes.count) bytes in "
+            + String(format: "%.2f", seconds) + " s -> \(out)\n")
     }
 }

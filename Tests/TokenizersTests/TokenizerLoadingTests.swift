@@ -120,6 +120,17 @@ final class TokenizerLoadingTests: XCTestCase {
         }
     }
 
+    func test_duplicateOrHugeIDs_throwBadTokenID() throws {
+        let duplicate = try write(tinyJSON().replacingOccurrences(of: #""abc": 5"#, with: #""abc": 4"#))
+        XCTAssertThrowsError(try loadTokenizer(from: duplicate)) { error in
+            guard case .badTokenID? = error as? TokenizerError else { return XCTFail("\(error)") }
+        }
+        let huge = try write(tinyJSON().replacingOccurrences(of: #""abc": 5"#, with: #""abc": 5000000000"#))
+        XCTAssertThrowsError(try loadTokenizer(from: huge)) { error in
+            guard case .badTokenID? = error as? TokenizerError else { return XCTFail("\(error)") }
+        }
+    }
+
     func test_jsonQuote_escapesControlCharacters() {
         XCTAssertEqual(jsonQuote("a\"b\\c\n\u{1}é"), #""a\"b\\c\n\u0001é""#)
     }
