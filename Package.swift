@@ -34,15 +34,16 @@ let package = Package(
         .target(
             name: "Datasets",
             dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers"]),
         .target(
             name: "Recipes",
-            dependencies: ["Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Training", "Models", "NN", "Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
 
         // The command line: parsing and printing only.
         .executableTarget(
             name: "instruct",
             dependencies: [
-                "Autograd", "Tokenizers", "Datasets", "Recipes",
+                "Autograd", "NN", "Models", "Training", "Tokenizers", "Datasets", "Recipes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,6 @@
 import Datasets
+import Models
+import Training
 
 /// A training recipe: everything a run needs, read strictly from YAML.
 ///
@@ -13,32 +15,93 @@ public struct Recipe: Equatable, Sendable {
     public var tokenizer: TokenizerSection
     /// Which data, templated, masked and packed how.
     public var data: DataSection
+    /// The model's shape (or where its weights come from).
+    public var model: ModelSection
+    /// Optimizer, schedule, batch and step counts.
+    public var training: TrainingSection
+    /// Validation and generation-based evaluation.
+    public var eval: EvalSection
+    /// Where the run writes.
+    public var output: OutputSection
+    /// The file the recipe came from (names the default output directory).
+    public var file: String
 
     /// The top-level keys; a misspelt one is reported with the closest of these.
-    public static let sections = ["seed", "tokenizer", "data"]
+    public static let sections = ["seed", "tokenizer", "data", "model", "training", "eval", "output"]
 
     init(from root: RecipeValue, file: String) throws {
         let f = try RecipeFields(root, path: "", known: Self.sections, parentSource: file)
+        self.file = file
         seed = try f.uint64("seed", default: 0)
         tokenizer = try TokenizerSection(from: f.section("tokenizer", known: TokenizerSection.keys))
         data = try DataSection(from: f.section("data", known: DataSection.keys))
+        model = try ModelSection(from: f.section("model", known: ModelSection.keys))
+        training = try TrainingSection(from: f.section("training", known: TrainingSection.keys))
+        eval = try EvalSection(from: f.section("eval", known: EvalSection.keys))
+        output = try OutputSection(from: f.section("output", known: OutputSection.keys), recipeFile: file)
     }
 
     /// The data pipeline's configuration: `data.seed` if set, else the recipe's `seed`.
     public var dataConfig: DataConfig { data.config(recipeSeed: seed) }
 }
 
-/// `tokenizer:` — where the tokenizer lives.
+/// `tokenizer:` — where the tokenizer lives, or how to train one from the data.
+/// Exactly one of `path` and `train` is given: no default can match the data and model a
+/// user has in mind.
 public struct TokenizerSection: Equatable, Sendable {
     /// A HF `tokenizer.json`, a GPT-2 directory (vocab.json + merges.txt) or a llama2.c
-    /// `tokenizer.bin`. Required: no default can match the data and model a user has in mind.
-    public var path: String
+    /// `tokenizer.bin`.
+    public var path: String?
+    /// Train a byte-level BPE on the training data's text instead (deterministic; the
+    /// result is written to the run directory as `tokenizer.json`).
+    public var train: TokenizerTraining?
 
     /// Keys of this section.
-    public static let keys = ["path"]
+    public static let keys = ["path", "train"]
 
     init(from f: RecipeFields) throws {
-        path = try f.requiredString("path")
+        path = try f.optionalString("path")
+        if f.value("train") != nil {
+            train = try TokenizerTraining(from: f.section("train", known: TokenizerTraining.keys))
+        }
+        if path == nil && train == nil {
+            // Named as the missing `path`: the common case is an existing tokenizer.
+            throw RecipeError.missingKey(source: f.source, key: f.keyPath("path"))
+        }
+        if path != nil && train != nil {
+            throw RecipeError.invalidValue(
+                source: f.sourceOf("train"), key: f.keyPath("train"),
+                reason: "give either tokenizer.path (an existing tokenizer) or tokenizer.train (train one from the data), not both")
+        }
+    }
+}
+
+/// `tokenizer.train:` — options for training a BPE vocabulary on the data.
+public struct TokenizerTraining: Equatable, Sendable {
+    /// Vocabulary size including specials and the 256 bytes. Default 1024: small models
+    /// trained from scratch learn a small vocabulary faster.
+    public var vocabSize: Int
+    /// Special tokens, ids 0.. in order. Default `<|endoftext|>` (the EOS).
+    public var specialTokens: [String]
+    /// A pair must occur this often to be merged. Default 2: merges seen once are noise.
+    public var minFrequency: Int
+
+    public static let keys = ["vocab_size", "special_tokens", "min_frequency"]
+
+    init(from f: RecipeFields) throws {
+        vocabSize = try f.int("vocab_size", default: 1024, atLeast: 257)
+        minFrequency = try f.int("min_frequency", default: 2, atLeast: 1)
+        if f.value("special_tokens") != nil {
+            specialTokens = try f.list("special_tokens").enumerated().map { i, v in
+                guard case let .scalar(text, _, _) = v, !text.isEmpty else {
+                    throw RecipeError.wrongType(source: v.source, key: f.keyPath("special_tokens") + "[\(i)]",
+                                                expected: "a non-empty string", found: v.typeDescription)
+                }
+                return text
+            }
+        } else {
+            specialTokens = ["<|endoftext|>"]
+        }
     }
 }
 

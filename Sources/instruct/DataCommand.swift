@@ -46,7 +46,7 @@ struct DataInspectCommand: ParsableCommand {
 
     func run() throws {
         let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
-        let tokenizer = try loadTokenizer(from: recipe.tokenizer.path)
+        let tokenizer = try loadTokenizer(from: recipe.tokenizer.path!)
         let data = try DataPipeline.prepare(recipe.dataConfig, tokenizer: tokenizer)
         if json {
             let encoder = JSONEncoder()

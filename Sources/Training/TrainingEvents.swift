@@ -1,0 +1,102 @@
+/// One optimizer step's metrics: a line of metrics.jsonl.
+public struct StepMetrics: Codable, Sendable, Equatable {
+    public var step: Int
+    public var epoch: Int
+    /// Mean loss over the step's trained tokens; nil when the step had none (skipped update).
+    public var loss: Double?
+    public var lr: Double
+    public var gradNorm: Double?
+    /// Non-padding tokens processed in this step.
+    public var tokens: Int
+    /// Tokens whose target was trained in this step.
+    public var trainedTokens: Int
+    /// Non-padding tokens per second of this step.
+    public var tokensPerSecond: Double
+    /// Trained tokens per second of this step.
+    public var trainedTokensPerSecond: Double
+    /// Seconds since the run started (resumed runs continue the count).
+    public var elapsedSeconds: Double
+
+    public init(step: Int, epoch: Int, loss: Double?, lr: Double, gradNorm: Double?, tokens: Int, trainedTokens: Int,
+                tokensPerSecond: Double, trainedTokensPerSecond: Double, elapsedSeconds: Double) {
+        self.step = step
+        self.epoch = epoch
+        self.loss = loss
+        self.lr = lr
+        self.gradNorm = gradNorm
+        self.tokens = tokens
+        self.trainedTokens = trainedTokens
+        self.tokensPerSecond = tokensPerSecond
+        self.trainedTokensPerSecond = trainedTokensPerSecond
+        self.elapsedSeconds = elapsedSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, loss, lr
+        case gradNorm = "grad_norm", tokens, trainedTokens = "trained_tokens"
+        case tokensPerSecond = "tokens_per_s", trainedTokensPerSecond = "trained_tokens_per_s"
+        case elapsedSeconds = "elapsed_s"
+    }
+}
+
+/// Validation metrics at one step: a line of metrics.jsonl.
+public struct EvalMetrics: Codable, Sendable, Equatable {
+    public var step: Int
+    public var evalLoss: Double
+    public var evalPerplexity: Double
+    public var evalTokens: Int
+
+    public init(step: Int, evalLoss: Double, evalPerplexity: Double, evalTokens: Int) {
+        self.step = step
+        self.evalLoss = evalLoss
+        self.evalPerplexity = evalPerplexity
+        self.evalTokens = evalTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, evalLoss = "eval_loss", evalPerplexity = "eval_ppl", evalTokens = "eval_tokens"
+    }
+}
+
+/// What a run reports as it goes. The command line turns these into a progress bar or
+/// plain lines; libraries never print.
+public enum TrainingEvent: Sendable {
+    /// The run is about to take its first step (or first step after resuming).
+    case started(totalSteps: Int, startStep: Int, parameterCount: Int, rowsPerEpoch: Int)
+    case step(StepMetrics)
+    case eval(EvalMetrics)
+    /// Something the user should know that does not stop the run.
+    case warning(String)
+    case finished(TrainingSummary)
+}
+
+/// The end of a run.
+public struct TrainingSummary: Codable, Sendable, Equatable {
+    public var steps: Int
+    public var tokens: Int
+    public var trainedTokens: Int
+    public var seconds: Double
+    public var finalLoss: Double?
+    public var finalEvalLoss: Double?
+}
+
+/// Errors that stop training. Each says what to do next.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case invalidOptions([String])
+    case nonFiniteLoss(step: Int, value: Double)
+    case noTrainingData
+    case io(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidOptions(p):
+            return "invalid training options: " + p.joined(separator: "; ")
+        case let .nonFiniteLoss(step, value):
+            return "the loss became \(value) at step \(step); the weights were not updated with it. Lower training.lr or raise training.warmup_steps, and resume from the last checkpoint."
+        case .noTrainingData:
+            return "no training rows: every example was dropped or the datasets are empty. Run `instruct data inspect RECIPE` to see why."
+        case let .io(path, reason):
+            return "\(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import NN
+
+/// Hyper-parameters of a supervised fine-tuning run. Defaults are those of small-model
+/// SFT recipes in torchtune / TRL, scaled to a CPU; each says why.
+public struct TrainingOptions: Codable, Sendable, Equatable {
+    /// Rows per micro-batch (B). Default 8: fills two cores at T = 256 without wasting memory.
+    public var microBatchSize: Int = 8
+    /// Micro-batches per optimizer step. Default 1. The loss is the sum over trained tokens
+    /// of all micro-batches divided by their total count, so k micro-batches of B rows equal
+    /// one batch of k*B rows.
+    public var gradientAccumulation: Int = 1
+    /// Optimizer steps to run; nil runs `epochs` full passes. Default nil.
+    public var maxSteps: Int? = nil
+    /// Passes over the training rows when `maxSteps` is nil. Default 1.
+    public var epochs: Int = 1
+    /// Peak learning rate. Default 3e-4: AdamW's usual choice for small decoders.
+    public var lr: Double = 3e-4
+    /// Learning rate at the end of the schedule, as a fraction of `lr`. Default 0.1.
+    public var minLRRatio: Double = 0.1
+    /// Schedule after warmup. Default cosine.
+    public var schedule: ScheduleKind = .cosine
+    /// Linear warmup steps. Default 10.
+    public var warmupSteps: Int = 10
+    /// AdamW decoupled weight decay (not on norms, biases, embeddings). Default 0.0: SFT
+    /// runs are short, and decay mostly matters for long pre-training.
+    public var weightDecay: Double = 0.0
+    /// AdamW betas and epsilon. Defaults 0.9, 0.999, 1e-8 (torch.optim.AdamW).
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.999
+    public var adamEps: Double = 1e-8
+    /// Global gradient-norm clip; 0 disables. Default 1.0.
+    public var gradClip: Double = 1.0
+    /// Evaluate on the validation split every this many steps; 0 only at the end. Default 0.
+    public var evalEvery: Int = 0
+    /// At most this many validation batches per evaluation; 0 means all. Default 0.
+    public var evalBatches: Int = 0
+    /// Log a metrics line every this many steps. Default 1.
+    public var logEvery: Int = 1
+    /// BLAS threads. Default 2 (the cores of the machines we target); the loss is
+    /// bit-identical for the same thread count.
+    public var threads: Int = 2
+    /// Seed of dropout draws and parameter initialisation.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// Problems with these options, each naming its recipe key.
+    public func problems() -> [String] {
+        var p: [String] = []
+        if microBatchSize < 1 { p.append("training.batch_size must be at least 1") }
+        if gradientAccumulation < 1 { p.append("training.grad_accum must be at least 1") }
+        if let m = maxSteps, m < 1 { p.append("training.max_steps must be at least 1") }
+        if epochs < 1 { p.append("training.epochs must be at least 1") }
+        if !(lr > 0) { p.append("training.lr must be positive") }
+        if !(minLRRatio >= 0 && minLRRatio <= 1) { p.append("training.min_lr_ratio must be in [0, 1]") }
+        if warmupSteps < 0 { p.append("training.warmup_steps must be >= 0") }
+        if threads < 1 { p.append("training.threads must be at least 1") }
+        if logEvery < 1 { p.append("training.log_every must be at least 1") }
+        return p
+    }
+}
