@@ -1,0 +1,57 @@
+import Datasets
+import Foundation
+import Models
+import Tokenizers
+import Training
+
+/// Everything a recipe resolves to before the first step: the tokenizer (loaded, or trained
+/// from the data), the prepared data, the model and the run directory.
+public struct RunPlan {
+    public var recipe: Recipe
+    public var tokenizer: any TextTokenizer
+    /// `tokenizer.json` text to store with the run (nil for a llama2.c tokenizer, which is
+    /// stored by path only).
+    public var tokenizerJSON: String?
+    public var data: PreparedData
+    public var model: DecoderModel
+    public var outputDirectory: URL
+
+    /// Resolves `recipe`. Trains the tokenizer when asked (deterministic), prepares the
+    /// data (using the cache), and checks the model against the tokenizer and data.
+    public static func prepare(_ recipe: Recipe) throws -> RunPlan {
+        let dataConfig = recipe.dataConfig
+        var json: String? = nil
+        let tokenizer: any TextTokenizer
+        if let t = recipe.tokenizer.train {
+            let corpus = try TrainingCorpus.text(dataConfig)
+            let bpe = try BPETrainer.train(text: corpus, vocabularySize: t.vocabSize, specialTokens: t.specialTokens,
+                                           minimumFrequency: t.minFrequency)
+            tokenizer = bpe
+            json = bpe.tokenizerJSON()
+        } else {
+            let path = recipe.tokenizer.path ?? ""
+            tokenizer = try loadTokenizer(from: path)
+            json = (tokenizer as? BPETokenizer)?.tokenizerJSON()
+        }
+        let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
+        let config = recipe.model.config(vocabSize: tokenizer.vocabularySize, seqLen: dataConfig.seqLen)
+        if config.vocabSize < tokenizer.vocabularySize {
+            throw RecipeError.invalidValue(source: recipe.file, key: "model.vocab_size",
+                                           reason: "\(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids; remove it to use the tokenizer's size")
+        }
+        if config.family == .gpt2 && config.contextLength < dataConfig.seqLen {
+            throw RecipeError.invalidValue(source: recipe.file, key: "model.context_length",
+                                           reason: "\(config.contextLength) is shorter than data.seq_len \(dataConfig.seqLen); GPT-2's learned positions need one row per position")
+        }
+        let model = try DecoderModel(config)
+        return RunPlan(recipe: recipe, tokenizer: tokenizer, tokenizerJSON: json, data: data, model: model,
+                       outputDirectory: URL(fileURLWithPath: recipe.output.dir))
+    }
+
+    /// The encoder that renders prompts exactly as the first dataset is trained.
+    public func promptEncoder() throws -> ExampleEncoder {
+        let spec = recipe.dataConfig.datasets[0]
+        return try ExampleEncoder(tokenizer: tokenizer, template: spec.template ?? .alpaca, systemPrompt: spec.systemPrompt,
+                                  trainOnInput: false, scope: recipe.dataConfig.chatScope)
+    }
+}
