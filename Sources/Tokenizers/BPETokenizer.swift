@@ -226,12 +226,15 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             let count = piece.count
             if count < 16 {
                 let key = BPEWordCache.shortKey(p, count)
-                if let ids = cache.short[key] {
-                    out.append(contentsOf: ids)
+                if let range = cache.find(key) {
+                    if range.count == 1 {
+                        out.append(cache.ids[range.lowerBound])
+                    } else {
+                        for k in range { out.append(cache.ids[k]) }
+                    }
                 } else {
                     let ids = bpe(p, count)
-                    cache.makeRoomIfFull()
-                    cache.short[key] = ids
+                    cache.insert(key, ids)
                     out.append(contentsOf: ids)
                 }
             } else {
@@ -240,7 +243,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
                     out.append(contentsOf: ids)
                 } else {
                     let ids = bpe(p, count)
-                    cache.makeRoomIfFull()
+                    cache.makeRoomForLong()
                     cache.long[key] = ids
                     out.append(contentsOf: ids)
                 }

@@ -69,6 +69,30 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(gpt2.encode(text, allowSpecial: false, cache: &cold), first)
     }
 
+    func test_cache_growsAndClears_idsUnchanged() throws {
+        let gpt2 = try TestData.requireGPT2()
+        // Distinct words (a number, then 1...20 letters chosen by a fixed LCG), many more than the capacity.
+        let alphabet = Array("abcxyzé日😀")
+        var state: UInt64 = 12345
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % n
+        }
+        var words: [String] = []
+        for i in 0..<3000 {
+            words.append(String(i) + String((0...next(20)).map { _ in alphabet[next(alphabet.count)] }))
+        }
+        let text = words.joined(separator: " ")
+        var tiny = BPEWordCache()
+        tiny.capacity = 100
+        let cached = gpt2.encode(text + " " + text, allowSpecial: false, cache: &tiny)
+        let uncached = (words + words).enumerated().flatMap { i, w -> [Int32] in
+            var fresh = BPEWordCache()
+            return gpt2.encode(i == 0 ? w : " " + w, allowSpecial: false, cache: &fresh)
+        }
+        XCTAssertEqual(cached, uncached)
+    }
+
     func test_decode_partialMultibyteCharacter_givesReplacementCharacter() throws {
         let gpt2 = try TestData.requireGPT2()
         let ids = gpt2.encode("😀", allowSpecial: false)
