@@ -9,8 +9,8 @@
 against them). `compare` runs the built `instruct` binary (.build/release/instruct, or
 $INSTRUCT) on the edge cases plus every text in ../shared/datasets/instruct (not committed),
 once with the GPT-2 vocab.json + merges.txt and once with the tokenizer.json HF saves from
-them, checks decode(encode(x)) == x with HF, and checks that a tokenizer.json trained and saved
-by `instruct tokenizer train` loads in HF and gives the same ids as ours. Exit status 1 on any
+them, and checks that tokenizer.json files written by us (`instruct tokenizer convert` of GPT-2,
+and one trained by `instruct tokenizer train`) load in HF and give the same ids as ours. Exit status 1 on any
 mismatch.
 """
 import json
@@ -162,6 +162,13 @@ def cmd_compare():
         saved = os.path.join(d, "tokenizer.json")
         hf.save(saved)
         bad += compare("GPT-2 tokenizer.json saved by HF, all", hf, run_ours(binary, saved, texts), texts)
+        # GPT-2 written as tokenizer.json by us, loaded in HF.
+        ours_json = os.path.join(d, "ours-gpt2.json")
+        subprocess.run([binary, "tokenizer", "convert", "--tokenizer", GPT2, "--out", ours_json], check=True,
+                       capture_output=True)
+        from tokenizers import Tokenizer
+        bad += compare("GPT-2 tokenizer.json saved by us, in HF", Tokenizer.from_file(ours_json),
+                       run_ours(binary, GPT2, texts), texts)
         # Train with our CLI, load the result in HF, compare.
         corpus = os.path.join(d, "corpus.txt")
         with open(corpus, "w", encoding="utf-8") as f:
@@ -170,7 +177,6 @@ def cmd_compare():
         subprocess.run([binary, "tokenizer", "train", "--data", corpus, "--vocab-size", "1500", "--special-tokens",
                         "<|endoftext|>", "<|im_start|>", "<|im_end|>", "--out", trained], check=True,
                        capture_output=True)
-        from tokenizers import Tokenizer
         hf_trained = Tokenizer.from_file(trained)
         bad += compare("our trained tokenizer.json loaded by HF", hf_trained, run_ours(binary, trained, texts), texts)
     print("total: %d texts per tokenizer (%d own + %d shared), %d mismatches" % (len(texts), len(own), len(shared), bad))
