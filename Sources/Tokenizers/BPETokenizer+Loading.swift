@@ -5,7 +5,7 @@ extension BPETokenizer {
     ///
     /// Accepted: `model.type` "BPE" with `vocab` and `merges` (as `"a b"` strings or `["a", "b"]`
     /// pairs), `added_tokens` (special or not), a `ByteLevel` pre-tokenizer (alone or in a
-    /// `Sequence`), no normalizer. Anything else throws `TokenizerError.unsupported` rather than
+    /// `Sequence`), no normalizer. Added tokens' `lstrip`/`rstrip` are honoured; `single_word` is refused. Anything else throws `TokenizerError.unsupported` rather than
     /// tokenizing differently from HF. Post-processors are ignored: encode never adds BOS/EOS.
     public convenience init(tokenizerJSON path: String) throws {
         let root = try readJSONObject(path)
@@ -57,7 +57,11 @@ extension BPETokenizer {
                         path: path, key: "added_tokens[\(index)]", expected: "an object with 'id' and 'content'")
                 }
                 let special = (obj["special"] as? Bool) ?? false
-                added.append(AddedToken(id: Int32(clamping: id), content: content, special: special))
+                if let singleWord = obj["single_word"] as? Bool, singleWord {
+                    throw TokenizerError.unsupported(path: path, key: "added_tokens[\(index)].single_word", found: "true")
+                }
+                added.append(AddedToken(id: Int32(clamping: id), content: content, special: special,
+                                        lstrip: (obj["lstrip"] as? Bool) ?? false, rstrip: (obj["rstrip"] as? Bool) ?? false))
             }
         }
         let unk = model["unk_token"] as? String

@@ -113,6 +113,23 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(tok.decode(ids), "<|im_start|>user")
     }
 
+    func test_addedTokens_lstripRstrip_swallowAdjacentWhitespace() throws {
+        var vocab: [String: Int32] = [:]
+        for b in 0..<256 { vocab[ByteLevel.encode([UInt8(b)])] = Int32(b) }
+        let tok = try BPETokenizer(vocab: vocab, merges: [], addedTokens: [
+            AddedToken(id: 256, content: "<mask>", special: true, lstrip: true),
+            AddedToken(id: 257, content: "<end>", special: true, rstrip: true),
+        ])
+        // Checked against HF tokenizers 0.23.3 with the same flags (see scripts/tokenizer_reference.py).
+        XCTAssertEqual(tok.encode("a \t\u{3000}<mask> b", allowSpecial: true), [97, 256, 32, 98])
+        XCTAssertEqual(tok.encode("a<end> \n\u{A0}b ", allowSpecial: true), [97, 257, 98, 32])
+        XCTAssertEqual(tok.encode("<end> <mask>", allowSpecial: true), [257, 256])
+        XCTAssertEqual(tok.encode("a <mask>", allowSpecial: false).count, 8)
+        let path = try TestData.temporaryDirectory() + "/t.json"
+        try tok.save(to: path)
+        XCTAssertEqual(try BPETokenizer(tokenizerJSON: path).addedTokens, tok.addedTokens)
+    }
+
     func test_fingerprint_changesWithMerges() throws {
         let a = try TinyTokenizer.make()
         let b = try TinyTokenizer.make(merges: [("a", "b")])
