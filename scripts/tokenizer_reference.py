@@ -7,7 +7,8 @@
 
 `fixtures` writes HF's ids for our own edge-case texts (committed; the Swift tests compare
 against them). `compare` runs the built `instruct` binary (.build/release/instruct, or
-$INSTRUCT) on the edge cases plus every text in ../shared/datasets/instruct (not committed),
+$INSTRUCT) on the edge cases plus every text in ../shared/datasets/instruct (not committed)
+and 20,000 seeded random Unicode strings,
 once with the GPT-2 vocab.json + merges.txt and once with the tokenizer.json HF saves from
 them, and checks that tokenizer.json files written by us (`instruct tokenizer convert` of GPT-2,
 and one trained by `instruct tokenizer train`) load in HF and give the same ids as ours. Exit status 1 on any
@@ -84,6 +85,30 @@ def edge_cases():
     return unique
 
 
+def random_unicode_texts(count=20000):
+    """Seeded random strings over all planes (ASCII, Unicode spaces and controls, BMP, astral,
+    unassigned and private-use code points; no surrogates): stress for the character classes."""
+    rng = random.Random(7)
+    spaces = [9, 10, 11, 12, 13, 0x85, 0xA0, 0x1680, 0x2000, 0x2005, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F,
+              0x3000, 0x1C, 0x1D, 0x1E, 0x1F, 0x180E, 0x200B, 0xFEFF]
+    def code_point():
+        r = rng.random()
+        if r < 0.3:
+            return rng.randint(0x20, 0x7E)
+        if r < 0.4:
+            return rng.choice(spaces)
+        if r < 0.7:
+            return rng.randint(0xA0, 0x2FFF)
+        if r < 0.85:
+            return rng.randint(0x3000, 0xFFFF)
+        return rng.randint(0x10000, 0x10FFFF)
+    texts = []
+    for _ in range(count):
+        cps = [code_point() for _ in range(rng.randint(1, 12))]
+        texts.append("".join(chr(0x41 if 0xD800 <= c <= 0xDFFF else c) for c in cps))
+    return texts
+
+
 def shared_texts():
     texts = []
     inst = os.path.join(SHARED, "instruct")
@@ -158,6 +183,8 @@ def cmd_compare():
     bad = 0
     bad += compare("GPT-2 vocab.json+merges.txt, own cases", hf, run_ours(binary, GPT2, own), own)
     bad += compare("GPT-2 vocab.json+merges.txt, shared texts", hf, run_ours(binary, GPT2, shared), shared)
+    fuzz = random_unicode_texts()
+    bad += compare("GPT-2, seeded random Unicode strings", hf, run_ours(binary, GPT2, fuzz), fuzz)
     with tempfile.TemporaryDirectory() as d:
         saved = os.path.join(d, "tokenizer.json")
         hf.save(saved)
@@ -193,7 +220,8 @@ def cmd_compare():
         bad += compare("lstrip/rstrip added tokens", Tokenizer.from_file(flagged),
                        run_ours(binary, flagged, strip_texts), strip_texts,
                        round_trip=False)  # stripping drops whitespace by design
-    print("total: %d texts per tokenizer (%d own + %d shared), %d mismatches" % (len(texts), len(own), len(shared), bad))
+    print("total: %d texts per tokenizer (%d own + %d shared) and %d random strings, %d mismatches"
+          % (len(texts), len(own), len(shared), len(fuzz), bad))
     return 1 if bad else 0
 
 
