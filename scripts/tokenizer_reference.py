@@ -7,10 +7,11 @@
 
 `fixtures` writes HF's ids for our own edge-case texts (committed; the Swift tests compare
 against them). `compare` runs the built `instruct` binary (.build/release/instruct, or
-$INSTRUCT) on the edge cases plus every text in ../shared/datasets/instruct (not committed),
+$INSTRUCT) on the edge cases plus every text in ../shared/datasets/instruct (not committed)
+and 20,000 seeded random Unicode strings,
 once with the GPT-2 vocab.json + merges.txt and once with the tokenizer.json HF saves from
-them, checks decode(encode(x)) == x with HF, and checks that a tokenizer.json trained and saved
-by `instruct tokenizer train` loads in HF and gives the same ids as ours. Exit status 1 on any
+them, and checks that tokenizer.json files written by us (`instruct tokenizer convert` of GPT-2,
+and one trained by `instruct tokenizer train`) load in HF and give the same ids as ours. Exit status 1 on any
 mismatch.
 """
 import json
@@ -84,6 +85,30 @@ def edge_cases():
     return unique
 
 
+def random_unicode_texts(count=20000):
+    """Seeded random strings over all planes (ASCII, Unicode spaces and controls, BMP, astral,
+    unassigned and private-use code points; no surrogates): stress for the character classes."""
+    rng = random.Random(7)
+    spaces = [9, 10, 11, 12, 13, 0x85, 0xA0, 0x1680, 0x2000, 0x2005, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F,
+              0x3000, 0x1C, 0x1D, 0x1E, 0x1F, 0x180E, 0x200B, 0xFEFF]
+    def code_point():
+        r = rng.random()
+        if r < 0.3:
+            return rng.randint(0x20, 0x7E)
+        if r < 0.4:
+            return rng.choice(spaces)
+        if r < 0.7:
+            return rng.randint(0xA0, 0x2FFF)
+        if r < 0.85:
+            return rng.randint(0x3000, 0xFFFF)
+        return rng.randint(0x10000, 0x10FFFF)
+    texts = []
+    for _ in range(count):
+        cps = [code_point() for _ in range(rng.randint(1, 12))]
+        texts.append("".join(chr(0x41 if 0xD800 <= c <= 0xDFFF else c) for c in cps))
+    return texts
+
+
 def shared_texts():
     texts = []
     inst = os.path.join(SHARED, "instruct")
@@ -133,7 +158,7 @@ def run_ours(binary, tokenizer_path, texts, extra=()):
     return [[int(x) for x in line.split()] for line in lines]
 
 
-def compare(label, hf, ours_ids, texts):
+def compare(label, hf, ours_ids, texts, round_trip=True):
     bad = 0
     for i, (t, mine) in enumerate(zip(texts, ours_ids)):
         theirs = hf.encode(t).ids
@@ -141,7 +166,7 @@ def compare(label, hf, ours_ids, texts):
             bad += 1
             if bad <= 5:
                 print("  MISMATCH %s #%d %r\n    hf   %s\n    ours %s" % (label, i, t[:80], theirs[:40], mine[:40]))
-        if hf.decode(theirs, skip_special_tokens=False) != t:
+        if round_trip and hf.decode(theirs, skip_special_tokens=False) != t:
             print("  note: HF itself does not round-trip %r" % t[:60])
     print("%-42s %5d texts, %d mismatches" % (label, len(texts), bad))
     return bad
@@ -158,10 +183,19 @@ def cmd_compare():
     bad = 0
     bad += compare("GPT-2 vocab.json+merges.txt, own cases", hf, run_ours(binary, GPT2, own), own)
     bad += compare("GPT-2 vocab.json+merges.txt, shared texts", hf, run_ours(binary, GPT2, shared), shared)
+    fuzz = random_unicode_texts()
+    bad += compare("GPT-2, seeded random Unicode strings", hf, run_ours(binary, GPT2, fuzz), fuzz)
     with tempfile.TemporaryDirectory() as d:
         saved = os.path.join(d, "tokenizer.json")
         hf.save(saved)
         bad += compare("GPT-2 tokenizer.json saved by HF, all", hf, run_ours(binary, saved, texts), texts)
+        # GPT-2 written as tokenizer.json by us, loaded in HF.
+        ours_json = os.path.join(d, "ours-gpt2.json")
+        subprocess.run([binary, "tokenizer", "convert", "--tokenizer", GPT2, "--out", ours_json], check=True,
+                       capture_output=True)
+        from tokenizers import Tokenizer
+        bad += compare("GPT-2 tokenizer.json saved by us, in HF", Tokenizer.from_file(ours_json),
+                       run_ours(binary, GPT2, texts), texts)
         # Train with our CLI, load the result in HF, compare.
         corpus = os.path.join(d, "corpus.txt")
         with open(corpus, "w", encoding="utf-8") as f:
@@ -170,10 +204,24 @@ def cmd_compare():
         subprocess.run([binary, "tokenizer", "train", "--data", corpus, "--vocab-size", "1500", "--special-tokens",
                         "<|endoftext|>", "<|im_start|>", "<|im_end|>", "--out", trained], check=True,
                        capture_output=True)
-        from tokenizers import Tokenizer
         hf_trained = Tokenizer.from_file(trained)
         bad += compare("our trained tokenizer.json loaded by HF", hf_trained, run_ours(binary, trained, texts), texts)
-    print("total: %d texts per tokenizer (%d own + %d shared), %d mismatches" % (len(texts), len(own), len(shared), bad))
+        # Added tokens with lstrip / rstrip.
+        with open(trained, encoding="utf-8") as f:
+            spec = json.load(f)
+        spec["added_tokens"][0].update(lstrip=True, rstrip=True)
+        spec["added_tokens"][1]["lstrip"] = True
+        spec["added_tokens"][2]["rstrip"] = True
+        flagged = os.path.join(d, "flagged.json")
+        with open(flagged, "w", encoding="utf-8") as f:
+            json.dump(spec, f, ensure_ascii=False)
+        strip_texts = [a + tok + b for tok in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+                       for a in ["", "x", "x ", "x \t\n", "x\u3000", "\u00a0"] for b in ["", "y", " y", " \n y", "\u2003"]]
+        bad += compare("lstrip/rstrip added tokens", Tokenizer.from_file(flagged),
+                       run_ours(binary, flagged, strip_texts), strip_texts,
+                       round_trip=False)  # stripping drops whitespace by design
+    print("total: %d texts per tokenizer (%d own + %d shared) and %d random strings, %d mismatches"
+          % (len(texts), len(own), len(shared), len(fuzz), bad))
     return 1 if bad else 0
 
 

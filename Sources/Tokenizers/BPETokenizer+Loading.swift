@@ -5,7 +5,7 @@ extension BPETokenizer {
     ///
     /// Accepted: `model.type` "BPE" with `vocab` and `merges` (as `"a b"` strings or `["a", "b"]`
     /// pairs), `added_tokens` (special or not), a `ByteLevel` pre-tokenizer (alone or in a
-    /// `Sequence`), no normalizer. Anything else throws `TokenizerError.unsupported` rather than
+    /// `Sequence`), no normalizer, no `byte_fallback`, `ignore_merges` or `dropout`. Added tokens' `lstrip`/`rstrip` are honoured; `single_word` is refused. Anything else throws `TokenizerError.unsupported` rather than
     /// tokenizing differently from HF. Post-processors are ignored: encode never adds BOS/EOS.
     public convenience init(tokenizerJSON path: String) throws {
         let root = try readJSONObject(path)
@@ -15,8 +15,13 @@ extension BPETokenizer {
         if let type = model["type"] as? String, type != "BPE" {
             throw TokenizerError.unsupported(path: path, key: "model.type", found: "\"\(type)\"")
         }
-        if let fallback = model["byte_fallback"] as? Bool, fallback {
-            throw TokenizerError.unsupported(path: path, key: "model.byte_fallback", found: "true")
+        for flag in ["byte_fallback", "ignore_merges"] {
+            if let value = model[flag] as? Bool, value {
+                throw TokenizerError.unsupported(path: path, key: "model.\(flag)", found: "true")
+            }
+        }
+        if let dropout = model["dropout"], !(dropout is NSNull), (dropout as? NSNumber)?.doubleValue != 0 {
+            throw TokenizerError.unsupported(path: path, key: "model.dropout", found: "\(dropout)")
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let s = model[key] as? String, !s.isEmpty {
@@ -57,7 +62,11 @@ extension BPETokenizer {
                         path: path, key: "added_tokens[\(index)]", expected: "an object with 'id' and 'content'")
                 }
                 let special = (obj["special"] as? Bool) ?? false
-                added.append(AddedToken(id: Int32(clamping: id), content: content, special: special))
+                if let singleWord = obj["single_word"] as? Bool, singleWord {
+                    throw TokenizerError.unsupported(path: path, key: "added_tokens[\(index)].single_word", found: "true")
+                }
+                added.append(AddedToken(id: Int32(clamping: id), content: content, special: special,
+                                        lstrip: (obj["lstrip"] as? Bool) ?? false, rstrip: (obj["rstrip"] as? Bool) ?? false))
             }
         }
         let unk = model["unk_token"] as? String

@@ -11,7 +11,7 @@ extension BPETokenizer {
         for (i, t) in addedTokens.enumerated() {
             out += i == 0 ? "\n" : ",\n"
             out += "    {\"id\": \(t.id), \"content\": \(jsonQuote(t.content)), \"single_word\": false, "
-            out += "\"lstrip\": false, \"rstrip\": false, \"normalized\": \(!t.special), \"special\": \(t.special)}"
+            out += "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(!t.special), \"special\": \(t.special)}"
         }
         out += addedTokens.isEmpty ? "],\n" : "\n  ],\n"
         out += "  \"normalizer\": null,\n"

@@ -6,12 +6,18 @@ public struct AddedToken: Equatable, Sendable {
     public var content: String
     /// True for control tokens (HF's `special` flag); false for plain added words.
     public var special: Bool
+    /// A match also swallows the whitespace right before it (HF `lstrip`).
+    public var lstrip: Bool
+    /// A match also swallows the whitespace right after it (HF `rstrip`).
+    public var rstrip: Bool
 
-    /// An added token with its id, text and special flag.
-    public init(id: Int32, content: String, special: Bool) {
+    /// An added token with its id, text and flags.
+    public init(id: Int32, content: String, special: Bool, lstrip: Bool = false, rstrip: Bool = false) {
         self.id = id
         self.content = content
         self.special = special
+        self.lstrip = lstrip
+        self.rstrip = rstrip
     }
 }
 
@@ -51,7 +57,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     private let byteIDs: [Int32]
     private let addedByContent: [String: AddedToken]
     /// Added tokens by first byte, longest first.
-    private let addedByFirstByte: [[(bytes: [UInt8], id: Int32)]]
+    private let addedByFirstByte: [[(bytes: [UInt8], token: AddedToken)]]
     private let fingerprint: [UInt8]
     private let cachePool = CachePool()
 
@@ -119,11 +125,11 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         }
 
         var byContent: [String: AddedToken] = [:]
-        var byFirst = [[(bytes: [UInt8], id: Int32)]](repeating: [], count: 256)
+        var byFirst = [[(bytes: [UInt8], token: AddedToken)]](repeating: [], count: 256)
         for added in addedTokens where !added.content.isEmpty {
             byContent[added.content] = added
             let raw = Array(added.content.utf8)
-            byFirst[Int(raw[0])].append((raw, added.id))
+            byFirst[Int(raw[0])].append((raw, added))
         }
         for i in 0..<256 { byFirst[i].sort { $0.bytes.count > $1.bytes.count } }
 
@@ -190,9 +196,19 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
                         break
                     }
                     if equal {
-                        encodeSegment(buf, segmentStart..<i, into: &out, cache: &cache)
-                        out.append(candidate.id)
-                        i += candidate.bytes.count
+                        var start = i
+                        var end = i + candidate.bytes.count
+                        if candidate.token.lstrip {
+                            while start > segmentStart, let previous = whitespaceScalarStart(before: start, in: buf) {
+                                start = previous
+                            }
+                        }
+                        if candidate.token.rstrip {
+                            while end < n, let after = whitespaceScalarEnd(at: end, in: buf) { end = after }
+                        }
+                        encodeSegment(buf, segmentStart..<start, into: &out, cache: &cache)
+                        out.append(candidate.token.id)
+                        i = end
                         segmentStart = i
                         matched = true
                         break
@@ -203,6 +219,21 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             encodeSegment(buf, segmentStart..<n, into: &out, cache: &cache)
         }
         return out
+    }
+
+    /// Start of the scalar that ends at `end`, if it is whitespace (Unicode White_Space).
+    private func whitespaceScalarStart(before end: Int, in buf: UnsafeBufferPointer<UInt8>) -> Int? {
+        var start = end - 1
+        while start > 0 && buf[start] & 0xC0 == 0x80 { start -= 1 }
+        return whitespaceScalarEnd(at: start, in: buf) == end ? start : nil
+    }
+
+    /// End of the scalar that starts at `start`, if it is whitespace (Unicode White_Space).
+    private func whitespaceScalarEnd(at start: Int, in buf: UnsafeBufferPointer<UInt8>) -> Int? {
+        var decoder = UTF8()
+        var iterator = UnsafeBufferPointer(rebasing: buf[start...]).makeIterator()
+        guard case .scalarValue(let scalar) = decoder.decode(&iterator), scalar.properties.isWhitespace else { return nil }
+        return start + UTF8.width(scalar)
     }
 
     private func encodeSegment(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
@@ -226,12 +257,15 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             let count = piece.count
             if count < 16 {
                 let key = BPEWordCache.shortKey(p, count)
-                if let ids = cache.short[key] {
-                    out.append(contentsOf: ids)
+                if let range = cache.find(key) {
+                    if range.count == 1 {
+                        out.append(cache.ids[range.lowerBound])
+                    } else {
+                        for k in range { out.append(cache.ids[k]) }
+                    }
                 } else {
                     let ids = bpe(p, count)
-                    cache.makeRoomIfFull()
-                    cache.short[key] = ids
+                    cache.insert(key, ids)
                     out.append(contentsOf: ids)
                 }
             } else {
@@ -240,7 +274,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
                     out.append(contentsOf: ids)
                 } else {
                     let ids = bpe(p, count)
-                    cache.makeRoomIfFull()
+                    cache.makeRoomForLong()
                     cache.long[key] = ids
                     out.append(contentsOf: ids)
                 }
@@ -316,7 +350,12 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         int(merges.count)
         for (a, b) in merges { int(Int(a)); int(Int(b)) }
         int(added.count)
-        for t in added { int(Int(t.id)); int(t.special ? 1 : 0); int(t.content.utf8.count); out.append(contentsOf: t.content.utf8) }
+        for t in added {
+            int(Int(t.id))
+            int((t.special ? 1 : 0) | (t.lstrip ? 2 : 0) | (t.rstrip ? 4 : 0))
+            int(t.content.utf8.count)
+            out.append(contentsOf: t.content.utf8)
+        }
         int(addPrefixSpace ? 1 : 0)
         int(Int(unknown ?? -1))
         return out

@@ -30,6 +30,12 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
     private let idOfPiece: [[UInt8]: Int32]
     /// (left << 32 | right) -> id of the piece that is their concatenation.
     private let pairTable: [UInt64: Int32]
+    /// For vocabularies up to `denseLimit` ids: `densePairs[left * V + right]` = merged id or -1,
+    /// the same content as `pairTable` without hashing.
+    private let densePairs: [Int32]
+    private static let denseLimit = 1024
+    /// Id of the piece that is exactly one character, keyed by its UTF-8 bytes packed little-endian.
+    private let characterPiece: [UInt64: Int32]
     private let specials: [(text: String, id: Int32)] = [("<unk>", 0), ("<s>", 1), ("</s>", 2)]
     private let fingerprint: [UInt8]
 
@@ -88,6 +94,24 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             }
         }
         self.pairTable = pairs
+        let v = pieces.count
+        if v <= Llama2cTokenizer.denseLimit {
+            var dense = [Int32](repeating: -1, count: v * v)
+            for (key, id) in pairs { dense[Int(key >> 32) * v + Int(key & 0xFFFF_FFFF)] = id }
+            self.densePairs = dense
+        } else {
+            self.densePairs = []
+        }
+        var characters: [UInt64: Int32] = [:]
+        for (id, piece) in pieces.enumerated() where (1...4).contains(piece.count) {
+            // Only whole, single UTF-8 characters: the first byte says how long the character is.
+            let b = piece[0]
+            let length = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+            guard length == piece.count else { continue }
+            let key = Llama2cTokenizer.packCharacter(piece[...])
+            if characters[key] == nil { characters[key] = Int32(id) }
+        }
+        self.characterPiece = characters
         self.fingerprint = Array("InstructKit llama2.c tokenizer v1\n".utf8) + bytes
     }
 
@@ -151,7 +175,7 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             let b = text[i]
             let length = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
             let end = min(i + length, text.endIndex)
-            if let id = idOfPiece[Array(text[i..<end])] {
+            if let id = characterPiece[Llama2cTokenizer.packCharacter(text[i..<end])] {
                 tokens.append(id)
             } else {
                 for k in i..<end { tokens.append(Int32(text[k]) + 3) }
@@ -171,7 +195,7 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             var bestIndex = -1
             var bestID: Int32 = -1
             for k in 0..<(tokens.count - 1) {
-                if let id = pairTable[pairKey(tokens[k], tokens[k + 1])], scores[Int(id)] > bestScore {
+                if let id = merged(tokens[k], tokens[k + 1]), scores[Int(id)] > bestScore {
                     bestScore = scores[Int(id)]
                     bestIndex = k
                     bestID = id
@@ -197,7 +221,7 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
         var alive = [Bool](repeating: true, count: n)
         var heap = CandidateHeap()
         func consider(_ i: Int) {
-            guard i >= 0, next[i] < n, let id = pairTable[pairKey(symbols[i], symbols[next[i]])] else { return }
+            guard i >= 0, next[i] < n, let id = merged(symbols[i], symbols[next[i]]) else { return }
             heap.push(Candidate(score: scores[Int(id)], position: Int32(i), left: symbols[i],
                                 right: symbols[next[i]], merged: id))
         }
@@ -221,6 +245,28 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
             i = next[i]
         }
         return out
+    }
+
+    /// A character's 1...4 UTF-8 bytes packed into one integer, with the length above them.
+    @inline(__always)
+    static func packCharacter(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var key = UInt64(bytes.count) << 32
+        var shift: UInt64 = 0
+        for b in bytes.prefix(4) {
+            key |= UInt64(b) << shift
+            shift += 8
+        }
+        return key
+    }
+
+    /// The merged id of two adjacent symbols, if their concatenation is a piece.
+    @inline(__always)
+    private func merged(_ a: Int32, _ b: Int32) -> Int32? {
+        if !densePairs.isEmpty {
+            let id = densePairs[Int(a) * pieces.count + Int(b)]
+            return id >= 0 ? id : nil
+        }
+        return pairTable[pairKey(a, b)]
     }
 
     @inline(__always)

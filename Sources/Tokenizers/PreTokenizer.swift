@@ -23,13 +23,12 @@ struct PreTokenScanner {
         self.position = start
     }
 
-    private static let asciiClass: [CharClass] = (0..<128).map { b -> CharClass in
-        switch UInt8(b) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return .letter
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
-        case 0x09...0x0D, 0x20: return .space
-        default: return .other
-        }
+    @inline(__always)
+    private static func asciiClass(_ b: UInt8) -> CharClass {
+        if b &- 0x61 < 26 || b &- 0x41 < 26 { return .letter }  // a-z, A-Z
+        if b &- 0x30 < 10 { return .number }
+        if b == 0x20 || b &- 0x09 < 5 { return .space }  // space, \t \n \v \f \r
+        return .other
     }
 
     /// Class of a non-ASCII scalar by its Unicode properties.
@@ -50,7 +49,7 @@ struct PreTokenScanner {
     @inline(__always)
     private func scalar(at i: Int) -> (CharClass, Int) {
         let b0 = bytes[i]
-        if b0 < 0x80 { return (PreTokenScanner.asciiClass[Int(b0)], 1) }
+        if b0 < 0x80 { return (PreTokenScanner.asciiClass(b0), 1) }
         var value: UInt32
         let length: Int
         if b0 >= 0xF0 {

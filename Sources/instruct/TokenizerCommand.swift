@@ -11,9 +11,10 @@ struct TokenizerCommand: ParsableCommand {
             Examples:
               echo "Hello world" | instruct tokenizer encode --tokenizer ../shared/datasets/tokenizers/gpt2
               echo "15496 995" | instruct tokenizer decode --tokenizer ../shared/datasets/tokenizers/gpt2
+              instruct tokenizer convert --tokenizer ../shared/datasets/tokenizers/gpt2 --out gpt2-tokenizer.json
               instruct tokenizer train --data corpus.txt --vocab-size 2000 --special-tokens "<|endoftext|>" --out tok.json
             """,
-        subcommands: [TokenizerEncode.self, TokenizerDecode.self, TokenizerTrain.self])
+        subcommands: [TokenizerEncode.self, TokenizerDecode.self, TokenizerTrain.self, TokenizerConvert.self])
 }
 
 /// Reads all of `path` (or stdin when nil) as lines without their trailing "\n".
@@ -166,5 +167,25 @@ struct TokenizerTrain: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         writeStdout("trained \(tok.vocabularySize) tokens (\(tok.merges.count) merges) on \(bytes.count) bytes in "
             + String(format: "%.2f", seconds) + " s -> \(out)\n")
+    }
+}
+
+struct TokenizerConvert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Write a byte-level BPE tokenizer (e.g. GPT-2's vocab.json + merges.txt) as one tokenizer.json.")
+
+    @Option(help: "tokenizer.json or a directory with tokenizer.json or vocab.json + merges.txt")
+    var tokenizer: String
+
+    @Option(help: "Where to write tokenizer.json.")
+    var out: String
+
+    func run() throws {
+        guard let bpe = try loadTokenizerForCLI(tokenizer) as? BPETokenizer else {
+            throw CommandFailure("\(tokenizer): only byte-level BPE tokenizers can be written as tokenizer.json")
+        }
+        try bpe.save(to: out)
+        writeStdout("wrote \(bpe.vocabularySize) tokens, \(bpe.merges.count) merges -> \(out)\n")
     }
 }

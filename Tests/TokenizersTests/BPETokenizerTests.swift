@@ -69,6 +69,30 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(gpt2.encode(text, allowSpecial: false, cache: &cold), first)
     }
 
+    func test_cache_growsAndClears_idsUnchanged() throws {
+        let gpt2 = try TestData.requireGPT2()
+        // Distinct words (a number, then 1...20 letters chosen by a fixed LCG), many more than the capacity.
+        let alphabet = Array("abcxyzé日😀")
+        var state: UInt64 = 12345
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % n
+        }
+        var words: [String] = []
+        for i in 0..<3000 {
+            words.append(String(i) + String((0...next(20)).map { _ in alphabet[next(alphabet.count)] }))
+        }
+        let text = words.joined(separator: " ")
+        var tiny = BPEWordCache()
+        tiny.capacity = 100
+        let cached = gpt2.encode(text + " " + text, allowSpecial: false, cache: &tiny)
+        let uncached = (words + words).enumerated().flatMap { i, w -> [Int32] in
+            var fresh = BPEWordCache()
+            return gpt2.encode(i == 0 ? w : " " + w, allowSpecial: false, cache: &fresh)
+        }
+        XCTAssertEqual(cached, uncached)
+    }
+
     func test_decode_partialMultibyteCharacter_givesReplacementCharacter() throws {
         let gpt2 = try TestData.requireGPT2()
         let ids = gpt2.encode("😀", allowSpecial: false)
@@ -87,6 +111,23 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(tok.encode("x<|im", allowSpecial: true).last, im)
         XCTAssertFalse(tok.encode("<|im_start|>user", allowSpecial: false).contains(imStart))
         XCTAssertEqual(tok.decode(ids), "<|im_start|>user")
+    }
+
+    func test_addedTokens_lstripRstrip_swallowAdjacentWhitespace() throws {
+        var vocab: [String: Int32] = [:]
+        for b in 0..<256 { vocab[ByteLevel.encode([UInt8(b)])] = Int32(b) }
+        let tok = try BPETokenizer(vocab: vocab, merges: [], addedTokens: [
+            AddedToken(id: 256, content: "<mask>", special: true, lstrip: true),
+            AddedToken(id: 257, content: "<end>", special: true, rstrip: true),
+        ])
+        // Checked against HF tokenizers 0.23.3 with the same flags (see scripts/tokenizer_reference.py).
+        XCTAssertEqual(tok.encode("a \t\u{3000}<mask> b", allowSpecial: true), [97, 256, 32, 98])
+        XCTAssertEqual(tok.encode("a<end> \n\u{A0}b ", allowSpecial: true), [97, 257, 98, 32])
+        XCTAssertEqual(tok.encode("<end> <mask>", allowSpecial: true), [257, 256])
+        XCTAssertEqual(tok.encode("a <mask>", allowSpecial: false).count, 8)
+        let path = try TestData.temporaryDirectory() + "/t.json"
+        try tok.save(to: path)
+        XCTAssertEqual(try BPETokenizer(tokenizerJSON: path).addedTokens, tok.addedTokens)
     }
 
     func test_fingerprint_changesWithMerges() throws {

@@ -80,7 +80,7 @@ final class Llama2cMergeTests: XCTestCase {
     func test_heapMerge_sameAsRunCScan_onManyTexts() throws {
         guard let path = TestData.shared("models/stories260K/tok512.bin") else { throw XCTSkip("no tok512.bin") }
         let tok = try Llama2cTokenizer(path: path)
-        var texts = (TestData.sharedInstructTexts() ?? []).prefix(120).map { $0 }
+        var texts = (TestData.sharedInstructTexts() ?? []).prefix(60).map { $0 }
         if let sample = TestData.shared("models/stories260K/tinystories_sample.txt"),
            let data = FileManager.default.contents(atPath: sample) {
             texts.append(String(decoding: data, as: UTF8.self))

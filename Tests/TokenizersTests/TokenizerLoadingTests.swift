@@ -88,6 +88,14 @@ final class TokenizerLoadingTests: XCTestCase {
             guard case .unsupported(_, let key, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
             XCTAssertEqual(key, "model.type")
         }
+        for (extra, key) in [(#""ignore_merges": true,"#, "model.ignore_merges"), (#""dropout": 0.1,"#, "model.dropout"),
+                             (#""byte_fallback": true,"#, "model.byte_fallback")] {
+            XCTAssertThrowsError(try loadTokenizer(from: try write(tinyJSON(extraModel: extra)))) { error in
+                guard case .unsupported(_, let found, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
+                XCTAssertEqual(found, key)
+            }
+        }
+        XCTAssertNoThrow(try loadTokenizer(from: try write(tinyJSON(extraModel: #""dropout": null, "ignore_merges": false,"#))))
         let split = try write(tinyJSON(preTokenizer: #"{"type": "Whitespace"}"#))
         XCTAssertThrowsError(try loadTokenizer(from: split)) { error in
             guard case .unsupported? = error as? TokenizerError else { return XCTFail("\(error)") }
