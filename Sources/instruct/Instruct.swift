@@ -13,7 +13,7 @@ struct Instruct: ParsableCommand {
               instruct bench ops --json               # the same as one JSON object
             """,
         subcommands: [
-            TokenizerCommand.self, BenchCommand.self,
+            TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
             DataCommand.self,
         ])
 }

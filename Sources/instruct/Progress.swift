@@ -1,0 +1,64 @@
+import Foundation
+import Training
+
+/// Shows training events: a one-line progress bar on a terminal, plain lines otherwise.
+final class ProgressPrinter {
+    let isTerminal = isatty(STDOUT_FILENO) == 1
+    var total = 0
+    var start = 0
+    var lastPlain = Date.distantPast
+    var lastStep: StepMetrics?
+    var lastEval: EvalMetrics?
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case let .started(totalSteps, startStep, parameterCount, rowsPerEpoch):
+            total = totalSteps
+            start = startStep
+            print("training: \(fmtCount(parameterCount)) parameters, \(rowsPerEpoch) rows per epoch, steps \(startStep + 1)...\(totalSteps)")
+        case let .step(m):
+            lastStep = m
+            if isTerminal {
+                print("\r" + line(m), terminator: "")
+                fflush(stdout)
+            } else if m.step == total || Date().timeIntervalSince(lastPlain) >= 5 || m.step == start + 1 {
+                print(line(m))
+                lastPlain = Date()
+            }
+        case let .eval(e):
+            lastEval = e
+            if isTerminal { print("") }
+            print(String(format: "eval   step %d: loss %.4f  perplexity %.2f  (%d tokens)", e.step, e.evalLoss, e.evalPerplexity, e.evalTokens))
+        case let .warning(w):
+            if isTerminal { print("") }
+            print("warning: \(w)")
+        case let .finished(s):
+            if isTerminal { print("") }
+            print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.seconds))
+        }
+    }
+
+    func line(_ m: StepMetrics) -> String {
+        let width = 24
+        let frac = total > 0 ? Double(m.step) / Double(total) : 0
+        let filled = Int(frac * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let done = Double(m.step - start)
+        let eta = done > 0 ? m.elapsedSeconds / Double(m.step) * Double(total - m.step) : 0
+        let loss = m.loss.map { String(format: "%.4f", $0) } ?? "  -   "
+        return String(format: "[%@] %d/%d  loss %@  lr %.2e  %@ tok/s (%@ trained)  ETA %@",
+                      bar, m.step, total, loss, m.lr, fmtCount(Int(m.tokensPerSecond)), fmtCount(Int(m.trainedTokensPerSecond)),
+                      fmtDuration(eta))
+    }
+}
+
+func fmtCount(_ n: Int) -> String {
+    if n >= 1_000_000 { return String(format: "%.2fM", Double(n) / 1e6) }
+    if n >= 10_000 { return String(format: "%.1fk", Double(n) / 1e3) }
+    return "\(n)"
+}
+
+func fmtDuration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+}
