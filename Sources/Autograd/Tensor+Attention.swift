@@ -96,13 +96,29 @@ extension Tensor {
         return segments
     }
 
-    /// Runs `body(item)` for `0..<count`, concurrently when there are several items and
-    /// `totalWork` (in multiply-adds) is large enough. Each item must write disjoint data.
-    static func forEachAttentionItem(_ count: Int, totalWork: Int, _ body: (Int) -> Void) {
-        if count >= 2 && totalWork >= Parallel.minimumParallelWork {
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    /// Runs `body(item, rowsInParallel)` for `0..<count`. Items run concurrently only when
+    /// BLAS is single-threaded, there are several items and `totalWork` (multiply-adds) is
+    /// large enough; otherwise they run in order, each product uses BLAS's own threads, and
+    /// `rowsInParallel` tells the item to split its row-wise softmax work across cores.
+    /// (OpenBLAS serialises concurrent multi-threaded calls behind one lock and its
+    /// spinning workers compete with ours: concurrent items with a multi-threaded BLAS
+    /// measured 5-15x slower than either scheme here.) Each item must write disjoint data.
+    static func forEachAttentionItem(_ count: Int, totalWork: Int, _ body: (Int, Bool) -> Void) {
+        if count >= 2 && totalWork >= Parallel.minimumParallelWork && BLAS.threadCount == 1 {
+            DispatchQueue.concurrentPerform(iterations: count) { body($0, false) }
         } else {
-            for i in 0..<count { body(i) }
+            for i in 0..<count { body(i, true) }
+        }
+    }
+
+    /// Calls `body(i)` for every row `0..<rows` of a query block, split across cores when
+    /// asked and the block is large. Rows are independent, so the split changes nothing.
+    @inline(__always)
+    static func attentionRows(_ rows: Int, columns: Int, inParallel: Bool, _ body: (Int) -> Void) {
+        if inParallel {
+            Parallel.forRanges(rows, costPerElement: 8 * columns) { r in for i in r { body(i) } }
+        } else {
+            for i in 0..<rows { body(i) }
         }
     }
 
@@ -123,7 +139,7 @@ extension Tensor {
         let po = out.storage.pointer, pl = lse.storage.pointer
         let work = attentionWork(segments, headSize: d) * 2 * hq
         segments.withUnsafeBufferPointer { segs in
-            forEachAttentionItem(segs.count * hq, totalWork: work) { item in
+            forEachAttentionItem(segs.count * hq, totalWork: work) { item, rowsInParallel in
                 let seg = segs[item / hq], h = item % hq, kvh = h / group
                 let len = seg.length, token0 = seg.row * t + seg.start
                 let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldq + h * d
@@ -137,7 +153,7 @@ extension Tensor {
                     // S [rb, nk] = scale * Q[r0..<r1] K[0..<r1]^T
                     BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
                                a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: scratch, ldc: nk)
-                    for i in 0..<rb {
+                    attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                         let row = scratch + i * nk, valid = r0 + i + 1
                         var m = -Float.infinity
                         for j in 0..<valid { m = Swift.max(m, row[j]) }
@@ -174,7 +190,7 @@ extension Tensor {
         let needS = needQ || needK
         let work = attentionWork(segments, headSize: d) * 5 * hq
         segments.withUnsafeBufferPointer { segs in
-            forEachAttentionItem(segs.count * hkv, totalWork: work) { item in
+            forEachAttentionItem(segs.count * hkv, totalWork: work) { item, rowsInParallel in
                 let seg = segs[item / hkv], kvh = item % hkv
                 let len = seg.length, token0 = seg.row * t + seg.start
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
@@ -193,7 +209,7 @@ extension Tensor {
                         // P [rb, nk] = exp(scale * Q K^T - lse), zero above the diagonal.
                         BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
                                    a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: nk)
-                        for i in 0..<rb {
+                        attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                             let row = p + i * nk, valid = r0 + i + 1, l = lseh[(r0 + i) * hq]
                             for j in 0..<valid { row[j] = Foundation.exp(row[j] - l) }
                             for j in valid..<nk { row[j] = 0 }
@@ -208,7 +224,7 @@ extension Tensor {
                             BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d,
                                        a: gh + r0 * ldq, lda: ldq, b: vh, ldb: ldk, beta: 0, c: dp, ldc: nk)
                             // dS = P * (dP - rowsum(dO * O)), stored over dP.
-                            for i in 0..<rb {
+                            attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                                 let go = gh + (r0 + i) * ldq, oo = oh + (r0 + i) * ldq
                                 var delta: Float = 0
                                 for c in 0..<d { delta += go[c] * oo[c] }

@@ -96,18 +96,24 @@ final class AttentionTests: XCTestCase {
         compareWithReference(b: 3, t: 1, hq: 2, hkv: 1, d: 2, ids: [0, 0, 0], scale: nil, seed: 21, tol: 1e-6)
     }
 
-    func test_attention_longSegments_severalQueryBlocksAndParallelItems_matchFloat64Reference() {
-        // Segments longer than one query block (64 rows), with enough work to run items
-        // concurrently; also checks the result is bit-identical between runs.
+    func test_attention_longSegments_bothSchedules_matchFloat64ReferenceAndRepeatBitForBit() {
+        // Segments longer than one query block (64 rows). With a multi-threaded BLAS the
+        // items run in order (rows split across cores); with a single-threaded BLAS the
+        // items run concurrently. Both must match the reference and repeat bit for bit.
         let t = 150
         let ids: [Int32] = (0..<t).map { $0 < 100 ? 0 : 1 } + (0..<t).map { $0 < 7 ? 3 : 4 }
-        compareWithReference(b: 2, t: t, hq: 4, hkv: 2, d: 8, ids: ids, scale: nil, seed: 25, tol: 5e-5)
         let q = testTensor([2, t, 4, 8], seed: 26), k = testTensor([2, t, 2, 8], seed: 27)
         let v = testTensor([2, t, 2, 8], seed: 28), dO = testTensor([2, t, 4, 8], seed: 29)
-        let (o1, g1) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
-        let (o2, g2) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
-        XCTAssertEqual(o1.scalars, o2.scalars)
-        for i in 0..<3 { XCTAssertEqual(g1[i].scalars, g2[i].scalars) }
+        let savedThreads = BLAS.threadCount
+        defer { BLAS.setThreadCount(savedThreads) }
+        for threads in [1, 2] {
+            BLAS.setThreadCount(threads)
+            compareWithReference(b: 2, t: t, hq: 4, hkv: 2, d: 8, ids: ids, scale: nil, seed: 25, tol: 5e-5)
+            let (o1, g1) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
+            let (o2, g2) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
+            XCTAssertEqual(o1.scalars, o2.scalars, "BLAS threads \(threads)")
+            for i in 0..<3 { XCTAssertEqual(g1[i].scalars, g2[i].scalars, "BLAS threads \(threads)") }
+        }
     }
 
     func test_attention_gradients_finiteDifferences() {
