@@ -155,10 +155,8 @@ extension Tensor {
                                a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: scratch, ldc: nk)
                     attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                         let row = scratch + i * nk, valid = r0 + i + 1
-                        var m = -Float.infinity
-                        for j in 0..<valid { m = Swift.max(m, row[j]) }
-                        var sum: Float = 0
-                        for j in 0..<valid { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e }
+                        let m = VectorExp.max(row, count: valid)
+                        let sum = VectorExp.expShifted(row, row, count: valid, a: m)
                         let inv = 1 / sum
                         for j in 0..<valid { row[j] *= inv }
                         for j in valid..<nk { row[j] = 0 }
@@ -211,7 +209,7 @@ extension Tensor {
                                    a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: nk)
                         attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                             let row = p + i * nk, valid = r0 + i + 1, l = lseh[(r0 + i) * hq]
-                            for j in 0..<valid { row[j] = Foundation.exp(row[j] - l) }
+                            _ = VectorExp.expShifted(row, row, count: valid, a: l)
                             for j in valid..<nk { row[j] = 0 }
                         }
                         // dV[0..<r1] += P^T dO[r0..<r1]
