@@ -160,4 +160,22 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(Array(a.scalars[24...]), Array(b.scalars[24...]))
         XCTAssertNotEqual(Array(a.scalars[..<24]), Array(b.scalars[..<24]))
     }
+
+    func test_attention_onlySomeInputsTracked_givesThoseGradients() {
+        let ids: [Int32] = [0, 0, 0, 1, 1, 1, 1]
+        let q = testTensor([1, 7, 4, 3], seed: 60), k = testTensor([1, 7, 2, 3], seed: 61)
+        let v = testTensor([1, 7, 2, 3], seed: 62), dO = testTensor([1, 7, 4, 3], seed: 63)
+        let ref = reference(q: q, k: k, v: v, ids: ids, scale: 1 / Double(3).squareRoot(), dO: dO)
+        func grads(_ track: [Bool]) -> [Tensor] {
+            let ins = [q, k, v].enumerated().map { track[$0.offset] ? $0.element.trackingGradients() : $0.element }
+            let y = (Tensor.causalAttention(ins[0], ins[1], ins[2], segmentIDs: ids) * dO).sum()
+            return gradients(of: y, wrt: ins.enumerated().filter { track[$0.offset] }.map(\.element))
+        }
+        assertClose(grads([true, false, false])[0], ref.dq, atol: 2e-5, rtol: 2e-5, "only q")
+        assertClose(grads([false, true, false])[0], ref.dk, atol: 2e-5, rtol: 2e-5, "only k")
+        assertClose(grads([false, false, true])[0], ref.dv, atol: 2e-5, rtol: 2e-5, "only v")
+        let kv = grads([false, true, true])
+        assertClose(kv[0], ref.dk, atol: 2e-5, rtol: 2e-5, "k of k, v")
+        assertClose(kv[1], ref.dv, atol: 2e-5, rtol: 2e-5, "v of k, v")
+    }
 }
