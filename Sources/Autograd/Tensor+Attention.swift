@@ -7,12 +7,17 @@ import Foundation
 /// maximal runs of equal ids within a row (padding is simply one more segment). Token i
 /// attends to token j only when j <= i and both lie in the same segment. Work is done per
 /// (row, segment, head), directly on the strided [B, T, H, D] layout with sgemm (leading
-/// dimension H*D, no copies), so blocks between different segments cost nothing:
+/// dimension H*D, no copies), so blocks between different segments cost nothing. For
+/// one row with segment ids `a a a b b c c` the mask (query down, key across) is
 ///
-///     row:      a a a b b c c c c          (segment ids)
-///     scores:   [a x a]                    one causal triangle per segment and head,
-///                     [b x b]              nothing computed outside the triangles
-///                          [c   x   c]
+///     a a a b b c c
+///     1 . . . . . .      each segment is its own causal triangle;
+///     1 1 . . . . .      only the triangles' row blocks are computed
+///     1 1 1 . . . .
+///     . . . 1 . . .
+///     . . . 1 1 . .
+///     . . . . . 1 .
+///     . . . . . 1 1
 ///
 /// Within a segment, queries go in blocks of `attentionQueryBlock` rows; a block of rows
 /// [r0, r1) only needs keys [0, r1), so the masked upper triangle is mostly skipped and the
@@ -28,8 +33,11 @@ import Foundation
 /// and (segment, kv head) in the backward pass, so the gradient of a kv head shared by a
 /// group of query heads (grouped-query attention) is accumulated inside one item, in a fixed
 /// order. Items write disjoint parts of the outputs, so results do not depend on which core
-/// runs which item. Items run concurrently when there are at least two and the total work
-/// is large enough (`Parallel.minimumParallelWork`).
+/// runs which item. With a single-threaded BLAS, items run concurrently (when there are at
+/// least two and the work exceeds `Parallel.minimumParallelWork`); with a multi-threaded
+/// BLAS they run in order, each product uses BLAS's threads and the row softmax work of a
+/// query block is split across cores (see `forEachAttentionItem`). Either way results are
+/// bit-identical from run to run at a given BLAS thread count.
 
 /// Query rows per block inside a segment.
 let attentionQueryBlock = 64
