@@ -178,4 +178,22 @@ final class AttentionTests: XCTestCase {
         assertClose(kv[0], ref.dk, atol: 2e-5, rtol: 2e-5, "k of k, v")
         assertClose(kv[1], ref.dv, atol: 2e-5, rtol: 2e-5, "v of k, v")
     }
+
+    func test_attention_headSize64AndLargeScores_matchFloat64Reference() {
+        // A realistic head size across two query blocks.
+        let ids: [Int32] = [Int32](repeating: 0, count: 70) + [Int32](repeating: 1, count: 10)
+        compareWithReference(b: 1, t: 80, hq: 2, hkv: 1, d: 64, ids: ids, scale: nil, seed: 70, tol: 5e-5)
+        // Scores of magnitude ~100 (peaked softmax): stable and finite.
+        let q = testTensor([1, 12, 2, 16], seed: 71, low: -10, high: 10), k = testTensor([1, 12, 2, 16], seed: 72, low: -10, high: 10)
+        let v = testTensor([1, 12, 2, 16], seed: 73), dO = testTensor([1, 12, 2, 16], seed: 74)
+        let ids2 = [Int32](repeating: 3, count: 12)
+        let ref = reference(q: q, k: k, v: v, ids: ids2, scale: 0.25, dO: dO)
+        let (o, g) = kernel(q: q, k: k, v: v, ids: ids2, scale: 0.25, dO: dO)
+        XCTAssertTrue(o.scalars.allSatisfy { $0.isFinite } && g.allSatisfy { $0.scalars.allSatisfy { $0.isFinite } })
+        // Scores near 100 carry Float32 rounding of ~1e-5 into the exponent.
+        assertClose(o, ref.o, atol: 1e-4, rtol: 1e-4, "O")
+        assertClose(g[0], ref.dq, atol: 1e-3, rtol: 1e-3, "dQ")
+        assertClose(g[1], ref.dk, atol: 1e-3, rtol: 1e-3, "dK")
+        assertClose(g[2], ref.dv, atol: 1e-4, rtol: 1e-4, "dV")
+    }
 }
