@@ -32,7 +32,7 @@ extension Tensor {
     /// axis, with the biased variance (divided by C).
     ///
     /// Shapes: x [.., C], weight [C], bias [C] -> [.., C].
-    public static func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e-5) -> Tensor {
+    public static func layerNorm(_ x: Tensor, _ weight: Tensor, _ bias: Tensor, eps: Float = 1e-5) -> Tensor {
         let (n, c) = x.normDims(op: "layerNorm", weight: weight, bias: bias)
         let out = Tensor.uninitialized(x.shape)
         let mean = Tensor.uninitialized([n]), rstd = Tensor.uninitialized([n])
@@ -66,7 +66,7 @@ extension Tensor {
     /// RMSNorm as in Llama: `x * rsqrt(mean(x^2) + eps) * weight` over the last axis.
     ///
     /// Shapes: x [.., C], weight [C] -> [.., C].
-    public static func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-5) -> Tensor {
+    public static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Float = 1e-5) -> Tensor {
         let (n, c) = x.normDims(op: "rmsNorm", weight: weight, bias: nil)
         let out = Tensor.uninitialized(x.shape)
         let rstd = Tensor.uninitialized([n])

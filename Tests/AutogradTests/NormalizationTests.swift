@@ -24,9 +24,9 @@ final class NormalizationTests: XCTestCase {
             let c = shape.last!
             let x = testTensor(shape, seed: 1, low: -3, high: 5)
             let w = testTensor([c], seed: 2, low: 0.5, high: 1.5), b = testTensor([c], seed: 3)
-            assertClose(Tensor.layerNorm(x, weight: w, bias: b), reference(x, w, b, eps: 1e-5, rms: false),
+            assertClose(Tensor.layerNorm(x, w, b), reference(x, w, b, eps: 1e-5, rms: false),
                         atol: 2e-5, rtol: 1e-5, "layerNorm \(shape)")
-            assertClose(Tensor.layerNorm(x, weight: w, bias: b, eps: 0.1), reference(x, w, b, eps: 0.1, rms: false),
+            assertClose(Tensor.layerNorm(x, w, b, eps: 0.1), reference(x, w, b, eps: 0.1, rms: false),
                         atol: 2e-5, rtol: 1e-5, "layerNorm eps 0.1 \(shape)")
         }
     }
@@ -36,9 +36,9 @@ final class NormalizationTests: XCTestCase {
             let c = shape.last!
             let x = testTensor(shape, seed: 4, low: -3, high: 5)
             let w = testTensor([c], seed: 5, low: 0.5, high: 1.5)
-            assertClose(Tensor.rmsNorm(x, weight: w), reference(x, w, nil, eps: 1e-5, rms: true),
+            assertClose(Tensor.rmsNorm(x, w), reference(x, w, nil, eps: 1e-5, rms: true),
                         atol: 2e-5, rtol: 1e-5, "rmsNorm \(shape)")
-            assertClose(Tensor.rmsNorm(x, weight: w, eps: 1e-6), reference(x, w, nil, eps: 1e-6, rms: true),
+            assertClose(Tensor.rmsNorm(x, w, eps: 1e-6), reference(x, w, nil, eps: 1e-6, rms: true),
                         atol: 2e-5, rtol: 1e-5, "rmsNorm eps 1e-6 \(shape)")
         }
     }
@@ -47,7 +47,7 @@ final class NormalizationTests: XCTestCase {
         // Rows around 1000 with spread 1: the two-pass variance must not cancel.
         let x = testTensor([3, 16], seed: 6, low: 999, high: 1001)
         let w = Tensor.ones([16]), b = Tensor.zeros([16])
-        assertClose(Tensor.layerNorm(x, weight: w, bias: b), reference(x, w, b, eps: 1e-5, rms: false), atol: 2e-3, rtol: 1e-3)
+        assertClose(Tensor.layerNorm(x, w, b), reference(x, w, b, eps: 1e-5, rms: false), atol: 2e-3, rtol: 1e-3)
     }
 
     func test_layerNorm_gradients_allInputs_includingSizeOneAndNonSquare() {
@@ -57,7 +57,7 @@ final class NormalizationTests: XCTestCase {
             let c = shape.last!
             let x = testTensor(shape, seed: 7, low: -2, high: 2)
             let w = testTensor([c], seed: 8, low: 0.5, high: 1.5), b = testTensor([c], seed: 9)
-            checkGradients([x, w, b]) { Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) }
+            checkGradients([x, w, b]) { Tensor.layerNorm($0[0], $0[1], $0[2]) }
         }
     }
 
@@ -66,7 +66,7 @@ final class NormalizationTests: XCTestCase {
             let c = shape.last!
             let x = testTensor(shape, seed: 10, low: 0.2, high: 2)
             let w = testTensor([c], seed: 11, low: 0.5, high: 1.5)
-            checkGradients([x, w]) { Tensor.rmsNorm($0[0], weight: $0[1]) }
+            checkGradients([x, w]) { Tensor.rmsNorm($0[0], $0[1]) }
         }
     }
 
@@ -76,7 +76,7 @@ final class NormalizationTests: XCTestCase {
         let n = 300, c = 40
         let x = testTensor([n, c], seed: 12), w = testTensor([c], seed: 13), b = testTensor([c], seed: 14)
         let g = testTensor([n, c], seed: 15)
-        let (_, grads) = valueAndGradients(at: [x, w, b]) { (Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) * g).sum() }
+        let (_, grads) = valueAndGradients(at: [x, w, b]) { (Tensor.layerNorm($0[0], $0[1], $0[2]) * g).sum() }
         let xhat = reference(x, Tensor.ones([c]), nil, eps: 1e-5, rms: false).scalars
         var dw = [Double](repeating: 0, count: c), db = [Double](repeating: 0, count: c)
         for r in 0..<n { for j in 0..<c {
@@ -86,14 +86,14 @@ final class NormalizationTests: XCTestCase {
         assertClose(grads[1], Tensor(shape: [c], scalars: dw.map(Float.init)), atol: 1e-4, rtol: 1e-4)
         assertClose(grads[2], Tensor(shape: [c], scalars: db.map(Float.init)), atol: 1e-4, rtol: 1e-4)
         // And the whole thing again gives identical bits (deterministic reduction).
-        let (_, again) = valueAndGradients(at: [x, w, b]) { (Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) * g).sum() }
+        let (_, again) = valueAndGradients(at: [x, w, b]) { (Tensor.layerNorm($0[0], $0[1], $0[2]) * g).sum() }
         for i in 0..<3 { XCTAssertEqual(grads[i].scalars, again[i].scalars) }
     }
 
     func test_norms_onlyWeightTracked_givesWeightGradient() {
         let x = testTensor([3, 4], seed: 16), w = testTensor([4], seed: 17)
         let xt = x, wt = w.trackingGradients()
-        let y = Tensor.rmsNorm(xt, weight: wt).sum()
+        let y = Tensor.rmsNorm(xt, wt).sum()
         let dw = gradients(of: y, wrt: [wt])[0]
         let xhat = reference(x, Tensor.ones([4]), nil, eps: 1e-5, rms: true).scalars
         var expected = [Float](repeating: 0, count: 4)
@@ -105,7 +105,7 @@ final class NormalizationTests: XCTestCase {
         let x = testTensor([3, 4], seed: 18), w = testTensor([4], seed: 19), b = testTensor([4], seed: 20)
         let g = testTensor([3, 4], seed: 21)
         let bt = b.trackingGradients()
-        let db = gradients(of: (Tensor.layerNorm(x, weight: w, bias: bt) * g).sum(), wrt: [bt])[0]
+        let db = gradients(of: (Tensor.layerNorm(x, w, bt) * g).sum(), wrt: [bt])[0]
         assertClose(db, g.sum(axis: 0), atol: 1e-6, rtol: 1e-6)
     }
 }
