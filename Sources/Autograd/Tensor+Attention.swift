@@ -7,12 +7,17 @@ import Foundation
 /// maximal runs of equal ids within a row (padding is simply one more segment). Token i
 /// attends to token j only when j <= i and both lie in the same segment. Work is done per
 /// (row, segment, head), directly on the strided [B, T, H, D] layout with sgemm (leading
-/// dimension H*D, no copies), so blocks between different segments cost nothing:
+/// dimension H*D, no copies), so blocks between different segments cost nothing. For
+/// one row with segment ids `a a a b b c c` the mask (query down, key across) is
 ///
-///     row:      a a a b b c c c c          (segment ids)
-///     scores:   [a x a]                    one causal triangle per segment and head,
-///                     [b x b]              nothing computed outside the triangles
-///                          [c   x   c]
+///     a a a b b c c
+///     1 . . . . . .      each segment is its own causal triangle;
+///     1 1 . . . . .      only the triangles' row blocks are computed
+///     1 1 1 . . . .
+///     . . . 1 . . .
+///     . . . 1 1 . .
+///     . . . . . 1 .
+///     . . . . . 1 1
 ///
 /// Within a segment, queries go in blocks of `attentionQueryBlock` rows; a block of rows
 /// [r0, r1) only needs keys [0, r1), so the masked upper triangle is mostly skipped and the
@@ -28,8 +33,11 @@ import Foundation
 /// and (segment, kv head) in the backward pass, so the gradient of a kv head shared by a
 /// group of query heads (grouped-query attention) is accumulated inside one item, in a fixed
 /// order. Items write disjoint parts of the outputs, so results do not depend on which core
-/// runs which item. Items run concurrently when there are at least two and the total work
-/// is large enough (`Parallel.minimumParallelWork`).
+/// runs which item. With a single-threaded BLAS, items run concurrently (when there are at
+/// least two and the work exceeds `Parallel.minimumParallelWork`); with a multi-threaded
+/// BLAS they run in order, each product uses BLAS's threads and the row softmax work of a
+/// query block is split across cores (see `forEachAttentionItem`). Either way results are
+/// bit-identical from run to run at a given BLAS thread count.
 
 /// Query rows per block inside a segment.
 let attentionQueryBlock = 64
@@ -96,13 +104,29 @@ extension Tensor {
         return segments
     }
 
-    /// Runs `body(item)` for `0..<count`, concurrently when there are several items and
-    /// `totalWork` (in multiply-adds) is large enough. Each item must write disjoint data.
-    static func forEachAttentionItem(_ count: Int, totalWork: Int, _ body: (Int) -> Void) {
-        if count >= 2 && totalWork >= Parallel.minimumParallelWork {
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    /// Runs `body(item, rowsInParallel)` for `0..<count`. Items run concurrently only when
+    /// BLAS is single-threaded, there are several items and `totalWork` (multiply-adds) is
+    /// large enough; otherwise they run in order, each product uses BLAS's own threads, and
+    /// `rowsInParallel` tells the item to split its row-wise softmax work across cores.
+    /// (OpenBLAS serialises concurrent multi-threaded calls behind one lock and its
+    /// spinning workers compete with ours: concurrent items with a multi-threaded BLAS
+    /// measured 5-15x slower than either scheme here.) Each item must write disjoint data.
+    static func forEachAttentionItem(_ count: Int, totalWork: Int, _ body: (Int, Bool) -> Void) {
+        if count >= 2 && totalWork >= Parallel.minimumParallelWork && BLAS.threadCount == 1 {
+            DispatchQueue.concurrentPerform(iterations: count) { body($0, false) }
         } else {
-            for i in 0..<count { body(i) }
+            for i in 0..<count { body(i, true) }
+        }
+    }
+
+    /// Calls `body(i)` for every row `0..<rows` of a query block, split across cores when
+    /// asked and the block is large. Rows are independent, so the split changes nothing.
+    @inline(__always)
+    static func attentionRows(_ rows: Int, columns: Int, inParallel: Bool, _ body: (Int) -> Void) {
+        if inParallel {
+            Parallel.forRanges(rows, costPerElement: 8 * columns) { r in for i in r { body(i) } }
+        } else {
+            for i in 0..<rows { body(i) }
         }
     }
 
@@ -123,7 +147,7 @@ extension Tensor {
         let po = out.storage.pointer, pl = lse.storage.pointer
         let work = attentionWork(segments, headSize: d) * 2 * hq
         segments.withUnsafeBufferPointer { segs in
-            forEachAttentionItem(segs.count * hq, totalWork: work) { item in
+            forEachAttentionItem(segs.count * hq, totalWork: work) { item, rowsInParallel in
                 let seg = segs[item / hq], h = item % hq, kvh = h / group
                 let len = seg.length, token0 = seg.row * t + seg.start
                 let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldq + h * d
@@ -137,12 +161,10 @@ extension Tensor {
                     // S [rb, nk] = scale * Q[r0..<r1] K[0..<r1]^T
                     BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
                                a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: scratch, ldc: nk)
-                    for i in 0..<rb {
+                    attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                         let row = scratch + i * nk, valid = r0 + i + 1
-                        var m = -Float.infinity
-                        for j in 0..<valid { m = Swift.max(m, row[j]) }
-                        var sum: Float = 0
-                        for j in 0..<valid { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e }
+                        let m = VectorExp.max(row, count: valid)
+                        let sum = VectorExp.expShifted(row, row, count: valid, a: m)
                         let inv = 1 / sum
                         for j in 0..<valid { row[j] *= inv }
                         for j in valid..<nk { row[j] = 0 }
@@ -174,7 +196,7 @@ extension Tensor {
         let needS = needQ || needK
         let work = attentionWork(segments, headSize: d) * 5 * hq
         segments.withUnsafeBufferPointer { segs in
-            forEachAttentionItem(segs.count * hkv, totalWork: work) { item in
+            forEachAttentionItem(segs.count * hkv, totalWork: work) { item, rowsInParallel in
                 let seg = segs[item / hkv], kvh = item % hkv
                 let len = seg.length, token0 = seg.row * t + seg.start
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
@@ -193,9 +215,9 @@ extension Tensor {
                         // P [rb, nk] = exp(scale * Q K^T - lse), zero above the diagonal.
                         BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
                                    a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: nk)
-                        for i in 0..<rb {
+                        attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                             let row = p + i * nk, valid = r0 + i + 1, l = lseh[(r0 + i) * hq]
-                            for j in 0..<valid { row[j] = Foundation.exp(row[j] - l) }
+                            _ = VectorExp.expShifted(row, row, count: valid, a: l)
                             for j in valid..<nk { row[j] = 0 }
                         }
                         // dV[0..<r1] += P^T dO[r0..<r1]
@@ -208,7 +230,7 @@ extension Tensor {
                             BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d,
                                        a: gh + r0 * ldq, lda: ldq, b: vh, ldb: ldk, beta: 0, c: dp, ldc: nk)
                             // dS = P * (dP - rowsum(dO * O)), stored over dP.
-                            for i in 0..<rb {
+                            attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                                 let go = gh + (r0 + i) * ldq, oo = oh + (r0 + i) * ldq
                                 var delta: Float = 0
                                 for c in 0..<d { delta += go[c] * oo[c] }

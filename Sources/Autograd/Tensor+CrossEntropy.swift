@@ -43,11 +43,8 @@ extension Tensor {
             Parallel.forRanges(n, costPerElement: 6 * v) { rows in
                 for r in rows where tg[r] != ignoreIndex {
                     let x = px + r * v
-                    var m = -Float.infinity
-                    for j in 0..<v { m = Swift.max(m, x[j]) }
-                    var s: Float = 0
-                    for j in 0..<v { s += Foundation.exp(x[j] - m) }
-                    let l = Foundation.log(s)
+                    let m = VectorExp.max(x, count: v)
+                    let l = Foundation.log(VectorExp.expShifted(x, nil, count: v, a: m))
                     pm[r] = m
                     pl[r] = l
                     pLoss[r] = (m - x[Int(tg[r])]) + l
@@ -83,7 +80,7 @@ extension Tensor {
                         continue
                     }
                     let m = pm[r], l = pl[r]
-                    for j in 0..<v { d[j] = g * Foundation.exp((x[j] - m) - l) }
+                    _ = VectorExp.expShifted(x, d, count: v, a: m, b: l, scale: g)
                     d[Int(t)] -= g
                 }
             }

@@ -96,18 +96,24 @@ final class AttentionTests: XCTestCase {
         compareWithReference(b: 3, t: 1, hq: 2, hkv: 1, d: 2, ids: [0, 0, 0], scale: nil, seed: 21, tol: 1e-6)
     }
 
-    func test_attention_longSegments_severalQueryBlocksAndParallelItems_matchFloat64Reference() {
-        // Segments longer than one query block (64 rows), with enough work to run items
-        // concurrently; also checks the result is bit-identical between runs.
+    func test_attention_longSegments_bothSchedules_matchFloat64ReferenceAndRepeatBitForBit() {
+        // Segments longer than one query block (64 rows). With a multi-threaded BLAS the
+        // items run in order (rows split across cores); with a single-threaded BLAS the
+        // items run concurrently. Both must match the reference and repeat bit for bit.
         let t = 150
         let ids: [Int32] = (0..<t).map { $0 < 100 ? 0 : 1 } + (0..<t).map { $0 < 7 ? 3 : 4 }
-        compareWithReference(b: 2, t: t, hq: 4, hkv: 2, d: 8, ids: ids, scale: nil, seed: 25, tol: 5e-5)
         let q = testTensor([2, t, 4, 8], seed: 26), k = testTensor([2, t, 2, 8], seed: 27)
         let v = testTensor([2, t, 2, 8], seed: 28), dO = testTensor([2, t, 4, 8], seed: 29)
-        let (o1, g1) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
-        let (o2, g2) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
-        XCTAssertEqual(o1.scalars, o2.scalars)
-        for i in 0..<3 { XCTAssertEqual(g1[i].scalars, g2[i].scalars) }
+        let savedThreads = BLAS.threadCount
+        defer { BLAS.setThreadCount(savedThreads) }
+        for threads in [1, 2] {
+            BLAS.setThreadCount(threads)
+            compareWithReference(b: 2, t: t, hq: 4, hkv: 2, d: 8, ids: ids, scale: nil, seed: 25, tol: 5e-5)
+            let (o1, g1) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
+            let (o2, g2) = kernel(q: q, k: k, v: v, ids: ids, scale: nil, dO: dO)
+            XCTAssertEqual(o1.scalars, o2.scalars, "BLAS threads \(threads)")
+            for i in 0..<3 { XCTAssertEqual(g1[i].scalars, g2[i].scalars, "BLAS threads \(threads)") }
+        }
     }
 
     func test_attention_gradients_finiteDifferences() {
@@ -153,5 +159,41 @@ final class AttentionTests: XCTestCase {
         let a = Tensor.causalAttention(q, k, v, segmentIDs: ids), b = Tensor.causalAttention(q, k2, v2, segmentIDs: ids)
         XCTAssertEqual(Array(a.scalars[24...]), Array(b.scalars[24...]))
         XCTAssertNotEqual(Array(a.scalars[..<24]), Array(b.scalars[..<24]))
+    }
+
+    func test_attention_onlySomeInputsTracked_givesThoseGradients() {
+        let ids: [Int32] = [0, 0, 0, 1, 1, 1, 1]
+        let q = testTensor([1, 7, 4, 3], seed: 60), k = testTensor([1, 7, 2, 3], seed: 61)
+        let v = testTensor([1, 7, 2, 3], seed: 62), dO = testTensor([1, 7, 4, 3], seed: 63)
+        let ref = reference(q: q, k: k, v: v, ids: ids, scale: 1 / Double(3).squareRoot(), dO: dO)
+        func grads(_ track: [Bool]) -> [Tensor] {
+            let ins = [q, k, v].enumerated().map { track[$0.offset] ? $0.element.trackingGradients() : $0.element }
+            let y = (Tensor.causalAttention(ins[0], ins[1], ins[2], segmentIDs: ids) * dO).sum()
+            return gradients(of: y, wrt: ins.enumerated().filter { track[$0.offset] }.map(\.element))
+        }
+        assertClose(grads([true, false, false])[0], ref.dq, atol: 2e-5, rtol: 2e-5, "only q")
+        assertClose(grads([false, true, false])[0], ref.dk, atol: 2e-5, rtol: 2e-5, "only k")
+        assertClose(grads([false, false, true])[0], ref.dv, atol: 2e-5, rtol: 2e-5, "only v")
+        let kv = grads([false, true, true])
+        assertClose(kv[0], ref.dk, atol: 2e-5, rtol: 2e-5, "k of k, v")
+        assertClose(kv[1], ref.dv, atol: 2e-5, rtol: 2e-5, "v of k, v")
+    }
+
+    func test_attention_headSize64AndLargeScores_matchFloat64Reference() {
+        // A realistic head size across two query blocks.
+        let ids: [Int32] = [Int32](repeating: 0, count: 70) + [Int32](repeating: 1, count: 10)
+        compareWithReference(b: 1, t: 80, hq: 2, hkv: 1, d: 64, ids: ids, scale: nil, seed: 70, tol: 5e-5)
+        // Scores of magnitude ~100 (peaked softmax): stable and finite.
+        let q = testTensor([1, 12, 2, 16], seed: 71, low: -10, high: 10), k = testTensor([1, 12, 2, 16], seed: 72, low: -10, high: 10)
+        let v = testTensor([1, 12, 2, 16], seed: 73), dO = testTensor([1, 12, 2, 16], seed: 74)
+        let ids2 = [Int32](repeating: 3, count: 12)
+        let ref = reference(q: q, k: k, v: v, ids: ids2, scale: 0.25, dO: dO)
+        let (o, g) = kernel(q: q, k: k, v: v, ids: ids2, scale: 0.25, dO: dO)
+        XCTAssertTrue(o.scalars.allSatisfy { $0.isFinite } && g.allSatisfy { $0.scalars.allSatisfy { $0.isFinite } })
+        // Scores near 100 carry Float32 rounding of ~1e-5 into the exponent.
+        assertClose(o, ref.o, atol: 1e-4, rtol: 1e-4, "O")
+        assertClose(g[0], ref.dq, atol: 1e-3, rtol: 1e-3, "dQ")
+        assertClose(g[1], ref.dk, atol: 1e-3, rtol: 1e-3, "dK")
+        assertClose(g[2], ref.dv, atol: 1e-4, rtol: 1e-4, "dV")
     }
 }

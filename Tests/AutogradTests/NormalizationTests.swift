@@ -100,4 +100,12 @@ final class NormalizationTests: XCTestCase {
         for r in 0..<3 { for j in 0..<4 { expected[j] += xhat[r * 4 + j] } }
         assertClose(dw, Tensor(shape: [4], scalars: expected), atol: 1e-5, rtol: 1e-5)
     }
+
+    func test_layerNorm_onlyBiasTracked_givesRowSumOfUpstream() {
+        let x = testTensor([3, 4], seed: 18), w = testTensor([4], seed: 19), b = testTensor([4], seed: 20)
+        let g = testTensor([3, 4], seed: 21)
+        let bt = b.trackingGradients()
+        let db = gradients(of: (Tensor.layerNorm(x, w, bt) * g).sum(), wrt: [bt])[0]
+        assertClose(db, g.sum(axis: 0), atol: 1e-6, rtol: 1e-6)
+    }
 }

@@ -1,0 +1,89 @@
+/// Vectorised e^x for the softmax-shaped kernels (softmax, cross-entropy, attention).
+///
+/// libm's `expf` costs ~10 ns per call here, which made the exponentials the largest
+/// cost of cross-entropy over a large vocabulary. This is the Cephes `expf` scheme on
+/// eight lanes: `x = n ln2 + r` with `n = round(x / ln2)` and `|r| <= ln2 / 2`, `e^r` by a
+/// degree-7 polynomial, then `2^n` built in the exponent bits. Relative error is at most
+/// ~2 ulp (checked against Float64 in `VectorExpTests`). Range: results below the
+/// smallest normal float are flushed, `x < -87` gives 0 (true values are below 1.7e-38);
+/// `x > 88` gives +inf (true overflow is at 88.72); NaN gives NaN. The kernels only call it
+/// with arguments <= 0.
+///
+/// Every element goes through the same eight-lane formula (tails are padded), so a value
+/// does not depend on its position in a row, and sums are accumulated in eight lanes
+/// that are added in a fixed order: results are deterministic.
+enum VectorExp {
+    typealias V = SIMD8<Float>
+
+    @inline(__always)
+    static func exp(_ x: V) -> V {
+        let log2e: Float = 1.44269504088896341
+        let c1: Float = 0.693359375, c2: Float = -2.12194440e-4
+        // Round x*log2(e) to the nearest integer with the 1.5 * 2^23 trick: after the add,
+        // the integer sits in the low mantissa bits (valid for |x| < 2^21).
+        let magic: Float = 12582912
+        let xc = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
+        let t = xc * log2e + magic
+        let n = t - magic
+        let r = (xc - n * c1) - n * c2
+        var p: V = V(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * (r * r) + r + 1
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let scale = unsafeBitCast((ni &+ 127) &<< 23, to: V.self)
+        var y = p * scale
+        y.replace(with: 0, where: x .< -87)
+        y.replace(with: .infinity, where: x .> 88)
+        y.replace(with: x, where: x .!= x)
+        return y
+    }
+
+    /// e^x of one value by the same eight-lane formula.
+    @inline(__always)
+    static func exp(_ x: Float) -> Float { exp(V(repeating: x))[0] }
+
+    /// `dst[j] = scale * e^((src[j] - a) - b)` for `j in 0..<count` (`dst` may be nil to
+    /// only sum, or equal to `src`); returns `sum_j e^((src[j] - a) - b)`.
+    @inline(__always)
+    static func expShifted(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>?, count: Int,
+                           a: Float, b: Float = 0, scale: Float = 1) -> Float {
+        let va = V(repeating: a), vb = V(repeating: b)
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + 8 <= count {
+            let e = exp((UnsafeRawPointer(src + j).loadUnaligned(as: V.self) - va) - vb)
+            acc += e
+            if let d = dst { UnsafeMutableRawPointer(d + j).storeBytes(of: e * scale, as: V.self) }
+            j += 8
+        }
+        if j < count {
+            var x = V(repeating: 0)
+            for l in 0..<(count - j) { x[l] = src[j + l] }
+            var e = exp((x - va) - vb)
+            for l in (count - j)..<8 { e[l] = 0 }
+            acc += e
+            if let d = dst { for l in 0..<(count - j) { d[j + l] = e[l] * scale } }
+        }
+        // Lanes added in a fixed order.
+        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    }
+
+    /// The largest of `src[0..<count]` (-inf for an empty range). Exact, so lane order
+    /// does not matter.
+    @inline(__always)
+    static func max(_ src: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = V(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= count {
+            acc = pointwiseMax(acc, UnsafeRawPointer(src + j).loadUnaligned(as: V.self))
+            j += 8
+        }
+        var m = acc.max()
+        while j < count { m = Swift.max(m, src[j]); j += 1 }
+        return m
+    }
+}
