@@ -12,6 +12,33 @@ public enum BLAS {
         #endif
     }
 
+    /// The kernel family OpenBLAS chose for this CPU at load time ("SkylakeX", "Haswell",
+    /// "Prescott" ...); "Accelerate" on macOS.
+    public static var coreName: String {
+        #if os(macOS)
+        return "Accelerate"
+        #else
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+        #endif
+    }
+
+    /// A better OpenBLAS core type for this CPU when OpenBLAS fell back to its generic
+    /// kernel, else nil.
+    ///
+    /// OpenBLAS 0.3.21 (Debian bookworm) does not recognise recent Xeons (the model name
+    /// reads "Intel(R) Xeon(R) Processor") and falls back to "Prescott", an SSE3 kernel
+    /// 3-4x slower than its AVX-512 one on the same machine. The core type can only be
+    /// chosen before the library loads (environment variable `OPENBLAS_CORETYPE`), so the
+    /// command line re-executes itself with it set. `cpuFlags` are /proc/cpuinfo's flags.
+    public static func recommendedCoreType(current: String, cpuFlags: Set<String>) -> String? {
+        guard current.lowercased() == "prescott" || current.lowercased() == "katmai"
+                || current.lowercased() == "northwood" || current.lowercased() == "core2" else { return nil }
+        if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(cpuFlags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(cpuFlags.contains) { return "Haswell" }
+        return nil
+    }
+
     /// The number of threads BLAS currently uses.
     public static var threadCount: Int {
         #if os(macOS)

@@ -16,4 +16,10 @@ struct Instruct: ParsableCommand {
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
             DataCommand.self,
         ])
+
+    /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.
+    static func main() {
+        BLASCore.reexecIfGeneric()
+        Self.main(nil)
+    }
 }

@@ -58,3 +58,14 @@ final class MatmulTests: XCTestCase {
         }
     }
 }
+
+final class BLASCoreTests: XCTestCase {
+    func test_recommendedCoreType_onlyReplacesGenericKernels() {
+        let avx512: Set<String> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+        XCTAssertEqual(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: avx512), "SkylakeX")
+        XCTAssertEqual(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: ["avx2", "fma"]), "Haswell")
+        XCTAssertNil(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: ["sse3"]))
+        XCTAssertNil(BLAS.recommendedCoreType(current: "Zen", cpuFlags: avx512))
+        XCTAssertNil(BLAS.recommendedCoreType(current: "SkylakeX", cpuFlags: avx512))
+    }
+}
