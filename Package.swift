@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["CBLAS"]),
         .target(name: "NN", dependencies: ["Autograd"]),
         .target(name: "Models", dependencies: ["NN", "Autograd"]),
+        .target(name: "Training", dependencies: ["Models", "NN", "Autograd"]),
         .target(name: "Tokenizers"),
         .target(
             name: "Datasets",
@@ -42,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "instruct",
             dependencies: [
-                "Autograd", "Tokenizers", "Datasets", "Recipes",
+                "Autograd", "Tokenizers", "Datasets", "Recipes", "Models", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Autograd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
