@@ -49,6 +49,11 @@ public enum StopReason: String, Codable, Sendable, Equatable {
 public struct GeneratedRow: Sendable, Equatable {
     public var tokens: [Int32]
     public var stopReason: StopReason
+
+    public init(tokens: [Int32], stopReason: StopReason) {
+        self.tokens = tokens
+        self.stopReason = stopReason
+    }
 }
 
 /// Bad input to generation: thrown, never trapped. Cases name the row and the limit.
@@ -122,7 +127,7 @@ public enum Generator {
         if b == 0 { return [] }
         if options.maxNewTokens == 0 { return prompts.map { _ in GeneratedRow(tokens: [], stopReason: .maxNewTokens) } }
 
-        // Row r may generate up to ctx - len(r) tokens: its last fed token sits at position ctx - 1.
+        // Row r may generate up to ctx - len(r) tokens, so that prompt + output fits in the context.
         let lengths = prompts.map(\.count), longest = lengths.max()!  // prompts is not empty
         let steps = Swift.min(options.maxNewTokens, ctx - lengths.min()!)  // prompts is not empty
         let offsets = lengths.map { longest - $0 }
@@ -137,9 +142,10 @@ public enum Generator {
         var logits = model.logits(appending: tokens, positions: positions, cache: &cache, parameters: p)
         var lastRow = (0..<b).map { $0 * longest + longest - 1 }   // row of `logits` holding each row's next-token logits
 
-        var rows = prompts.map { _ in GeneratedRow(tokens: [], stopReason: .maxNewTokens) }
+        // A prompt that fills the context leaves no room: prompt + output must fit in it.
+        var rows = lengths.map { GeneratedRow(tokens: [], stopReason: $0 >= ctx ? .contextFull : .maxNewTokens) }
         var history = prompts    // prompt + output per row, for the repetition penalty
-        var done = [Bool](repeating: false, count: b)
+        var done = lengths.map { $0 >= ctx }
         for step in 0..<steps {
             for r in 0..<b where !done[r] {
                 let z = logits.withUnsafeBufferPointer { Array($0[(lastRow[r] * vocab)..<((lastRow[r] + 1) * vocab)]) }

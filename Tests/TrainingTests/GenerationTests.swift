@@ -130,12 +130,19 @@ final class GenerationTests: XCTestCase {
         let (model, p) = try model(Self.gpt2, seed: 7)   // context 32
         let long = (0..<30).map { Int32($0 % 40) }
         var rng = RNG(seed: 0)
-        let rows = try Generator.generateRows(model: model, parameters: p, prompts: [long, prompts[1]],
+        let full = (0..<32).map { Int32($0 % 40) }
+        let rows = try Generator.generateRows(model: model, parameters: p, prompts: [long, prompts[1], full],
                                               options: GenerationOptions(maxNewTokens: 5), rng: &rng)
-        XCTAssertEqual(rows[0].tokens.count, 2)
+        XCTAssertEqual(rows[0].tokens.count, 2, "prompt + output fits in the context of 32")
         XCTAssertEqual(rows[0].stopReason, .contextFull)
-        XCTAssertEqual(rows[1].tokens.count, 5)
         XCTAssertEqual(rows[0].tokens, recomputed(model, p, long, 2))
+        XCTAssertEqual(rows[1].tokens.count, 5)
+        XCTAssertEqual(rows[1].stopReason, .maxNewTokens)
+        XCTAssertEqual(rows[2].tokens, [])
+        XCTAssertEqual(rows[2].stopReason, .contextFull)
+        let alone = try Generator.generateRows(model: model, parameters: p, prompts: [full],
+                                               options: GenerationOptions(maxNewTokens: 5), rng: &rng)
+        XCTAssertEqual(alone, [GeneratedRow(tokens: [], stopReason: .contextFull)])
     }
 
     func test_badPrompts_throwNamingTheRow() throws {
