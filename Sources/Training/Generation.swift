@@ -113,7 +113,11 @@ public enum Generator {
                                     options: GenerationOptions, rng: inout RNG,
                                     onToken: ((Int, Int32) -> Void)? = nil) throws -> [GeneratedRow] {
         let config = model.config, ctx = config.contextLength, vocab = config.vocabSize
-        let problems = options.sampling.problems() + (options.maxNewTokens < 0 ? ["max_new_tokens must be >= 0"] : [])
+        var problems = options.sampling.problems()
+        if options.maxNewTokens < 0 { problems.append("max_new_tokens must be >= 0 (got \(options.maxNewTokens))") }
+        if options.padTokenID < 0 || Int(options.padTokenID) >= vocab {
+            problems.append("pad token id \(options.padTokenID) is outside the vocabulary of \(vocab)")
+        }
         if !problems.isEmpty { throw GenerationError.invalidOptions(problems) }
         if !options.stopStrings.isEmpty && options.decode == nil { throw GenerationError.stopStringsNeedDecode }
         for (r, prompt) in prompts.enumerated() {

@@ -158,6 +158,10 @@ final class GenerationTests: XCTestCase {
         }
         XCTAssertThrowsError(try Generator.generate(model: model, parameters: p, prompts: [[1]],
                                                     options: GenerationOptions(stopStrings: ["x"])))
+        XCTAssertThrowsError(try Generator.generate(model: model, parameters: p, prompts: [[1]],
+                                                    options: GenerationOptions(padTokenID: 40))) {
+            XCTAssertTrue("\($0)".contains("pad token id 40"), "\($0)")
+        }
     }
 
     /// The benchmark runs end to end on a tiny model and both ways agree (no timing asserted).
