@@ -36,45 +36,52 @@ extension Tensor {
         precondition(d % 2 == 0, "rope: head size D must be even, got x \(x.shape)")
         precondition(positions.count == x.shape[0] * x.shape[1],
                      "rope: x \(x.shape) needs B*T = \(x.shape[0] * x.shape[1]) positions, got \(positions.count)")
-        var maxPosition: Int32 = 0
+        var minPosition = Int32.max, maxPosition: Int32 = 0
         for (i, p) in positions.enumerated() {
             precondition(p >= 0, "rope: position \(p) at token \(i) is negative")
+            minPosition = Swift.min(minPosition, p)
             maxPosition = Swift.max(maxPosition, p)
         }
-        let table = ropeTable(maxPosition: Int(maxPosition), headSize: d, theta: theta)
-        let out = ropeRotate(x, positions: positions, table: table, layout: layout, inverse: false)
+        // The table covers only the positions in use, so one decoding step at position 900
+        // costs D trig calls, not 900 * D.
+        let first = positions.isEmpty ? 0 : Int(minPosition)
+        let table = ropeTable(positions: first...Int(maxPosition), headSize: d, theta: theta)
+        let out = ropeRotate(x, positions: positions, table: table, firstPosition: first, layout: layout, inverse: false)
         guard anyTracked(x) else { return out }
         return out.recorded([x]) { g in
-            [ropeBackward(g, positions: positions, table: table, layout: layout)]
+            [ropeBackward(g, positions: positions, table: table, firstPosition: first, layout: layout)]
         }
     }
 
     /// d(loss)/dx of `rope`: the inverse rotation of the gradient. Shape [B, T, H, D].
-    static func ropeBackward(_ g: Tensor, positions: [Int32], table: Tensor, layout: RopeLayout) -> Tensor {
-        ropeRotate(g, positions: positions, table: table, layout: layout, inverse: true)
+    static func ropeBackward(_ g: Tensor, positions: [Int32], table: Tensor, firstPosition: Int,
+                             layout: RopeLayout) -> Tensor {
+        ropeRotate(g, positions: positions, table: table, firstPosition: firstPosition, layout: layout, inverse: true)
     }
 
-    /// Cosines and sines [P, D/2, 2] for positions 0..<P (P = maxPosition + 1).
-    static func ropeTable(maxPosition: Int, headSize d: Int, theta: Float) -> Tensor {
-        let half = d / 2, p = maxPosition + 1
+    /// Cosines and sines [P, D/2, 2] for the P positions of `range` (row 0 is `range.lowerBound`).
+    static func ropeTable(positions range: ClosedRange<Int>, headSize d: Int, theta: Float) -> Tensor {
+        let half = d / 2, p = range.count
         var invFreq = [Float](repeating: 0, count: half)
         for i in 0..<half {
             invFreq[i] = Float(Foundation.pow(Double(theta), -2 * Double(i) / Double(d)))
         }
         let table = Tensor.uninitialized([p, half, 2])
         let pt = table.storage.pointer
-        for pos in 0..<p {
+        for row in 0..<p {
+            let pos = range.lowerBound + row
             for i in 0..<half {
                 let angle = Double(Float(pos) * invFreq[i])
-                pt[(pos * half + i) * 2] = Float(Foundation.cos(angle))
-                pt[(pos * half + i) * 2 + 1] = Float(Foundation.sin(angle))
+                pt[(row * half + i) * 2] = Float(Foundation.cos(angle))
+                pt[(row * half + i) * 2 + 1] = Float(Foundation.sin(angle))
             }
         }
         return table
     }
 
-    /// Rotates every head of `x` [B, T, H, D] by its token's angles (negated when `inverse`).
-    static func ropeRotate(_ x: Tensor, positions: [Int32], table: Tensor, layout: RopeLayout,
+    /// Rotates every head of `x` [B, T, H, D] by its token's angles (negated when `inverse`);
+    /// row 0 of `table` holds position `firstPosition`.
+    static func ropeRotate(_ x: Tensor, positions: [Int32], table: Tensor, firstPosition: Int, layout: RopeLayout,
                            inverse: Bool) -> Tensor {
         let h = x.shape[2], d = x.shape[3], half = d / 2
         let tokens = x.shape[0] * x.shape[1]
@@ -86,7 +93,7 @@ extension Tensor {
         positions.withUnsafeBufferPointer { pos in
             Parallel.forRanges(tokens, costPerElement: 4 * h * d) { range in
                 for tok in range {
-                    let cs = pt + Int(pos[tok]) * half * 2
+                    let cs = pt + (Int(pos[tok]) - firstPosition) * half * 2
                     for head in 0..<h {
                         let xr = px + (tok * h + head) * d, yr = po + (tok * h + head) * d
                         for i in 0..<half {

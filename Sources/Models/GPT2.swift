@@ -36,6 +36,18 @@ extension DecoderModel {
 
     func gpt2Logits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
+        gpt2Forward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng) { _, q, k, v in
+            Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
+        }
+    }
+
+    /// The GPT-2 forward pass with the attention step supplied by the caller:
+    /// `attend(layer, q, k, v)` gets q, k, v [B, T, H, D] of the new tokens and returns
+    /// [B, T, H, D]. Training passes segment-causal attention; generation passes attention
+    /// over a key/value cache (DecoderModel+KVCache.swift). Everything else is shared.
+    func gpt2Forward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
+                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?,
+                     attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config.dim, h = config.heads, d = config.headDim
         for pos in positions {
             precondition(pos >= 0 && Int(pos) < config.contextLength,
@@ -50,7 +62,7 @@ extension DecoderModel {
             let q = parts[0].reshaped([batch, time, h, d])
             let k = parts[1].reshaped([batch, time, h, d])
             let v = parts[2].reshaped([batch, time, h, d])
-            let a = Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs).reshaped([batch, time, c])
+            let a = attend(i, q, k, v).reshaped([batch, time, c])
             x = x + maybeDropout(b.proj(a, p), rng)
             let hidden = b.fc(b.ln2(x, p), p).gelu()                          // [B, T, 4C]
             x = x + maybeDropout(b.fcProj(hidden, p), rng)

@@ -43,6 +43,19 @@ extension DecoderModel {
 
     func llamaLogits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
+        llamaForward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng) { _, q, k, v in
+            Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
+        }
+    }
+
+    /// The Llama forward pass with the attention step supplied by the caller:
+    /// `attend(layer, q, k, v)` gets q [B, T, Hq, D] and k, v [B, T, Hkv, D] of the new
+    /// tokens (q and k already rotated) and returns [B, T, Hq, D]. Training passes
+    /// segment-causal attention; generation passes attention over a key/value cache
+    /// (DecoderModel+KVCache.swift). Everything else is shared.
+    func llamaForward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
+                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?,
+                      attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config.dim, d = config.headDim
         var x = Embedding("model.embed_tokens", count: config.vocabSize, dim: c)(tokens, shape: [batch, time], p)
         for i in 0..<config.layers {
@@ -53,7 +66,7 @@ extension DecoderModel {
             let k = Tensor.rope(b.k(h, p).reshaped([batch, time, config.kvHeads, d]), positions: positions,
                                 theta: config.ropeTheta, layout: .halves)
             let v = b.v(h, p).reshaped([batch, time, config.kvHeads, d])
-            let a = Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs).reshaped([batch, time, config.heads * d])
+            let a = attend(i, q, k, v).reshaped([batch, time, config.heads * d])
             x = x + maybeDropout(b.o(a, p), rng)
             let h2 = b.postNorm(x, p)
             x = x + maybeDropout(b.down(b.gate(h2, p).silu() * b.up(h2, p), p), rng)
