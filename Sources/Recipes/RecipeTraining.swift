@@ -18,11 +18,26 @@ public enum RecipeTraining {
         public var finalLoss: Double?
         public var finalEvalLoss: Double?
         public var parameters: Int
+        /// Held-out accuracy on `eval.synth` before and after training (nil without it).
+        public var accuracyBefore: Double?
+        public var accuracyAfter: Double?
+        /// Per family: accuracy before and after, and the number of examples.
+        public var perFamily: [String: FamilyAccuracy]?
+        public var evalSeconds: Double?
 
         enum CodingKeys: String, CodingKey {
             case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
             case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
+            case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
+            case evalSeconds = "eval_seconds"
         }
+    }
+
+    /// One task family's held-out accuracy.
+    public struct FamilyAccuracy: Codable, Sendable {
+        public var before: Double
+        public var after: Double
+        public var examples: Int
     }
 
     /// Runs `recipe`. `events` receives training progress; `report` receives one-line notes
@@ -40,10 +55,47 @@ public enum RecipeTraining {
         var trainer = try Trainer(model: plan.model, parameters: Trainer.initialParameters(plan.model, seed: options.seed),
                                   data: plan.data, options: options)
         let name = dir.lastPathComponent
+        var synthRecords: [SynthRecord] = []
+        var before: SynthScore? = nil
+        var evalSeconds = 0.0
+        if let path = recipe.eval.synth {
+            synthRecords = try SynthFiles.load(path: path)
+            if recipe.eval.synthLimit > 0 { synthRecords = Array(synthRecords.prefix(recipe.eval.synthLimit)) }
+            let t0 = Date()
+            before = try SynthEvaluation.evaluate(model: plan.model, parameters: trainer.parameters, encoder: plan.promptEncoder(),
+                                                  records: synthRecords, maxNewTokens: recipe.eval.maxNewTokens).score
+            evalSeconds += Date().timeIntervalSince(t0)
+            report(String(format: "held-out accuracy before training: %.1f%% of %d (%@)", before!.overall.accuracy * 100,
+                          synthRecords.count, path))
+        }
         let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", events: events)
-        let summary = Summary(recipe: recipe.file, steps: result.steps, tokens: result.tokens, trainedTokens: result.trainedTokens,
+        var summary = Summary(recipe: recipe.file, steps: result.steps, tokens: result.tokens, trainedTokens: result.trainedTokens,
                               trainSeconds: result.seconds, finalLoss: result.finalLoss, finalEvalLoss: result.finalEvalLoss,
                               parameters: plan.model.parameterCount)
+        if let before {
+            let t0 = Date()
+            let (after, responses) = try SynthEvaluation.evaluate(model: plan.model, parameters: trainer.parameters,
+                                                                  encoder: plan.promptEncoder(), records: synthRecords,
+                                                                  maxNewTokens: recipe.eval.maxNewTokens)
+            evalSeconds += Date().timeIntervalSince(t0)
+            try writeResponses(synthRecords, responses, to: dir.appendingPathComponent("synth_responses.jsonl"))
+            summary.accuracyBefore = before.overall.accuracy
+            summary.accuracyAfter = after.overall.accuracy
+            summary.evalSeconds = evalSeconds
+            var per: [String: FamilyAccuracy] = [:]
+            for f in after.families {
+                per[f.family.rawValue] = FamilyAccuracy(before: before.tally(f.family)?.accuracy ?? 0,
+                                                        after: f.tally.accuracy, examples: f.tally.total)
+            }
+            summary.perFamily = per
+            report(String(format: "held-out accuracy after training: %.1f%% (before %.1f%%)", after.overall.accuracy * 100,
+                          before.overall.accuracy * 100))
+            for f in after.families {
+                let name = f.family.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                report("  " + name + String(format: " %5.1f%%  (before %5.1f%%, %d examples)",
+                                            f.tally.accuracy * 100, (before.tally(f.family)?.accuracy ?? 0) * 100, f.tally.total))
+            }
+        }
         try writeJSON(summary, to: dir.appendingPathComponent(name + ".json"))
         report("run folder: \(dir.path)")
         return summary
@@ -60,6 +112,23 @@ public enum RecipeTraining {
             }
         } catch {
             throw TrainingError.io(path: dir.path, reason: "cannot write the run folder (\(error.localizedDescription)); check output.dir and free disk space")
+        }
+    }
+
+    /// One line per held-out record: prompt parts, the model's answer and the verdict.
+    static func writeResponses(_ records: [SynthRecord], _ responses: [String], to url: URL) throws {
+        var out = ""
+        for (r, answer) in zip(records, responses) {
+            let line: [String: Any] = ["instruction": r.instruction, "input": r.input, "expected": r.output,
+                                       "family": r.family.rawValue, "response": answer,
+                                       "passed": SynthChecker.score(r, response: answer)]
+            let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+            out += String(decoding: data, as: UTF8.self) + "\n"
+        }
+        do {
+            try Data(out.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw TrainingError.io(path: url.path, reason: "cannot write (\(error.localizedDescription))")
         }
     }
 

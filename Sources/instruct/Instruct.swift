@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `instruct` command: fine-tune, inspect data, generate, evaluate, export, benchmark.
 /// This target only parses arguments and prints; the work happens in the libraries.
@@ -20,6 +21,8 @@ struct Instruct: ParsableCommand {
     /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.
     static func main() {
         BLASCore.reexecIfGeneric()
+        // Line-buffer standard output so progress shows up in logs and pipes as it happens.
+        setvbuf(stdout, nil, _IOLBF, 0)
         Self.main(nil)
     }
 }
