@@ -43,6 +43,8 @@ public enum OpsBenchmark {
     /// Everything `instruct bench ops` reports.
     public struct Report: Codable, Sendable {
         public var threads: Int
+        /// OpenBLAS's kernel family for this CPU (see `BLAS.coreName`).
+        public var blasCore: String
         public var matmul: [MatmulResult]
         public var ops: [OpResult]
         public var elementwise: [ElementwiseResult]
@@ -109,6 +111,28 @@ public enum OpsBenchmark {
         return ElementwiseResult(op: "add", elements: n, serialGBs: s, tensorGBs: o, speedup: o / s)
     }
 
+    /// Times GELU (compute-bound: about 20 flops and an exp per element): our eight-lane
+    /// kernel, split across cores, against a plain serial loop calling libm's tanhf.
+    public static func elementwiseGELU(elements n: Int, reps: Int) -> ElementwiseResult {
+        var rng = RNG(seed: 4)
+        let x = Tensor.randomUniform([n], low: -3, high: 3, rng: &rng)
+        let out = TensorStorage(uninitializedCount: n)
+        let px = x.storage.pointer, po = out.pointer
+        let serial = { for i in 0..<n { po[i] = GELUKernel.value(px[i], 0) } }
+        let ours = { _ = x.gelu() }
+        serial(); ours()
+        var sTimes: [Double] = [], oTimes: [Double] = []
+        for _ in 0..<Swift.max(reps, 1) {
+            sTimes.append(medianSeconds(reps: 1, warmup: 0, serial))
+            oTimes.append(medianSeconds(reps: 1, warmup: 0, ours))
+        }
+        sTimes.sort(); oTimes.sort()
+        let bytes = 2.0 * 4.0 * Double(n)
+        let s = bytes / sTimes[sTimes.count / 2] * 1e-9
+        let o = bytes / oTimes[oTimes.count / 2] * 1e-9
+        return ElementwiseResult(op: "gelu", elements: n, serialGBs: s, tensorGBs: o, speedup: o / s)
+    }
+
     /// Times the forward and backward of a differentiable function of `inputs`.
     public static func forwardBackward(name: String, shape: String, inputs: [Tensor], flops: Double? = nil,
                                        reps: Int, _ f: ([Tensor]) -> Tensor) -> OpResult {
@@ -148,6 +172,9 @@ public enum OpsBenchmark {
         for n in [4_096, 65_536, 1 << 20, 1 << 24] {
             ew.append(elementwiseAdd(elements: n, reps: n >= 1 << 24 ? 5 : reps * 3))
         }
-        return Report(threads: threads, matmul: mm, ops: ops, elementwise: ew)
+        for n in [4_096, 65_536, 1 << 20] {
+            ew.append(elementwiseGELU(elements: n, reps: reps * 3))
+        }
+        return Report(threads: threads, blasCore: BLAS.coreName, matmul: mm, ops: ops, elementwise: ew)
     }
 }

@@ -94,8 +94,9 @@ extension Tensor {
     public func pow(_ p: Float) -> Tensor { unary(PowKernel.self, p, cost: 8) }
     /// max(x, 0).
     public func relu() -> Tensor { unary(ReLUKernel.self, cost: 1) }
-    /// GELU, tanh form (as GPT-2). Matches `torch.nn.functional.gelu(approximate="tanh")`.
-    public func gelu() -> Tensor { unary(GELUKernel.self, cost: 8) }
-    /// SiLU: x * sigmoid(x) (Llama's MLP gate).
-    public func silu() -> Tensor { unary(SiLUKernel.self, cost: 6) }
+    /// GELU with libm's tanh, one element at a time: the scalar reference that the
+    /// vectorised `gelu()` (Tensor+Activation.swift) is checked and benchmarked against.
+    public func geluReference() -> Tensor { unary(GELUKernel.self, cost: 8) }
+    /// SiLU with libm's exp: the scalar reference for `silu()`.
+    public func siluReference() -> Tensor { unary(SiLUKernel.self, cost: 6) }
 }

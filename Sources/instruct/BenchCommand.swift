@@ -46,7 +46,7 @@ struct BenchOps: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("instruct bench ops: \(report.threads) BLAS thread(s); medians, raw and ours alternated\n")
+        print("instruct bench ops: \(report.threads) BLAS thread(s), OpenBLAS core \(report.blasCore); medians, raw and ours alternated\n")
         print("matmul (GFLOP/s)")
         print(pad("case", 18) + pad("M x N x K", 20) + lpad("raw sgemm", 11) + lpad("Tensor", 10) + lpad("ratio", 8))
         for r in report.matmul {
@@ -59,10 +59,10 @@ struct BenchOps: ParsableCommand {
             print(pad(r.name, 26) + pad(r.shape, 30) + lpad(f2(r.forwardMs), 9)
                   + lpad(r.backwardMs.map(f2) ?? "-", 9) + lpad(r.gflops.map(f1) ?? "-", 10))
         }
-        print("\nelementwise add (GB/s: 3 x 4 bytes per element)")
-        print(pad("elements", 12) + lpad("1-thread loop", 15) + lpad("Tensor", 10) + lpad("speedup", 9))
+        print("\nelementwise (GB/s of input and output; add is memory-bound, gelu compute-bound)")
+        print(pad("op", 6) + pad("elements", 12) + lpad("1-thread loop", 15) + lpad("Tensor", 10) + lpad("speedup", 9))
         for r in report.elementwise {
-            print(pad("\(r.elements)", 12) + lpad(f1(r.serialGBs), 15) + lpad(f1(r.tensorGBs), 10) + lpad(f2(r.speedup), 9))
+            print(pad(r.op, 6) + pad("\(r.elements)", 12) + lpad(f1(r.serialGBs), 15) + lpad(f1(r.tensorGBs), 10) + lpad(f2(r.speedup), 9))
         }
     }
 }

@@ -21,8 +21,21 @@ struct Instruct: ParsableCommand {
     /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.
     static func main() {
         BLASCore.reexecIfGeneric()
+        #if os(Linux)
+        // Keep freed tensor buffers in the heap for reuse instead of returning each one to
+        // the kernel: every training step frees and reallocates the same sizes, and fresh
+        // pages from the kernel cost a page fault per 4 KiB on first touch.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+        #endif
         // Line-buffer standard output so progress shows up in logs and pipes as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
         Self.main(nil)
     }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (malloc.h), which Swift's Glibc module does not export.
+@_silgen_name("mallopt")
+func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+#endif

@@ -89,3 +89,28 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(g[1].scalars, [0, 0, 0])
     }
 }
+
+final class ActivationTests: XCTestCase {
+    /// The eight-lane GELU and SiLU against the Float64 formulas, over a range that covers
+    /// both saturations and a length that is not a multiple of eight (tail handling).
+    func test_vectorGELUAndSiLU_matchFloat64Formulas() {
+        let n = 1003
+        let x = Tensor(shape: [n], scalars: (0..<n).map { Float($0 - 501) * 0.02 })
+        let g = x.gelu().scalars, s = x.silu().scalars
+        for i in 0..<n {
+            let d = Double(x[flat: i])
+            let geluRef = 0.5 * d * (1 + Foundation.tanh(0.7978845608028654 * (d + 0.044715 * d * d * d)))
+            let siluRef = d / (1 + Foundation.exp(-d))
+            XCTAssertEqual(Double(g[i]), geluRef, accuracy: 1e-6 * Swift.max(1, abs(d)), "gelu(\(d))")
+            XCTAssertEqual(Double(s[i]), siluRef, accuracy: 1e-6 * Swift.max(1, abs(d)), "silu(\(d))")
+        }
+        XCTAssertEqual(Tensor(shape: [3], scalars: [-100, 0, 100]).gelu().scalars, [0, 0, 100])
+    }
+
+    func test_vectorActivations_gradients_includingTail() {
+        checkGradients([testTensor([3, 7], seed: 41, low: -4, high: 4)]) { $0[0].gelu() }
+        checkGradients([testTensor([3, 7], seed: 42, low: -4, high: 4)]) { $0[0].silu() }
+        checkGradients([testTensor([3, 7], seed: 43, low: -4, high: 4)]) { $0[0].geluReference() }
+        checkGradients([testTensor([3, 7], seed: 44, low: -4, high: 4)]) { $0[0].siluReference() }
+    }
+}
