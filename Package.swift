@@ -37,12 +37,13 @@ let package = Package(
         .target(
             name: "Recipes",
             dependencies: ["Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The command line: parsing and printing only.
         .executableTarget(
             name: "instruct",
             dependencies: [
-                "Autograd", "Tokenizers", "Datasets", "Recipes",
+                "Autograd", "Tokenizers", "Datasets", "Recipes", "Checkpoints",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
