@@ -14,5 +14,6 @@ struct Instruct: ParsableCommand {
             """,
         subcommands: [
             BenchCommand.self,
+            CheckpointCommand.self,
         ])
 }
