@@ -33,7 +33,7 @@ public enum HDF5Archive {
 public enum HDF5Writer {
     /// Writes `tensors` to `url` (replacing it): one float32 dataset per tensor under groups
     /// from its dotted name, and `tensors.metadata` merged with `attributes` (which win) as
-    /// variable-length UTF-8 string attributes on the root group.
+    /// fixed-length UTF-8 string attributes on the root group.
     /// Throws `invalidTensorName` for a name that cannot be a clean path (empty component,
     /// `/`, or a name that is also a group of another name), `hdf5` when libhdf5 fails.
     public static func write(_ tensors: NamedTensors, attributes: [String: String] = [:], to url: URL) throws {
@@ -126,20 +126,24 @@ public enum HDF5Writer {
         }
     }
 
+    /// A fixed-length UTF-8 string attribute (NUL-padded; an empty string is one NUL byte).
+    /// Fixed length rather than variable length on purpose: variable-length strings live in the
+    /// global heap, which has no checksum, and libhdf5 1.10 can loop forever reading a corrupt
+    /// one; fixed-length values live in checksummed object headers or dense attribute storage.
     private static func writeStringAttribute(_ loc: hid_t, name: String, value: String, h5: HDF5Handles) throws {
+        let bytes = Array(value.utf8)
         let type = try h5.check(H5Tcopy(H5T_C_S1_g), "copy string type", name)
         h5.types.append(type)
-        try h5.check(H5Tset_size(type, h5Variable), "set string size", name)
+        try h5.check(H5Tset_size(type, max(1, bytes.count)), "set string size", name)
+        try h5.check(H5Tset_strpad(type, H5T_STR_NULLPAD), "set string padding", name)
         try h5.check(H5Tset_cset(type, H5T_CSET_UTF8), "set string charset", name)
         let space = try h5.check(H5Screate(H5S_SCALAR), "create dataspace", name)
         h5.spaces.append(space)
         let attr = try h5.check(H5Acreate2(loc, name, type, space, h5Default, h5Default), "create attribute", name)
         h5.attributes.append(attr)
-        try value.withCString { cstr in
-            var ptr: UnsafePointer<CChar>? = cstr
-            try withUnsafePointer(to: &ptr) { p in
-                try h5.check(H5Awrite(attr, type, p), "write attribute", name)
-            }
+        let buffer = bytes.isEmpty ? [UInt8(0)] : bytes
+        try buffer.withUnsafeBufferPointer { p in
+            try h5.check(H5Awrite(attr, type, p.baseAddress), "write attribute", name)
         }
     }
 }
