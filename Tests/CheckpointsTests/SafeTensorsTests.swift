@@ -91,6 +91,28 @@ final class SafeTensorsTests: XCTestCase {
         } else { XCTFail("shape vs bytes should be invalidTensor naming 'x'") }
     }
 
+    func test_read_hostileNumbersAndNesting_throwWithoutCrashing() {
+        let four: [UInt8] = [0, 0, 128, 63]
+        let headers = [
+            #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[1e300,1e300]}}"#,
+            #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}"#,
+            #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0.5,4.5]}}"#,
+            #"{"x":{"dtype":"F32","shape":[1e20],"data_offsets":[0,4]}}"#,
+            #"{"x":{"dtype":"F32","shape":[9223372036854775807,2],"data_offsets":[0,4]}}"#,
+            #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551616]}}"#,
+            #"{"x":{"dtype":"F32","shape":"1","data_offsets":[0,4]}}"#,
+            #"{"x":null}"#,
+            "{\"x\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}",
+        ]
+        for header in headers {
+            var threw = false
+            do { _ = try SafeTensors.decode(rawSafetensors(header: header, data: four), path: "h") } catch is CheckpointError { threw = true } catch {
+                XCTFail("non-CheckpointError for \(header.prefix(80)): \(error)")
+            }
+            XCTAssertTrue(threw, String(header.prefix(80)))
+        }
+    }
+
     func test_write_reservedOrEmptyName_throws() {
         let t = NamedTensors([("__metadata__", Tensor(1))])
         XCTAssertNotNil(expectCheckpointError { _ = try SafeTensors.encode(t) })
