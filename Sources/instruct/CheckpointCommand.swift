@@ -50,7 +50,8 @@ struct CheckpointInspect: ParsableCommand {
         let dir = FileManager.default.fileExists(atPath: manifestPath)
             ? url : try CheckpointDirectory.latest(runDirectory: url)
         if dir.standardizedFileURL.path != url.standardizedFileURL.path {
-            print("run \(url.path): \(try CheckpointDirectory.list(runDirectory: url).count) checkpoint(s); latest is \(dir.lastPathComponent)")
+            let names = try CheckpointDirectory.list(runDirectory: url).map { $0.url.lastPathComponent }
+            print("run \(url.path): checkpoints \(names.joined(separator: ", ")); latest is \(dir.lastPathComponent)")
         }
         let checkpoint: Checkpoint
         var verification = "verified (every file's size and SHA-256 match)"
@@ -73,7 +74,11 @@ struct CheckpointInspect: ParsableCommand {
         }
         for entry in checkpoint.manifest.files where entry.name.hasSuffix(".safetensors") {
             print("")
-            printSafetensors(try checkpoint.fileURL(entry.name), title: entry.name)
+            do {
+                try printSafetensors(try checkpoint.fileURL(entry.name), title: entry.name)
+            } catch {
+                print("\(entry.name): cannot read: \(error)")
+            }
         }
         if checkpoint.contains("trainer_state.json") {
             print("\ntrainer_state.json:")
@@ -97,7 +102,7 @@ struct CheckpointInspect: ParsableCommand {
     private func inspectFile(_ url: URL) throws {
         switch url.pathExtension.lowercased() {
         case "safetensors":
-            printSafetensors(url, title: url.path)
+            try printSafetensors(url, title: url.path)
         case "h5", "hdf5":
             let tensors = try HDF5Reader.read(contentsOf: url)
             print("\(url.path): HDF5, \(tensors.count) tensors, \(grouped(tensors.totalElements)) parameters")
@@ -115,16 +120,12 @@ struct CheckpointInspect: ParsableCommand {
         }
     }
 
-    private func printSafetensors(_ url: URL, title: String) {
-        do {
-            let header = try SafeTensors.readHeader(contentsOf: url)
-            let total = header.tensors.reduce(0) { $0 + $1.elementCount }
-            print("\(title): safetensors, \(header.tensors.count) tensors, \(grouped(total)) parameters")
-            printTable(header.tensors.map { ($0.name, $0.dtype.rawValue, $0.shape) })
-            printMetadata(header.metadata)
-        } catch {
-            print("\(title): cannot read: \(error)")
-        }
+    private func printSafetensors(_ url: URL, title: String) throws {
+        let header = try SafeTensors.readHeader(contentsOf: url)
+        let total = header.tensors.reduce(0) { $0 + $1.elementCount }
+        print("\(title): safetensors, \(header.tensors.count) tensors, \(grouped(total)) parameters")
+        printTable(header.tensors.map { ($0.name, $0.dtype.rawValue, $0.shape) })
+        printMetadata(header.metadata)
     }
 
     private func printTable(_ rows: [(String, String, [Int])]) {
@@ -146,7 +147,8 @@ struct CheckpointInspect: ParsableCommand {
     }
 
     private func printLines(_ text: String, limit: Int) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        while lines.last?.isEmpty == true { lines.removeLast() }
         for line in lines.prefix(limit) { print("  " + line) }
         if lines.count > limit { print("  … (\(lines.count - limit) more lines)") }
     }
