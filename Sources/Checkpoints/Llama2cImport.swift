@@ -120,7 +120,7 @@ public enum Llama2c {
         let classifier: Tensor? = config.tiedEmbeddings ? nil : take([vocab, dim])
 
         var out = NamedTensors(metadata: [
-            "format": "llama2c-import",
+            "source": "llama2.c legacy checkpoint",
             "config": configJSON(config),
         ])
         out.append("model.embed_tokens.weight", embedding)

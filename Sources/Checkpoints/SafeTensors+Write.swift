@@ -3,7 +3,9 @@ import Foundation
 
 extension SafeTensors {
     /// Writes `tensors` as Float32 safetensors to `url` (names in order, metadata in
-    /// `__metadata__`), streaming each tensor's bytes, and fsyncs the file. The write is not
+    /// `__metadata__` plus `"format": "pt"` when the metadata has no `format` key: Hugging Face
+    /// transformers refuses files whose metadata lacks it), streaming each tensor's bytes, and
+    /// fsyncs the file. The write is not
     /// atomic by itself; `CheckpointWriter` provides atomicity for whole checkpoints.
     /// Throws `invalidTensorName` for an empty name or `__metadata__`.
     public static func write(_ tensors: NamedTensors, to url: URL) throws {
@@ -32,24 +34,20 @@ extension SafeTensors {
         preconditionFailure("SafeTensors: writing on a big-endian host is not supported")
         #endif
         var json = "{"
-        var first = true
-        if !tensors.metadata.isEmpty {
-            json += "\"__metadata__\":{"
-            json += tensors.metadata.keys.sorted().map { k in
-                jsonString(k) + ":" + jsonString(tensors.metadata[k] ?? "")
-            }.joined(separator: ",")
-            json += "}"
-            first = false
-        }
+        var metadata = tensors.metadata
+        if metadata["format"] == nil { metadata["format"] = "pt" }
+        json += "\"__metadata__\":{"
+        json += metadata.keys.sorted().map { k in
+            jsonString(k) + ":" + jsonString(metadata[k] ?? "")
+        }.joined(separator: ",")
+        json += "}"
         var offset = 0
         for e in tensors.entries {
             guard !e.name.isEmpty, e.name != "__metadata__" else {
                 throw CheckpointError.invalidTensorName(path: path, tensor: e.name, reason: "is reserved or empty")
             }
             let bytes = e.tensor.count * 4
-            if !first { json += "," }
-            first = false
-            json += jsonString(e.name) + ":{\"dtype\":\"F32\",\"shape\":["
+            json += "," + jsonString(e.name) + ":{\"dtype\":\"F32\",\"shape\":["
             json += e.tensor.shape.map(String.init).joined(separator: ",")
             json += "],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
