@@ -169,11 +169,4 @@ public enum CheckpointWriter {
         if name.utf8.count > 200 { return "is longer than 200 bytes" }
         return nil
     }
-
-    private static func fsyncFile(_ path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw CheckpointError.io(path: path, operation: "open to fsync", reason: errnoString()) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw CheckpointError.io(path: path, operation: "fsync", reason: errnoString()) }
-    }
 }

@@ -85,14 +85,37 @@ func fsyncDirectory(_ path: String) throws {
 /// Atomically replaces `path` by a file holding `data`: write a temporary sibling, fsync it,
 /// rename over `path`, fsync the directory. Readers see the old or the new file, never a mix.
 func replaceFileAtomically(path: String, data: Data) throws {
-    let tmp = path + ".tmp-\(getpid())"
-    try writeFileDurably(path: tmp, data: data)
+    try replaceFileAtomically(path: path) { tmp in try writeFileDurably(path: tmp, data: data) }
+}
+
+/// Atomically replaces `path` by whatever `write` puts at the temporary path it is given (a
+/// hidden sibling). `write` must leave the file complete and fsync'ed. On any error the
+/// temporary file is removed and `path` is untouched.
+func replaceFileAtomically(path: String, _ write: (_ temporaryPath: String) throws -> Void) throws {
+    let url = URL(fileURLWithPath: path)
+    let directory = url.deletingLastPathComponent().path
+    let tmp = url.deletingLastPathComponent()
+        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    do {
+        try write(tmp)
+    } catch {
+        unlink(tmp)
+        throw error
+    }
     guard rename(tmp, path) == 0 else {
         let reason = errnoString()
         unlink(tmp)
         throw CheckpointError.io(path: path, operation: "rename \(tmp) to", reason: reason)
     }
-    try fsyncDirectory((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
+    try fsyncDirectory(directory.isEmpty ? "." : directory)
+}
+
+/// fsyncs an existing file.
+func fsyncFile(_ path: String) throws {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw CheckpointError.io(path: path, operation: "open to fsync", reason: errnoString()) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw CheckpointError.io(path: path, operation: "fsync", reason: errnoString()) }
 }
 
 @inline(__always)

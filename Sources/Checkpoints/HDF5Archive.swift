@@ -36,9 +36,18 @@ public enum HDF5Writer {
     /// fixed-length UTF-8 string attributes on the root group.
     /// Throws `invalidTensorName` for a name that cannot be a clean path (empty component,
     /// `/`, or a name that is also a group of another name), `hdf5` when libhdf5 fails.
+    /// The file is written to a temporary sibling, fsync'ed and renamed over `url`, so a failure
+    /// leaves any previous file untouched.
     public static func write(_ tensors: NamedTensors, attributes: [String: String] = [:], to url: URL) throws {
-        let path = url.path
-        try validateNames(tensors.names, path: path)
+        try validateNames(tensors.names, path: url.path)
+        try replaceFileAtomically(path: url.path) { tmp in
+            try write(tensors, attributes: attributes, temporaryPath: tmp, reportedPath: url.path)
+            try fsyncFile(tmp)
+        }
+    }
+
+    private static func write(_ tensors: NamedTensors, attributes: [String: String], temporaryPath: String,
+                              reportedPath path: String) throws {
         _ = H5open()
         H5Eset_auto2(h5Default, nil, nil)  // libhdf5 would print its error stack; we throw instead.
         let h5 = HDF5Handles(path: path)
@@ -53,7 +62,7 @@ public enum HDF5Writer {
         let gcpl = try h5.check(H5Pcreate(H5P_CLS_GROUP_CREATE_ID_g), "create group property list", "/")
         h5.plists.append(gcpl)
         try h5.check(H5Pset_link_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)), "set link creation order", "/")
-        let file = try h5.check(H5Fcreate(path, h5AccTrunc, fcpl, fapl), "create file", path)
+        let file = try h5.check(H5Fcreate(temporaryPath, h5AccTrunc, fcpl, fapl), "create file", temporaryPath)
         h5.files.append(file)
 
         var attrs = tensors.metadata

@@ -5,15 +5,17 @@ extension SafeTensors {
     /// Writes `tensors` as Float32 safetensors to `url` (names in order, metadata in
     /// `__metadata__` plus `"format": "pt"` when the metadata has no `format` key: Hugging Face
     /// transformers refuses files whose metadata lacks it), streaming each tensor's bytes, and
-    /// fsyncs the file. The write is not
-    /// atomic by itself; `CheckpointWriter` provides atomicity for whole checkpoints.
+    /// fsyncs the file. The file is replaced atomically (temporary sibling, then rename): a
+    /// failure leaves any previous file at `url` untouched.
     /// Throws `invalidTensorName` for an empty name or `__metadata__`.
     public static func write(_ tensors: NamedTensors, to url: URL) throws {
         let header = try encodeHeader(tensors, path: url.path)
-        try writeFileDurably(path: url.path) { write in
-            try header.withUnsafeBytes { try write($0) }
-            for e in tensors.entries {
-                try e.tensor.withUnsafeBufferPointer { try write(UnsafeRawBufferPointer($0)) }
+        try replaceFileAtomically(path: url.path) { tmp in
+            try writeFileDurably(path: tmp) { write in
+                try header.withUnsafeBytes { try write($0) }
+                for e in tensors.entries {
+                    try e.tensor.withUnsafeBufferPointer { try write(UnsafeRawBufferPointer($0)) }
+                }
             }
         }
     }

@@ -28,6 +28,18 @@ final class HDF5ArchiveTests: XCTestCase {
         assertSameTensors(try HDF5Reader.read(contentsOf: url), small)
     }
 
+    func test_write_replacesAtomically_noTemporaryFileLeft_badDirectoryThrowsIO() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let url = dir.appendingPathComponent("model.h5")
+        try HDF5Writer.write(sampleTensors(), to: url)
+        try HDF5Writer.write(sampleTensors(seed: 9), to: url)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.h5"])
+        assertSameTensors(try HDF5Reader.read(contentsOf: url), sampleTensors(seed: 9))
+        let missing = dir.appendingPathComponent("no-such-dir/model.h5")
+        XCTAssertNotNil(expectCheckpointError { try HDF5Writer.write(sampleTensors(), to: missing) })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.h5"])
+    }
+
     func test_write_namesThatAreNotCleanPaths_throwInvalidTensorName() throws {
         let dir = try makeTemporaryDirectory(self)
         let url = dir.appendingPathComponent("bad.h5")

@@ -120,6 +120,17 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertNotNil(expectCheckpointError { _ = try SafeTensors.encode(NamedTensors([("", Tensor(1))])) })
     }
 
+    func test_write_replacesAtomically_noTemporaryFileLeft_badDirectoryThrowsIO() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let url = dir.appendingPathComponent("model.safetensors")
+        try SafeTensors.write(sampleTensors(), to: url)
+        try SafeTensors.write(sampleTensors(seed: 9), to: url)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.safetensors"])
+        assertSameTensors(try SafeTensors.read(contentsOf: url), sampleTensors(seed: 9))
+        guard case .io? = expectCheckpointError({ try SafeTensors.write(sampleTensors(), to: dir.appendingPathComponent("nope/x.safetensors")) })
+        else { return XCTFail("expected .io") }
+    }
+
     func test_read_missingFile_throwsIO() {
         let error = expectCheckpointError { _ = try SafeTensors.read(contentsOf: URL(fileURLWithPath: "/nonexistent/x.safetensors")) }
         guard case .io(let path, _, _)? = error else { return XCTFail("expected .io, got \(String(describing: error))") }
