@@ -36,7 +36,8 @@ public enum CheckpointWriter {
     /// Saves `files` as checkpoint `runDirectory/step-NNNNNNN`, then points `latest` at it and,
     /// when `keepLast` is given, prunes older checkpoints (see `prune`). Creates `runDirectory`
     /// if needed. An existing directory for the same step is replaced. Returns the new
-    /// checkpoint's URL.
+    /// checkpoint's URL. If only the pruning fails (it runs last), the error is thrown although
+    /// the new checkpoint and `latest` are already complete on disk.
     ///
     /// File names must be plain names (no `/`, not `manifest.json`, not starting with `.`).
     @discardableResult
@@ -154,7 +155,8 @@ public enum CheckpointWriter {
             }
         }
         let names = (try? fm.contentsOfDirectory(atPath: run.path)) ?? []
-        for name in names where name.hasPrefix(".tmp-step-") || name.hasPrefix(".trash-step-") {
+        for name in names where name.hasPrefix(".tmp-step-") || name.hasPrefix(".trash-step-")
+            || name.hasPrefix(".\(CheckpointDirectory.latestFileName).tmp-") {
             try? fm.removeItem(at: run.appendingPathComponent(name))
         }
         try fsyncDirectory(run.path)

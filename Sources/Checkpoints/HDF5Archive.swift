@@ -187,9 +187,7 @@ final class HDF5Handles {
     /// Closes everything, throwing if libhdf5 reports a failure (a failed close of a file being
     /// written means data may not be on disk).
     func closeAllChecked() throws {
-        var ok = true
-        ok = closeAll() && ok
-        guard ok else { throw CheckpointError.hdf5(path: path, operation: "close", object: path) }
+        guard closeAll() else { throw CheckpointError.hdf5(path: path, operation: "close", object: path) }
     }
 
     /// Closes everything; returns false when any close failed.
