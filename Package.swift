@@ -34,16 +34,17 @@ let package = Package(
         .target(
             name: "Datasets",
             dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers"]),
+        .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints"]),
         .target(
             name: "Recipes",
             dependencies: ["Training", "Models", "NN", "Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The command line: parsing and printing only.
         .executableTarget(
             name: "instruct",
             dependencies: [
-                "Autograd", "NN", "Models", "Training", "Tokenizers", "Datasets", "Recipes",
+                "Autograd", "NN", "Models", "Training", "Tokenizers", "Datasets", "Recipes", "Checkpoints",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -15,7 +15,7 @@ struct Instruct: ParsableCommand {
             """,
         subcommands: [
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
-            DataCommand.self,
+            DataCommand.self, CheckpointCommand.self,
         ])
 
     /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.

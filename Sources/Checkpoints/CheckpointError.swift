@@ -1,0 +1,66 @@
+import Foundation
+
+/// Everything that can go wrong reading or writing a checkpoint, a tensor archive or an import.
+///
+/// Every case names the file (and, where there is one, the tensor) and its description says
+/// what was expected, what was found, and what to do next. Readers throw these for any
+/// malformed input; they never trap on file contents.
+public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+    /// The file or directory could not be opened, read, written or renamed.
+    case io(path: String, operation: String, reason: String)
+    /// The file is too short for what its header promises.
+    case truncated(path: String, expectedBytes: Int, foundBytes: Int)
+    /// The safetensors header (size prefix or JSON) is malformed.
+    case invalidHeader(path: String, reason: String)
+    /// One tensor's entry is inconsistent (dtype, shape, offsets, byte length).
+    case invalidTensor(path: String, tensor: String, reason: String)
+    /// A tensor is stored in a dtype this reader does not convert to Float32.
+    case unsupportedDType(path: String, tensor: String, dtype: String)
+    /// A tensor name cannot be stored in this format (empty, duplicate, or not a clean dotted path).
+    case invalidTensorName(path: String, tensor: String, reason: String)
+    /// libhdf5 reported a failure.
+    case hdf5(path: String, operation: String, object: String)
+    /// A llama2.c checkpoint's header or size is inconsistent.
+    case invalidLlama2c(path: String, reason: String)
+    /// The checkpoint directory has no readable `manifest.json`, or it is malformed.
+    case invalidManifest(path: String, reason: String)
+    /// A file listed in the manifest is missing, has the wrong size or the wrong SHA-256.
+    case checksumMismatch(directory: String, file: String, reason: String)
+    /// A file name given to the checkpoint writer is not a plain relative name.
+    case invalidFileName(name: String, reason: String)
+    /// No complete checkpoint was found where one was asked for.
+    case noCheckpoint(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .io(path, operation, reason):
+            return "\(path): cannot \(operation): \(reason). Check that the path exists, is on a writable disk with free space, and that you have permission."
+        case let .truncated(path, expected, found):
+            return "\(path): file is truncated: expected at least \(expected) bytes, found \(found). The file was cut short (interrupted copy or write); copy it again or use an earlier checkpoint."
+        case let .invalidHeader(path, reason):
+            return "\(path): invalid safetensors header: \(reason). The file is corrupt or not a safetensors file; re-export it or use an earlier checkpoint."
+        case let .invalidTensor(path, tensor, reason):
+            return "\(path): tensor '\(tensor)': \(reason). The file is corrupt or was written by an incompatible tool; re-export it."
+        case let .unsupportedDType(path, tensor, dtype):
+            return "\(path): tensor '\(tensor)' has dtype \(dtype); only F32, F16 and BF16 can be read (as Float32). Convert the file to float32 first (for example with safetensors/torch in Python)."
+        case let .invalidTensorName(path, tensor, reason):
+            return "\(path): tensor name '\(tensor)' \(reason). Rename the tensor: names must be unique, non-empty dotted paths such as 'model.layers.0.mlp.up_proj.weight'."
+        case let .hdf5(path, operation, object):
+            return "\(path): HDF5 \(operation) failed for '\(object)'. The file is corrupt, not HDF5, or not writable; check it with h5dump, or write it again."
+        case let .invalidLlama2c(path, reason):
+            return "\(path): not a valid llama2.c checkpoint: \(reason). Expected the legacy (version 0) float32 format from llama2.c export.py (7 int32 header values, then the weights)."
+        case let .invalidManifest(path, reason):
+            return "\(path): invalid checkpoint manifest: \(reason). The checkpoint is incomplete or corrupt; resume from an earlier checkpoint."
+        case let .checksumMismatch(directory, file, reason):
+            return "\(directory): file '\(file)' failed verification: \(reason). The checkpoint is corrupt; resume from an earlier checkpoint (instruct checkpoint inspect lists them)."
+        case let .invalidFileName(name, reason):
+            return "checkpoint file name '\(name)' \(reason). Use a plain relative name such as 'model.safetensors'."
+        case let .noCheckpoint(path, reason):
+            return "\(path): no checkpoint: \(reason). Train first, or pass the path of a step-NNNNNNN directory."
+        }
+    }
+}
+
+extension CheckpointError: LocalizedError {
+    public var errorDescription: String? { description }
+}
