@@ -69,6 +69,10 @@ public enum RecipeTraining {
                           synthRecords.count, path))
         }
         let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", events: events)
+        var extra: [String: Data] = ["recipe.yaml": Data(recipe.resolvedYAML().utf8)]
+        if let json = plan.tokenizerJSON { extra["tokenizer.json"] = Data(json.utf8) }
+        let checkpoint = try trainer.saveCheckpoint(in: dir, extraFiles: extra)
+        report("checkpoint: \(checkpoint.path)")
         var summary = Summary(recipe: recipe.file, steps: result.steps, tokens: result.tokens, trainedTokens: result.trainedTokens,
                               trainSeconds: result.seconds, finalLoss: result.finalLoss, finalEvalLoss: result.finalEvalLoss,
                               parameters: plan.model.parameterCount)

@@ -33,10 +33,18 @@ struct CheckpointInspect: ParsableCommand {
     var noVerify = false
 
     func run() throws {
-        let url = URL(fileURLWithPath: path)
+        var url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw ValidationError("\(path): no such file or directory")
+        }
+        // A run's `latest` pointer, or a run directory: inspect the checkpoint it names.
+        let run = isDir.boolValue ? url : url.deletingLastPathComponent()
+        if url.lastPathComponent == CheckpointDirectory.latestFileName
+            || (isDir.boolValue && !FileManager.default.fileExists(atPath: url.appendingPathComponent("manifest.json").path)
+                && FileManager.default.fileExists(atPath: url.appendingPathComponent(CheckpointDirectory.latestFileName).path)) {
+            url = try CheckpointDirectory.latest(runDirectory: run)
+            isDir = true
         }
         if isDir.boolValue {
             try inspectDirectory(url)
