@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
+        .testTarget(name: "instructTests", dependencies: ["instruct"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -10,8 +10,13 @@ struct Instruct: ParsableCommand {
         abstract: "Instruction-tune small language models on a CPU.",
         discussion: """
             Examples:
-              instruct bench ops                      # kernel speed vs raw BLAS
-              instruct bench ops --json               # the same as one JSON object
+              instruct data synth --out datasets/synth --seed 1     # checkable instruction data
+              instruct data inspect recipes/quickstart.yaml          # what the model is trained on
+              instruct train recipes/quickstart.yaml                 # fine-tune (see recipes/)
+              instruct train recipes/quickstart.yaml training.lr=1e-3 training.max_steps=300
+              instruct checkpoint inspect checkpoints/quickstart/latest
+              instruct tokenizer encode --tokenizer tokenizer.json < lines.txt
+              instruct bench ops                                     # kernels vs raw BLAS
             """,
         subcommands: [
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,

@@ -9,7 +9,9 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Fine-tune a model as a recipe says.",
         discussion: """
-            Overrides after the recipe path change any recipe key, typed and checked like the file:
+            Overrides after the recipe path change any recipe key, typed and checked like the file.
+
+            Examples:
               instruct train recipes/quickstart.yaml
               instruct train recipes/quickstart.yaml training.lr=1e-3 training.max_steps=200
               instruct train recipes/dolly-gpt2.yaml data.seq_len=256 output.dir=checkpoints/try2

@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+
+/// Runs the built `instruct` binary the way a user does: synthetic data, a short training
+/// run with evaluation, checkpoint inspection, and bad input.
+final class CommandLineTests: XCTestCase {
+    /// The `instruct` executable next to this test bundle (SwiftPM builds it for these tests).
+    static var binary: URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
+        return bundle.deletingLastPathComponent().appendingPathComponent("instruct")
+    }
+
+    struct Result { var status: Int32; var out: String; var err: String }
+
+    @discardableResult
+    func run(_ args: [String], in dir: URL) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+
+    func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func test_synthTrainInspect_endToEnd() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no instruct binary at \(Self.binary.path)")
+        let dir = try tempDir()
+        let synth = try run(["data", "synth", "--out", "synth", "--seed", "3", "--train", "300", "--heldout", "24"], in: dir)
+        XCTAssertEqual(synth.status, 0, synth.err)
+        let recipe = """
+            # test recipe
+            seed: 2
+            tokenizer: {train: {vocab_size: 300}}
+            data:
+              datasets: [{path: synth/train.jsonl, template: plain}]
+              seq_len: 64
+              cache_dir: null
+            model: {dim: 32, layers: 1, heads: 2}
+            training: {batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0}
+            eval: {synth: synth/heldout.jsonl, max_new_tokens: 8}
+            output: {dir: run}
+            """
+        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let train = try run(["train", "r.yaml", "training.lr=1e-3"], in: dir)
+        XCTAssertEqual(train.status, 0, train.err)
+        XCTAssertTrue(train.out.contains("held-out accuracy before training"), train.out)
+        XCTAssertTrue(train.out.contains("done: 5 steps"), train.out)
+        let metrics = try String(contentsOf: dir.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").filter { $0.contains("\"loss\"") }.count, 5)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run/run.json"))) as? [String: Any]
+        for key in ["accuracy_before", "accuracy_after", "per_family", "train_seconds", "steps", "tokens"] {
+            XCTAssertNotNil(summary?[key], "summary lacks \(key)")
+        }
+        let resolved = try String(contentsOf: dir.appendingPathComponent("run/recipe.resolved.yaml"), encoding: .utf8)
+        XCTAssertTrue(resolved.contains("lr: 0.001"), resolved)
+        let inspect = try run(["checkpoint", "inspect", "run/latest"], in: dir)
+        XCTAssertEqual(inspect.status, 0, inspect.err)
+        XCTAssertTrue(inspect.out.contains("step 5") && inspect.out.contains("verified"), inspect.out)
+    }
+
+    func test_badRecipe_exitsNonZeroNamingKeyAndSuggestion() throws {
+        let dir = try tempDir()
+        try "tokenizer: {path: x}\ndata: {datasets: [{path: a.jsonl}]}\ntrainig: {lr: 1}\n"
+            .write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let r = try run(["train", "bad.yaml"], in: dir)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("trainig") && r.err.contains("training"), r.err)
+        let missing = try run(["train", "nope.yaml"], in: dir)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.err.contains("nope.yaml"), missing.err)
+    }
+
+    func test_help_hasExamples() throws {
+        let dir = try tempDir()
+        for args in [["--help"], ["train", "--help"], ["data", "inspect", "--help"], ["bench", "ops", "--help"]] {
+            let r = try run(args, in: dir)
+            XCTAssertEqual(r.status, 0)
+            XCTAssertTrue(r.out.contains("Examples:"), "\(args) help has no examples: \(r.out)")
+        }
+    }
+}
