@@ -45,9 +45,15 @@ struct DataInspectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        try reportingErrors { try inspect() }
+    }
+
+    private func inspect() throws {
         let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
-        let tokenizer = try loadTokenizer(from: recipe.tokenizer.path!)
-        let data = try DataPipeline.prepare(recipe.dataConfig, tokenizer: tokenizer)
+        // The tokenizer as training would have it: loaded from tokenizer.path, or trained
+        // from the data when the recipe says tokenizer.train.
+        let plan = try RunPlan.prepare(recipe)
+        let tokenizer = plan.tokenizer, data = plan.data
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -52,6 +52,12 @@ final class CommandLineTests: XCTestCase {
             output: {dir: run}
             """
         try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let inspect0 = try run(["data", "inspect", "r.yaml", "--json"], in: dir)
+        XCTAssertEqual(inspect0.status, 0, inspect0.err)
+        XCTAssertTrue(inspect0.out.contains("\"packing_efficiency\""), inspect0.out)
+        let row = try run(["data", "inspect", "r.yaml", "--index", "0"], in: dir)
+        XCTAssertEqual(row.status, 0, row.err)
+        XCTAssertTrue(row.out.contains("[[") && row.out.contains("example 1"), row.out)
         let train = try run(["train", "r.yaml", "training.lr=1e-3"], in: dir)
         XCTAssertEqual(train.status, 0, train.err)
         XCTAssertTrue(train.out.contains("held-out accuracy before training"), train.out)
