@@ -63,6 +63,19 @@ public enum OpsBenchmark {
         return times[times.count / 2]
     }
 
+    /// Runs `a` and `b` once each untimed, then `reps` times alternately (a, b, a, b, ...)
+    /// so that drift on a shared machine hits both alike; returns both median times.
+    public static func alternating(reps: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
+        a(); b()
+        var ta: [Double] = [], tb: [Double] = []
+        for _ in 0..<Swift.max(reps, 1) {
+            ta.append(medianSeconds(reps: 1, warmup: 0, a))
+            tb.append(medianSeconds(reps: 1, warmup: 0, b))
+        }
+        ta.sort(); tb.sort()
+        return (ta[ta.count / 2], tb[tb.count / 2])
+    }
+
     /// Times raw sgemm and `Tensor.matmul` alternately; returns both medians.
     public static func matmul(name: String, m: Int, n: Int, k: Int, transposeA: Bool = false,
                               transposeB: Bool = false, reps: Int) -> MatmulResult {
@@ -76,16 +89,10 @@ public enum OpsBenchmark {
                        c: c.pointer, ldc: n)
         }
         let ours = { _ = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
-        raw(); ours()
-        var rawTimes: [Double] = [], ourTimes: [Double] = []
-        for _ in 0..<Swift.max(reps, 1) {
-            rawTimes.append(medianSeconds(reps: 1, warmup: 0, raw))
-            ourTimes.append(medianSeconds(reps: 1, warmup: 0, ours))
-        }
-        rawTimes.sort(); ourTimes.sort()
+        let (rawT, ourT) = alternating(reps: reps, raw, ours)
         let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        let rg = flops / rawTimes[rawTimes.count / 2] * 1e-9
-        let tg = flops / ourTimes[ourTimes.count / 2] * 1e-9
+        let rg = flops / rawT * 1e-9
+        let tg = flops / ourT * 1e-9
         return MatmulResult(name: name, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                             rawGflops: rg, tensorGflops: tg, ratio: tg / rg)
     }
@@ -98,16 +105,10 @@ public enum OpsBenchmark {
         let px = x.storage.pointer, py = y.storage.pointer, po = out.pointer
         let serial = { for i in 0..<n { po[i] = px[i] + py[i] } }
         let ours = { _ = x + y }
-        serial(); ours()
-        var sTimes: [Double] = [], oTimes: [Double] = []
-        for _ in 0..<Swift.max(reps, 1) {
-            sTimes.append(medianSeconds(reps: 1, warmup: 0, serial))
-            oTimes.append(medianSeconds(reps: 1, warmup: 0, ours))
-        }
-        sTimes.sort(); oTimes.sort()
+        let (sT, oT) = alternating(reps: reps, serial, ours)
         let bytes = 3.0 * 4.0 * Double(n)
-        let s = bytes / sTimes[sTimes.count / 2] * 1e-9
-        let o = bytes / oTimes[oTimes.count / 2] * 1e-9
+        let s = bytes / sT * 1e-9
+        let o = bytes / oT * 1e-9
         return ElementwiseResult(op: "add", elements: n, serialGBs: s, tensorGBs: o, speedup: o / s)
     }
 
@@ -120,16 +121,10 @@ public enum OpsBenchmark {
         let px = x.storage.pointer, po = out.pointer
         let serial = { for i in 0..<n { po[i] = GELUKernel.value(px[i], 0) } }
         let ours = { _ = x.gelu() }
-        serial(); ours()
-        var sTimes: [Double] = [], oTimes: [Double] = []
-        for _ in 0..<Swift.max(reps, 1) {
-            sTimes.append(medianSeconds(reps: 1, warmup: 0, serial))
-            oTimes.append(medianSeconds(reps: 1, warmup: 0, ours))
-        }
-        sTimes.sort(); oTimes.sort()
+        let (sT, oT) = alternating(reps: reps, serial, ours)
         let bytes = 2.0 * 4.0 * Double(n)
-        let s = bytes / sTimes[sTimes.count / 2] * 1e-9
-        let o = bytes / oTimes[oTimes.count / 2] * 1e-9
+        let s = bytes / sT * 1e-9
+        let o = bytes / oT * 1e-9
         return ElementwiseResult(op: "gelu", elements: n, serialGBs: s, tensorGBs: o, speedup: o / s)
     }
 

@@ -3,7 +3,7 @@
 /// Datasets must not import Autograd, so it carries its own generator. Every shuffle
 /// derives a fresh generator from (seed, purpose, epoch, ...) with `SplitMix64(mixing:)`,
 /// so no generator state has to be saved to resume: the loader cursor is enough.
-public struct SplitMix64: Sendable {
+public struct SplitMix64: Sendable, Equatable {
     /// The full state; the next output is a function of it alone.
     public private(set) var state: UInt64
 

@@ -1,26 +1,25 @@
-/// SplitMix64 (Steele, Lea and Flood 2014): the small seeded generator behind the synthetic
-/// dataset. `Datasets` does not import `Autograd`, so it has its own generator.
+/// The seeded generator behind the synthetic dataset: `SplitMix64`'s stream with the
+/// draws (bounded integers, picks, samples) that the dataset's bytes are defined by.
+/// Its `below` is a rejection-then-modulo draw, kept distinct from
+/// `SplitMix64.next(below:)` (multiply-shift) because changing it would change every
+/// generated dataset.
 ///
 /// Every draw is defined here bit for bit (no `Int.random(in:)`, no `shuffle(using:)`, whose
 /// algorithms belong to the standard library and may change), so the same seed gives the same
 /// dataset bytes on every platform and toolchain.
 public struct SynthRandom: Sendable, Equatable {
+    private var core: SplitMix64
+
     /// The whole state: one 64-bit counter.
-    public private(set) var state: UInt64
+    public var state: UInt64 { core.state }
 
     /// A generator whose first output is determined by `seed` alone.
     public init(seed: UInt64) {
-        state = seed
+        core = SplitMix64(seed: seed)
     }
 
     /// The next 64 uniformly distributed bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { core.next() }
 
     /// A uniform integer in `0..<bound`, without modulo bias (rejection of the short top range).
     public mutating func below(_ bound: Int) -> Int {
