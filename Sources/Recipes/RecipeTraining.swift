@@ -96,7 +96,8 @@ public enum RecipeTraining {
             report(String(format: "held-out accuracy before training: %.1f%% of %d (%@)", before!.overall.accuracy * 100,
                           synthRecords.count, path))
         }
-        var extra: [String: Data] = ["recipe.yaml": Data(recipe.resolvedYAML().utf8)]
+        var extra: [String: Data] = ["recipe.yaml": Data(recipe.resolvedYAML().utf8),
+                                     ModelExport.modelConfigFile: try ModelExport.encode(plan.model.config)]
         if let json = plan.tokenizerJSON { extra["tokenizer.json"] = Data(json.utf8) }
         let keepLast = options.keepLast
         let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", shouldStop: shouldStop,
