@@ -27,14 +27,16 @@ def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def compare(instruct, name, source, tokens, workdir, tokenizer=None):
-    ckpt = os.path.join(workdir, name + "-ckpt")
+def compare(instruct, name, source, tokens, workdir, tokenizer=None, checkpoint=None):
+    """Imports `source` (or uses `checkpoint`, a trained run), exports it and compares logits."""
+    ckpt = checkpoint or os.path.join(workdir, name + "-ckpt")
     hf = os.path.join(workdir, name + "-hf")
     dump = os.path.join(workdir, name + "-logits.json")
-    cmd = [instruct, "import", source, "--out", ckpt]
-    if tokenizer:
-        cmd += ["--tokenizer", tokenizer]
-    run(cmd)
+    if checkpoint is None:
+        cmd = [instruct, "import", source, "--out", ckpt]
+        if tokenizer:
+            cmd += ["--tokenizer", tokenizer]
+        run(cmd)
     run([instruct, "export", ckpt, "--format", "hf", "--out", hf, "--dump-logits", dump,
          "--logit-tokens", ",".join(map(str, tokens))])
     model = AutoModelForCausalLM.from_pretrained(hf, torch_dtype=torch.float32)
@@ -44,6 +46,11 @@ def compare(instruct, name, source, tokens, workdir, tokenizer=None):
     ours = torch.tensor(json.load(open(dump))["logits"], dtype=torch.float64)
     diff = (theirs - ours).abs().max().item()
     scale = theirs.abs().max().item()
+    if os.path.exists(os.path.join(hf, "tokenizer.json")):
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(hf)
+        print(f"{name:12s} tokenizer loads: {type(tok).__name__}, {len(tok)} tokens, "
+              f"'Reverse the words.' -> {tok('Reverse the words.')['input_ids']}")
     print(f"{name:12s} {type(model).__name__:18s} T={len(tokens)} V={theirs.shape[-1]}  "
           f"max|logit|={scale:.3f}  max abs diff={diff:.3e}")
     return diff
@@ -60,7 +67,8 @@ def main():
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=64, vocab_size=100,
-                                          initializer_range=0.2, layer_norm_epsilon=1e-5))
+                                          initializer_range=0.2, layer_norm_epsilon=1e-5,
+                                          bos_token_id=1, eos_token_id=2))
         gpt2.save_pretrained(os.path.join(tmp, "gpt2-src"), safe_serialization=True)
         worst = max(worst, compare(instruct, "gpt2-random", os.path.join(tmp, "gpt2-src"), tokens, tmp))
 
@@ -70,6 +78,20 @@ def main():
                                              tie_word_embeddings=False, initializer_range=0.2))
         llama.save_pretrained(os.path.join(tmp, "llama-src"), safe_serialization=True)
         worst = max(worst, compare(instruct, "llama-random", os.path.join(tmp, "llama-src"), tokens, tmp))
+
+        # A GPT-2 trained for a few steps by `instruct train` (its own BPE tokenizer.json).
+        run([instruct, "data", "synth", "--out", os.path.join(tmp, "synth"), "--seed", "3", "--train", "200",
+             "--heldout", "8"])
+        recipe = os.path.join(tmp, "gpt2.yaml")
+        with open(recipe, "w") as f:
+            f.write("# check_hf_export.py: a tiny GPT-2 trained for 3 steps\nseed: 1\n"
+                    "tokenizer: {train: {vocab_size: 300}}\n"
+                    f"data: {{datasets: [{{path: {tmp}/synth/train.jsonl, template: plain}}], seq_len: 64, cache_dir: null}}\n"
+                    "model: {family: gpt2, dim: 32, layers: 2, heads: 4}\n"
+                    "training: {batch_size: 4, max_steps: 3, threads: 1, warmup_steps: 0, lr: 0.01}\n"
+                    f"output: {{dir: {tmp}/gpt2-run}}\n")
+        run([instruct, "train", recipe])
+        worst = max(worst, compare(instruct, "gpt2-trained", None, tokens, tmp, checkpoint=os.path.join(tmp, "gpt2-run")))
 
         here = os.path.dirname(os.path.abspath(__file__))
         stories = os.path.normpath(os.path.join(here, "..", "..", "shared", "datasets", "models", "stories260K"))
