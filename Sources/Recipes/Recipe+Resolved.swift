@@ -50,6 +50,8 @@ extension Recipe {
         y += "  warmup_steps: \(o.warmupSteps)\n  weight_decay: \(o.weightDecay)\n  beta1: \(o.beta1)\n  beta2: \(o.beta2)\n"
         y += "  eps: \(o.adamEps)\n  grad_clip: \(o.gradClip)\n  log_every: \(o.logEvery)\n  threads: \(o.threads)\n"
         if training.explicitSeed { y += "  seed: \(o.seed)\n" }
+        y += "  save_every: \(o.saveEvery)\n"
+        if let k = o.keepLast { y += "  keep_last: \(k)\n" }
         y += "eval:\n  every: \(eval.every)\n  batches: \(eval.batches)\n"
         if let s = eval.synth { y += "  synth: \(q(s))\n" }
         y += "  synth_limit: \(eval.synthLimit)\n  max_new_tokens: \(eval.maxNewTokens)\n"

@@ -70,7 +70,7 @@ public struct TrainingSection: Equatable, Sendable {
 
     public static let keys = ["batch_size", "grad_accum", "max_steps", "epochs", "lr", "min_lr_ratio", "schedule",
                               "warmup_steps", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "log_every",
-                              "threads", "seed"]
+                              "threads", "seed", "save_every", "keep_last"]
 
     init(from f: RecipeFields) throws {
         var o = TrainingOptions()
@@ -90,6 +90,8 @@ public struct TrainingSection: Equatable, Sendable {
         o.logEvery = try f.int("log_every", default: o.logEvery, atLeast: 1)
         o.threads = try f.int("threads", default: o.threads, atLeast: 1)
         if f.value("seed") != nil { o.seed = try f.uint64("seed", default: 0) }
+        o.saveEvery = try f.int("save_every", default: o.saveEvery, atLeast: 0)
+        o.keepLast = try f.value("keep_last") == nil ? nil : f.int("keep_last", default: 1, atLeast: 1)
         options = o
         explicitSeed = f.value("seed") != nil
     }

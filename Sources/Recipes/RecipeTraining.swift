@@ -1,4 +1,5 @@
 import Autograd
+import Checkpoints
 import Datasets
 import Foundation
 import Models
@@ -24,12 +25,18 @@ public enum RecipeTraining {
         /// Per family: accuracy before and after, and the number of examples.
         public var perFamily: [String: FamilyAccuracy]?
         public var evalSeconds: Double?
+        /// The step this run resumed from (nil for a fresh run).
+        public var resumedFrom: Int?
+        /// Whether the run stopped early on request (Ctrl-C); resume it with `--resume`.
+        public var stopped: Bool?
+        /// The last checkpoint directory written.
+        public var checkpoint: String?
 
         enum CodingKeys: String, CodingKey {
             case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
             case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
             case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
-            case evalSeconds = "eval_seconds"
+            case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
         }
     }
 
@@ -42,7 +49,16 @@ public enum RecipeTraining {
 
     /// Runs `recipe`. `events` receives training progress; `report` receives one-line notes
     /// (data report, where files went).
-    public static func run(_ recipe: Recipe, events: (TrainingEvent) -> Void, report: (String) -> Void) throws -> Summary {
+    ///
+    /// `resume` (`latest`, a run directory or a checkpoint directory, resolved against the
+    /// recipe's `output.dir`) continues a saved run exactly: the checkpoint is verified
+    /// against its manifest, its recipe compared with this one (`RecipeResume`: unsafe
+    /// differences throw `TrainingError.resumeMismatch`, allowed ones are reported), and
+    /// metrics.jsonl is cut back to the checkpoint's step. `shouldStop` is polled between
+    /// optimizer steps; when it returns true the run saves a checkpoint and returns with
+    /// `stopped` set (no held-out evaluation then).
+    public static func run(_ recipe: Recipe, resume: String? = nil, shouldStop: () -> Bool = { false },
+                           events: (TrainingEvent) -> Void, report: (String) -> Void) throws -> Summary {
         let plan = try RunPlan.prepare(recipe)
         let dir = plan.outputDirectory
         let r = plan.data.report
@@ -52,13 +68,25 @@ public enum RecipeTraining {
         report("model: \(plan.model.config.family.rawValue), \(plan.model.parameterCount) parameters, vocabulary \(plan.model.config.vocabSize)")
         try writeRunFiles(plan)
         let options = recipe.trainingOptions
-        var trainer = try Trainer(model: plan.model, parameters: Trainer.initialParameters(plan.model, seed: options.seed),
+        var trainer: Trainer
+        var resumedFrom: Int? = nil
+        if let resume {
+            let url = try CheckpointDirectory.resolve(resume, runDirectory: dir)
+            let checkpoint = try CheckpointReader.open(url)
+            trainer = try resumedTrainer(checkpoint, plan: plan, options: options, report: report)
+            resumedFrom = trainer.step
+            report("resuming from \(url.path) at step \(trainer.step) of \(trainer.totalSteps)")
+        } else {
+            trainer = try Trainer(model: plan.model, parameters: Trainer.initialParameters(plan.model, seed: options.seed),
                                   data: plan.data, options: options)
+        }
         let name = dir.lastPathComponent
         var synthRecords: [SynthRecord] = []
         var before: SynthScore? = nil
         var evalSeconds = 0.0
-        if let path = recipe.eval.synth {
+        if let path = recipe.eval.synth, resumedFrom != nil {
+            report("held-out accuracy is not measured on a resumed run (the starting weights are not the initial ones): \(path)")
+        } else if let path = recipe.eval.synth {
             synthRecords = try SynthFiles.load(path: path)
             if recipe.eval.synthLimit > 0 { synthRecords = Array(synthRecords.prefix(recipe.eval.synthLimit)) }
             let t0 = Date()
@@ -68,15 +96,21 @@ public enum RecipeTraining {
             report(String(format: "held-out accuracy before training: %.1f%% of %d (%@)", before!.overall.accuracy * 100,
                           synthRecords.count, path))
         }
-        let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", events: events)
-        var extra: [String: Data] = ["recipe.yaml": Data(recipe.resolvedYAML().utf8)]
+        var extra: [String: Data] = ["recipe.yaml": Data(recipe.resolvedYAML().utf8),
+                                     ModelExport.modelConfigFile: try ModelExport.encode(plan.model.config)]
         if let json = plan.tokenizerJSON { extra["tokenizer.json"] = Data(json.utf8) }
-        let checkpoint = try trainer.saveCheckpoint(in: dir, extraFiles: extra)
-        report("checkpoint: \(checkpoint.path)")
+        let keepLast = options.keepLast
+        let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", shouldStop: shouldStop,
+                                         save: { t in try t.saveCheckpoint(in: dir, extraFiles: extra, keepLast: keepLast) },
+                                         events: events)
+        if let checkpoint = result.checkpoint { report("checkpoint: \(checkpoint.path)") }
         var summary = Summary(recipe: recipe.file, steps: result.steps, tokens: result.tokens, trainedTokens: result.trainedTokens,
                               trainSeconds: result.seconds, finalLoss: result.finalLoss, finalEvalLoss: result.finalEvalLoss,
                               parameters: plan.model.parameterCount)
-        if let before {
+        summary.resumedFrom = resumedFrom
+        summary.stopped = result.stopped
+        summary.checkpoint = result.checkpoint?.path
+        if let before, !result.stopped {
             let t0 = Date()
             let (after, responses) = try SynthEvaluation.evaluate(model: plan.model, parameters: trainer.parameters,
                                                                   encoder: plan.promptEncoder(), records: synthRecords,
@@ -103,6 +137,30 @@ public enum RecipeTraining {
         try writeJSON(summary, to: dir.appendingPathComponent(name + ".json"))
         report("run folder: \(dir.path)")
         return summary
+    }
+
+    /// The trainer saved in `checkpoint`, after checking that the checkpoint's recipe and
+    /// data are this run's (see `RecipeResume`).
+    static func resumedTrainer(_ checkpoint: Checkpoint, plan: RunPlan, options: TrainingOptions,
+                               report: (String) -> Void) throws -> Trainer {
+        let recipeURL = checkpoint.directory.appendingPathComponent("recipe.yaml")
+        let saved = try Recipe.decode(yaml: String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self),
+                                      file: recipeURL.path)
+        let state: TrainerState
+        do {
+            state = try JSONDecoder().decode(TrainerState.self, from: try checkpoint.data("trainer_state.json"))
+        } catch let e as CheckpointError {
+            throw e
+        } catch {
+            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
+                                   reason: "cannot decode the trainer state (\(error))")
+        }
+        let check = RecipeResume.compare(saved: saved, current: plan.recipe, savedDataFingerprint: state.dataCursor.dataFingerprint,
+                                         currentDataFingerprint: plan.data.fingerprint)
+        if !check.refused.isEmpty { throw TrainingError.resumeMismatch(check.refused) }
+        report(check.changes.isEmpty ? "resume: the recipe is unchanged since the checkpoint"
+                                     : "resume: changed since the checkpoint (allowed): " + check.changes.joined(separator: "; "))
+        return try Trainer.resume(from: checkpoint, model: plan.model, data: plan.data, options: options)
     }
 
     /// Writes the resolved recipe and the tokenizer into the run directory.

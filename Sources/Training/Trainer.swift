@@ -56,6 +56,32 @@ public struct Trainer {
         self.dropoutRNG = RNG(seed: options.seed, stream: 0xD0)
     }
 
+    /// A trainer continuing exactly where `state` was saved: the step, the data cursor
+    /// (same batches next), dropout's generator, AdamW's step and moments, the token counters
+    /// and the elapsed time. `parameters` and `optimizerMoments` are the checkpoint's
+    /// tensors. The schedule is rebuilt from `options`, so it matches the saved one unless
+    /// `training.max_steps` (or `epochs`) changed. Throws `TrainingError.resumeMismatch` when
+    /// the state is of another format version or the cursor belongs to other data.
+    public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
+                state: TrainerState, optimizerMoments: (m: Parameters, v: Parameters)) throws {
+        try self.init(model: model, parameters: parameters, data: data, options: options)
+        guard state.version == 1 else {
+            throw TrainingError.resumeMismatch(["trainer_state.json has format version \(state.version), this build reads version 1"])
+        }
+        do {
+            self.loader = try DataLoader(data: data, batchSize: options.microBatchSize,
+                                         epochs: options.maxSteps == nil ? options.epochs : nil, cursor: state.dataCursor)
+        } catch {
+            throw TrainingError.resumeMismatch(["data: \(error)"])
+        }
+        self.step = state.step
+        self.dropoutRNG = state.dropoutRNG
+        self.optimizer.restore(step: state.optimizerStep, m: optimizerMoments.m, v: optimizerMoments.v)
+        self.tokensSeen = state.tokensSeen
+        self.trainedTokensSeen = state.trainedTokensSeen
+        self.elapsedSeconds = state.elapsedSeconds
+    }
+
     /// Fresh weights for `model` from the run's seed (stream 0x1417 of `seed`).
     public static func initialParameters(_ model: DecoderModel, seed: UInt64) -> Parameters {
         var rng = RNG(seed: seed, stream: 0x1417)

@@ -2,6 +2,7 @@ import Autograd
 import Checkpoints
 import Datasets
 import Foundation
+import Models
 import NN
 
 /// What `trainer_state.json` holds: the trainer's counters and positions at a step.
@@ -41,5 +42,42 @@ extension Trainer {
         files["trainer_state.json"] = .bytes(try e.encode(state))
         for (name, data) in extraFiles { files[name] = .bytes(data) }
         return try CheckpointWriter.save(step: step, in: runDirectory, files: files, keepLast: keepLast)
+    }
+}
+
+extension Trainer {
+    /// A trainer that continues the run saved in `checkpoint` (opened, and so verified,
+    /// by `CheckpointReader.open`): its weights, AdamW moments and `trainer_state.json`.
+    /// Tensors are put in the model's parameter order, so every sum over parameters (the
+    /// gradient norm) runs in the same order as in the uninterrupted run: losses continue
+    /// bit for bit. Throws `resumeMismatch` when tensors are missing or have other shapes.
+    public static func resume(from checkpoint: Checkpoint, model: DecoderModel, data: PreparedData,
+                              options: TrainingOptions) throws -> Trainer {
+        let weights = try checkpoint.tensors("model.safetensors")
+        let moments = try checkpoint.tensors("optimizer.safetensors")
+        let stateData = try checkpoint.data("trainer_state.json")
+        let state: TrainerState
+        do {
+            state = try JSONDecoder().decode(TrainerState.self, from: stateData)
+        } catch {
+            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
+                                   reason: "cannot decode the trainer state (\(error))")
+        }
+        var problems: [String] = []
+        var params: [(String, Tensor)] = [], m: [(String, Tensor)] = [], v: [(String, Tensor)] = []
+        for (name, shape) in model.parameterShapes {
+            guard let t = weights[name] else { problems.append("model.safetensors has no tensor '\(name)'"); continue }
+            if t.shape != shape { problems.append("'\(name)' is \(t.shape) in the checkpoint, the model wants \(shape)") }
+            params.append((name, t))
+            if let mt = moments["m." + name], let vt = moments["v." + name] {
+                if mt.shape != shape || vt.shape != shape { problems.append("moments of '\(name)' have shape \(mt.shape)/\(vt.shape), want \(shape)") }
+                m.append((name, mt))
+                v.append((name, vt))
+            }
+        }
+        if weights.count != params.count { problems.append("model.safetensors has \(weights.count) tensors, the model has \(params.count)") }
+        if !problems.isEmpty { throw TrainingError.resumeMismatch(problems) }
+        return try Trainer(model: model, parameters: Parameters(params), data: data, options: options, state: state,
+                           optimizerMoments: (Parameters(m), Parameters(v)))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One optimizer step's metrics: a line of metrics.jsonl.
 public struct StepMetrics: Codable, Sendable, Equatable {
     public var step: Int
@@ -67,6 +69,8 @@ public enum TrainingEvent: Sendable {
     case eval(EvalMetrics)
     /// Something the user should know that does not stop the run.
     case warning(String)
+    /// A checkpoint was written (periodically, on a stop request, or at the end).
+    case checkpoint(step: Int, directory: URL)
     case finished(TrainingSummary)
 }
 
@@ -78,6 +82,10 @@ public struct TrainingSummary: Codable, Sendable, Equatable {
     public var seconds: Double
     public var finalLoss: Double?
     public var finalEvalLoss: Double?
+    /// Whether the run stopped early because `shouldStop` said so (Ctrl-C).
+    public var stopped: Bool = false
+    /// The last checkpoint written by this run, if any.
+    public var checkpoint: URL? = nil
 }
 
 /// Errors that stop training. Each says what to do next.
@@ -86,6 +94,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case nonFiniteLoss(step: Int, value: Double)
     case noTrainingData
     case io(path: String, reason: String)
+    /// A checkpoint cannot be resumed with this run; each string names one difference.
+    case resumeMismatch([String])
 
     public var description: String {
         switch self {
@@ -97,6 +107,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "no training rows: every example was dropped or the datasets are empty. Run `instruct data inspect RECIPE` to see why."
         case let .io(path, reason):
             return "\(path): \(reason)"
+        case let .resumeMismatch(p):
+            return "cannot resume: " + p.joined(separator: "; ")
+                + ". Resume with the recipe the checkpoint was trained with, or start a new run in another output.dir."
         }
     }
 }

@@ -41,6 +41,13 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var threads: Int = 2
     /// Seed of dropout draws and parameter initialisation.
     public var seed: UInt64 = 0
+    /// Save a checkpoint every this many optimizer steps; 0 saves only at the end (and on
+    /// Ctrl-C). Default 0: a checkpoint of a small model is cheap, but most quick runs
+    /// finish in minutes and the end-of-run save is enough; long runs set it.
+    public var saveEvery: Int = 0
+    /// Keep only the newest this many checkpoints of the run; nil keeps all. Default nil:
+    /// deleting a user's checkpoints is opt-in.
+    public var keepLast: Int? = nil
 
     public init() {}
 
@@ -56,6 +63,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if warmupSteps < 0 { p.append("training.warmup_steps must be >= 0") }
         if threads < 1 { p.append("training.threads must be at least 1") }
         if logEvery < 1 { p.append("training.log_every must be at least 1") }
+        if saveEvery < 0 { p.append("training.save_every must be >= 0") }
+        if let k = keepLast, k < 1 { p.append("training.keep_last must be at least 1") }
         return p
     }
 }

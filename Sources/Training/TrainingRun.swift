@@ -5,7 +5,17 @@ import Foundation
 public enum TrainingRun {
     /// Runs every remaining step. `events` receives progress; the directory receives metrics.
     /// A thrown error (for example a non-finite loss) leaves everything already written intact.
+    ///
+    /// With `save`, a checkpoint is written every `options.saveEvery` steps, when
+    /// `shouldStop` returns true (checked between optimizer steps, so the current step
+    /// finishes first), and after the last step; the run stops after a stop request.
+    /// Checkpoints are only ever taken after a whole optimizer step, so a resume can never
+    /// start inside a gradient-accumulation window. `save` receives the trainer and returns
+    /// the checkpoint directory (the caller adds the recipe and tokenizer; Training does
+    /// not know recipes).
     public static func run(_ trainer: inout Trainer, directory: URL, title: String,
+                           shouldStop: () -> Bool = { false },
+                           save: ((Trainer) throws -> URL)? = nil,
                            events: (TrainingEvent) -> Void) throws -> TrainingSummary {
         let log = try MetricsLog(directory: directory, truncateAfterStep: trainer.step)
         events(.started(totalSteps: trainer.totalSteps, startStep: trainer.step,
@@ -13,7 +23,17 @@ public enum TrainingRun {
         var lastLoss: Double? = nil
         var lastEval: Double? = nil
         let opts = trainer.options
-        while let m = try trainer.trainStep() {
+        var savedStep = trainer.step
+        var lastCheckpoint: URL? = nil
+        var stopped = false
+        func checkpoint(_ t: Trainer) throws {
+            guard let save, t.step != savedStep else { return }
+            let url = try save(t)
+            savedStep = t.step
+            lastCheckpoint = url
+            events(.checkpoint(step: t.step, directory: url))
+        }
+        while !trainer.isFinished, let m = try trainer.trainStep() {
             if m.loss == nil {
                 events(.warning("step \(m.step) had no trained tokens; the weights were not updated"))
             }
@@ -33,12 +53,18 @@ public enum TrainingRun {
             if m.step % max(opts.logEvery, 10) == 0 || m.step == trainer.totalSteps {
                 try log.writeCurve(title: title)
             }
-            if trainer.isFinished { break }
+            if opts.saveEvery > 0 && m.step % opts.saveEvery == 0 { try checkpoint(trainer) }
+            if !trainer.isFinished && shouldStop() {
+                stopped = true
+                break
+            }
         }
+        try checkpoint(trainer)
         try log.writeCurve(title: title)
         let summary = TrainingSummary(steps: trainer.step, tokens: trainer.tokensSeen,
                                       trainedTokens: trainer.trainedTokensSeen, seconds: trainer.elapsedSeconds,
-                                      finalLoss: lastLoss, finalEvalLoss: lastEval)
+                                      finalLoss: lastLoss, finalEvalLoss: lastEval,
+                                      stopped: stopped, checkpoint: lastCheckpoint)
         events(.finished(summary))
         return summary
     }

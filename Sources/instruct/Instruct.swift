@@ -20,7 +20,7 @@ struct Instruct: ParsableCommand {
             """,
         subcommands: [
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
-            DataCommand.self, CheckpointCommand.self,
+            DataCommand.self, CheckpointCommand.self, ExportCommand.self, ImportCommand.self,
         ])
 
     /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.

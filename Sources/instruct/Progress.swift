@@ -32,6 +32,9 @@ final class ProgressPrinter {
         case let .warning(w):
             if isTerminal { print("") }
             print("warning: \(w)")
+        case let .checkpoint(step, directory):
+            if isTerminal { print("") }
+            print("checkpoint step \(step): \(directory.path)")
         case let .finished(s):
             if isTerminal { print("") }
             print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.seconds))

@@ -18,7 +18,13 @@ struct TrainCommand: ParsableCommand {
 
             The run directory (output.dir) receives recipe.resolved.yaml, tokenizer.json,
             metrics.jsonl (one JSON object per step and evaluation), loss_curve.svg and a
-            summary NAME.json.
+            summary NAME.json. Checkpoints step-NNNNNNN/ are written every training.save_every
+            steps (0: only at the end), on Ctrl-C (after the current step), and at the end.
+
+            Resume an interrupted run exactly (same batches, same losses):
+              instruct train recipes/quickstart.yaml --resume latest
+              instruct train recipes/quickstart.yaml --resume checkpoints/quickstart/step-0000100
+            Unsafe recipe changes (model, tokenizer, data, seed, batch_size, grad_accum) are refused.
             """)
 
     @Argument(help: "The recipe (YAML). See recipes/ for ready ones.")
@@ -27,11 +33,21 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "Overrides, key.path=value.")
     var overrides: [String] = []
 
+    @Option(name: .long, help: "Continue a saved run: 'latest' (in output.dir), a run directory or a checkpoint directory.")
+    var resume: String?
+
     func run() throws {
         try reportingErrors {
             let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
             let progress = ProgressPrinter()
-            _ = try RecipeTraining.run(recipe, events: progress.handle, report: { print($0) })
+            let stop = StopRequest.installForSIGINT()
+            let summary = try RecipeTraining.run(recipe, resume: resume, shouldStop: { stop.isRequested },
+                                                 events: progress.handle, report: { print($0) })
+            if summary.stopped == true {
+                var command = "instruct train \(self.recipe)"
+                for o in overrides { command += " \(o)" }
+                print("stopped at step \(summary.steps) on Ctrl-C; the checkpoint is saved. Continue with:\n  \(command) --resume latest")
+            }
         }
     }
 }

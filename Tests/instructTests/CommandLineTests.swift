@@ -95,4 +95,53 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(r.out.contains("Examples:"), "\(args) help has no examples: \(r.out)")
         }
     }
+
+    /// train with save_every, resume with a longer max_steps (allowed, reported), refuse a
+    /// changed model, then export (hf, hdf5) and import back.
+    func test_trainResumeExportImport_endToEnd() throws {
+        let dir = try tempDir()
+        let synth = try run(["data", "synth", "--out", "synth", "--seed", "4", "--train", "200", "--heldout", "8"], in: dir)
+        XCTAssertEqual(synth.status, 0, synth.err)
+        let recipe = """
+            # test recipe
+            seed: 2
+            tokenizer: {train: {vocab_size: 300}}
+            data:
+              datasets: [{path: synth/train.jsonl, template: plain}]
+              seq_len: 64
+              cache_dir: null
+            model: {dim: 32, layers: 1, heads: 2}
+            training: {batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0, save_every: 2}
+            output: {dir: run}
+            """
+        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let train = try run(["train", "r.yaml"], in: dir)
+        XCTAssertEqual(train.status, 0, train.err)
+        let steps = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run").path)
+            .filter { $0.hasPrefix("step-") }.sorted()
+        XCTAssertEqual(steps, ["step-0000002", "step-0000004", "step-0000005"])
+        let resumed = try run(["train", "r.yaml", "training.max_steps=8", "--resume", "latest"], in: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertTrue(resumed.out.contains("training.max_steps: 5 -> 8"), resumed.out)
+        XCTAssertTrue(resumed.out.contains("at step 5 of 8"), resumed.out)
+        let metrics = try String(contentsOf: dir.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8)
+        let logged = metrics.split(separator: "\n").filter { $0.contains("\"loss\"") && !$0.contains("eval_loss") }
+            .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["step"] as? Int }
+        XCTAssertEqual(logged, Array(1...8))
+        let refused = try run(["train", "r.yaml", "model.dim=64", "--resume", "latest"], in: dir)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.err.contains("model.dim: 32 -> 64"), refused.err)
+
+        let hf = try run(["export", "run", "--format", "hf", "--out", "hf"], in: dir)
+        XCTAssertEqual(hf.status, 0, hf.err)
+        for f in ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hf/" + f).path), f)
+        }
+        let h5 = try run(["export", "run/step-0000008", "--format", "hdf5", "--out", "m.h5"], in: dir)
+        XCTAssertEqual(h5.status, 0, h5.err)
+        let imported = try run(["import", "hf", "--out", "back"], in: dir)
+        XCTAssertEqual(imported.status, 0, imported.err)
+        let inspect = try run(["checkpoint", "inspect", "back/step-0000000"], in: dir)
+        XCTAssertEqual(inspect.status, 0, inspect.err)
+    }
 }

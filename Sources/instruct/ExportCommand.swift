@@ -1,0 +1,103 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+import Models
+import Training
+
+/// `instruct export CKPT --format safetensors|hf|hdf5 --out PATH`.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a checkpoint's weights for other tools (Hugging Face, safetensors, HDF5).",
+        discussion: """
+            CKPT is a checkpoint directory (step-NNNNNNN; its manifest is verified) or a run
+            directory (its latest checkpoint).
+
+            Examples:
+              instruct export checkpoints/quickstart --format hf --out exports/quickstart-hf
+              instruct export checkpoints/quickstart/step-0000200 --format hdf5 --out exports/quickstart.h5
+              instruct export checkpoints/quickstart --format safetensors --out exports/quickstart.safetensors
+            """)
+
+    @Argument(help: "A checkpoint or run directory.")
+    var checkpoint: String
+
+    @Option(help: "safetensors, hf or hdf5.")
+    var format: String = "hf"
+
+    @Option(help: "Output file (safetensors, hdf5) or directory (hf).")
+    var out: String
+
+    @Option(help: .hidden)
+    var dumpLogits: String?
+
+    @Option(help: .hidden)
+    var logitTokens: String = "1,2,3,4,5"
+
+    func run() throws {
+        try reportingErrors {
+            guard let f = ModelExport.Format(rawValue: format) else {
+                throw ValidationError("--format must be one of \(ModelExport.Format.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'")
+            }
+            let url = try CheckpointDirectory.resolve(checkpoint, runDirectory: URL(fileURLWithPath: checkpoint))
+            let ckpt = try CheckpointReader.open(url)
+            let files = try ModelExport.export(ckpt, format: f, to: URL(fileURLWithPath: out))
+            for file in files { print("wrote \(file.path)") }
+            if let dumpLogits {
+                // Reference logits for scripts/check_hf_export.py: one row of tokens, positions 0..T-1.
+                let tokens = logitTokens.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+                let (model, params) = try ModelImport.load(ckpt)
+                let logits = model.logits(tokens: tokens, positions: tokens.indices.map { Int32($0) },
+                                          segmentIDs: Array(repeating: 1, count: tokens.count), batch: 1, time: tokens.count,
+                                          parameters: params)
+                let v = model.config.vocabSize
+                let s = logits.scalars
+                let rows = (0..<tokens.count).map { t in (0..<v).map { Double(s[t * v + $0]) } }
+                let json: [String: Any] = ["tokens": tokens.map(Int.init), "logits": rows]
+                try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dumpLogits))
+                print("wrote \(dumpLogits)")
+            }
+        }
+    }
+}
+
+/// `instruct import PATH --out CKPT`.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Turn a Hugging Face model directory or a llama2.c .bin into a step-0 checkpoint.",
+        discussion: """
+            Writes CKPT/step-0000000 with model.safetensors, model_config.json, model.yaml (the
+            recipe model: section for these weights), special_tokens.json and the tokenizer
+            (tokenizer.json from the HF directory, or the file given with --tokenizer).
+
+            Examples:
+              instruct import ../shared/datasets/models/stories260K/stories260K.bin \\
+                  --tokenizer ../shared/datasets/models/stories260K/tok512.bin --out checkpoints/stories260K
+              instruct import exports/quickstart-hf --out checkpoints/quickstart-reimported
+            """)
+
+    @Argument(help: "A Hugging Face model directory (config.json + model.safetensors) or a llama2.c .bin file.")
+    var path: String
+
+    @Option(help: "The run directory to write step-0000000 into.")
+    var out: String
+
+    @Option(help: "A tokenizer file to store with the weights (default: the HF directory's tokenizer.json).")
+    var tokenizer: String?
+
+    func run() throws {
+        try reportingErrors {
+            let source = URL(fileURLWithPath: path)
+            let imported = try ModelImport.read(source)
+            var tok = tokenizer.map { URL(fileURLWithPath: $0) }
+            let hfTok = source.appendingPathComponent("tokenizer.json")
+            if tok == nil && FileManager.default.fileExists(atPath: hfTok.path) { tok = hfTok }
+            let dir = try ModelImport.save(imported, in: URL(fileURLWithPath: out), tokenizer: tok)
+            let c = imported.config
+            print("imported \(c.family.rawValue): dim \(c.dim), \(c.layers) layers, \(c.heads) heads (\(c.kvHeads) kv), vocabulary \(c.vocabSize), context \(c.contextLength)")
+            print("tokenizer: \(tok?.path ?? "none")")
+            print("checkpoint: \(dir.path)")
+        }
+    }
+}

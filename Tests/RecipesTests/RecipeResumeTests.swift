@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+@testable import Recipes
+
+final class RecipeResumeTests: XCTestCase {
+    let base = "tokenizer: {path: tok}\ndata: {datasets: [{path: a.jsonl}]}\nmodel: {dim: 32, heads: 4, layers: 2}\n"
+        + "training: {max_steps: 100}\n"
+
+    func recipe(_ overrides: [String] = []) throws -> Recipe {
+        try Recipe.decode(yaml: base, file: "r.yaml", overrides: overrides)
+    }
+
+    func test_compare_safeChanges_areAllowedAndListed() throws {
+        let check = RecipeResume.compare(saved: try recipe(),
+                                         current: try recipe(["training.max_steps=200", "eval.every=10", "training.log_every=5",
+                                                              "training.save_every=20"]),
+                                         savedDataFingerprint: "abc", currentDataFingerprint: "abc")
+        XCTAssertEqual(check.refused, [])
+        XCTAssertEqual(check.changes, ["eval.every: 0 -> 10", "training.log_every: 1 -> 5", "training.max_steps: 100 -> 200",
+                                       "training.save_every: 0 -> 20"])
+    }
+
+    func test_compare_unchanged_isEmpty() throws {
+        let check = RecipeResume.compare(saved: try recipe(), current: try recipe(), savedDataFingerprint: "a", currentDataFingerprint: "a")
+        XCTAssertEqual(check, RecipeResume.Check(refused: [], changes: []))
+    }
+
+    func test_compare_unsafeChanges_areRefusedNamingEachDifference() throws {
+        let check = RecipeResume.compare(saved: try recipe(),
+                                         current: try recipe(["model.dim=64", "tokenizer.path=other", "seed=7",
+                                                              "training.batch_size=4", "training.max_steps=150"]),
+                                         savedDataFingerprint: "aaaa", currentDataFingerprint: "bbbb")
+        XCTAssertEqual(check.changes, ["training.max_steps: 100 -> 150"])
+        let text = check.refused.joined(separator: "\n")
+        for key in ["model.dim: 32 -> 64", "tokenizer.path", "seed: 0 -> 7", "training.batch_size: 8 -> 4", "data fingerprint: aaaa -> bbbb"] {
+            XCTAssertTrue(text.contains(key), "refusal should name \(key): \(text)")
+        }
+        XCTAssertEqual(check.refused.count, 5)
+    }
+
+    func test_trainingSection_saveEveryAndKeepLast_decodeAndValidate() throws {
+        let r = try recipe(["training.save_every=50", "training.keep_last=3"])
+        XCTAssertEqual(r.training.options.saveEvery, 50)
+        XCTAssertEqual(r.training.options.keepLast, 3)
+        XCTAssertNil(try recipe().training.options.keepLast)
+        XCTAssertThrowsError(try recipe(["training.keep_last=0"]))
+        XCTAssertThrowsError(try recipe(["training.save_every=-1"]))
+        var back = try Recipe.decode(yaml: r.resolvedYAML(), file: r.file)
+        back.file = r.file
+        XCTAssertEqual(back, r)
+    }
+}
