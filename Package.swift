@@ -37,7 +37,10 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints"]),
         .target(
             name: "Recipes",
-            dependencies: ["Training", "Models", "NN", "Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "Training", "Models", "NN", "Datasets", "Tokenizers", "Checkpoints",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The command line: parsing and printing only.
@@ -55,9 +58,9 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers", "Training", "Models", "NN", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
-        .testTarget(name: "instructTests", dependencies: ["instruct"]),
+        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Training", "Datasets"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
