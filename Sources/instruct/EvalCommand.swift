@@ -148,7 +148,7 @@ struct EvalCheckpointCommand: ParsableCommand {
         }
 
         if json {
-            let data = try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         }
     }
@@ -207,6 +207,9 @@ struct EvalIFEvalCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        if !FileManager.default.fileExists(atPath: input) {
+            throw ValidationError("\(input): no such file; pass --input PATH to IFEval's input_data.jsonl")
+        }
         let prompts = try IFEval.loadPrompts(path: input)
         let answers = try IFEval.loadResponses(path: responses)
         let report = try IFEval.score(prompts: prompts, responses: answers)
