@@ -28,6 +28,10 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingArguments
 
     func run() throws {
+        try reportingErrors { try chat() }
+    }
+
+    private func chat() throws {
         BLAS.setThreadCount(sampling.threads)
         let loaded = try LoadedModel.load(path: checkpoint, verify: !sampling.noVerify)
         let encoder = try loaded.promptEncoder()
@@ -71,8 +75,8 @@ struct ChatCommand: ParsableCommand {
                 let answer = try streamAnswer(loaded, prompt: prompt, arguments: sampling, rng: &rng)
                 print("")
                 history.append(Message(role: .assistant, content: answer.text))
-            } catch let error as ValidationError {
-                FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            } catch let error as CommandFailure {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 history.removeLast()
             }
         }

@@ -64,6 +64,10 @@ struct EvalCheckpointCommand: ParsableCommand {
     }
 
     func run() throws {
+        try reportingErrors { try evaluate() }
+    }
+
+    private func evaluate() throws {
         BLAS.setThreadCount(threads)
         let loaded = try LoadedModel.load(path: checkpoint, verify: !noVerify)
         var metrics: [String: Any] = ["checkpoint": loaded.directory.path, "data": data]
@@ -178,7 +182,7 @@ struct EvalCheckpointCommand: ParsableCommand {
         do {
             try Data((lines.map { $0 + "\n" }.joined()).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw ValidationError("\(path): cannot write (\(error.localizedDescription))")
+            throw CommandFailure("\(path): cannot write (\(error.localizedDescription))")
         }
     }
 }
@@ -207,14 +211,18 @@ struct EvalIFEvalCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        try reportingErrors { try score() }
+    }
+
+    private func score() throws {
         if !FileManager.default.fileExists(atPath: input) {
-            throw ValidationError("\(input): no such file; pass --input PATH to IFEval's input_data.jsonl")
+            throw CommandFailure("\(input): no such file; pass --input PATH to IFEval's input_data.jsonl")
         }
         let prompts = try IFEval.loadPrompts(path: input)
         let answers = try IFEval.loadResponses(path: responses)
         let report = try IFEval.score(prompts: prompts, responses: answers)
         if report.prompts + report.skippedPrompts == 0 {
-            throw ValidationError("\(responses): none of its prompts matches a prompt of \(input); responses must repeat the IFEval prompt verbatim in `prompt`")
+            throw CommandFailure("\(responses): none of its prompts matches a prompt of \(input); responses must repeat the IFEval prompt verbatim in `prompt`")
         }
         if json {
             let e = JSONEncoder()

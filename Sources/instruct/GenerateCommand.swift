@@ -36,7 +36,7 @@ struct SamplingArguments: ParsableArguments {
 func streamAnswer(_ loaded: LoadedModel, prompt: [Int32], arguments: SamplingArguments, rng: inout RNG) throws -> (text: String, stop: StopReason, tokens: Int) {
     let context = loaded.model.config.contextLength
     if prompt.count >= context {
-        throw ValidationError("the prompt has \(prompt.count) tokens but the model's context is \(context) tokens; shorten it to leave room for an answer")
+        throw CommandFailure("the prompt has \(prompt.count) tokens but the model's context is \(context) tokens; shorten it to leave room for an answer")
     }
     let stops = arguments.stop + loaded.templateStopStrings
     let options = loaded.generationOptions(sampling: arguments.sampling, maxNewTokens: arguments.maxNewTokens, stopStrings: stops)
@@ -87,6 +87,10 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        try reportingErrors { try generate() }
+    }
+
+    private func generate() throws {
         BLAS.setThreadCount(sampling.threads)
         let loaded = try LoadedModel.load(path: checkpoint, verify: !sampling.noVerify)
         let tokens: [Int32]
@@ -97,7 +101,7 @@ struct GenerateCommand: ParsableCommand {
         } else {
             tokens = loaded.encoder.promptTokens(.instruction(instruction: prompt, input: input, response: ""))
         }
-        if tokens.isEmpty { throw ValidationError("the prompt encodes to no tokens; give some text") }
+        if tokens.isEmpty { throw CommandFailure("the prompt encodes to no tokens; give some text") }
         var rng = RNG(seed: sampling.seed)
         let start = Date()
         let answer = try streamAnswer(loaded, prompt: tokens, arguments: sampling, rng: &rng)
