@@ -104,22 +104,31 @@ extension LoadedModel {
             throw CheckpointModelError.unusable(path: "\(record.path):\(record.line)",
                                                 reason: "the prompt has \(prompt.count) tokens but the model's context is \(context); no room to answer")
         }
+        let answers = try answer(prompts: prompts, maxNewTokens: maxNewTokens, batchSize: batchSize)
+        return zip(records, answers).map { Response(record: $0, response: $1.text, stopReason: $1.stop) }
+    }
+
+    /// Greedy answers to prompt token lists, in batches of `batchSize` sorted by length (greedy
+    /// rows do not depend on their batch-mates), each cut at the template's end-of-turn
+    /// marker. Every prompt must be shorter than the context (else `GenerationError`).
+    public func answer(prompts: [[Int32]], maxNewTokens: Int, batchSize: Int = 16) throws -> [(text: String, stop: StopReason)] {
         let order = prompts.indices.sorted { (prompts[$0].count, $0) < (prompts[$1].count, $1) }
-        var out = [Response?](repeating: nil, count: prompts.count)
+        var out = [(text: String, stop: StopReason)](repeating: ("", .maxNewTokens), count: prompts.count)
         let options = generationOptions(maxNewTokens: maxNewTokens, stopStrings: templateStopStrings)
+        let step = Swift.max(1, batchSize)
         var rng = RNG(seed: 0)
         var start = 0
         while start < order.count {
-            let idx = Array(order[start..<Swift.min(start + Swift.max(1, batchSize), order.count)])
+            let idx = Array(order[start..<Swift.min(start + step, order.count)])
             let rows = try Generator.generateRows(model: model, parameters: parameters, prompts: idx.map { prompts[$0] },
                                                   options: options, rng: &rng)
             for (i, row) in zip(idx, rows) {
                 var stream = TextStream(decode: { tokenizer.decode($0) }, stopStrings: options.stopStrings)
                 for t in row.tokens { _ = stream.append(t) }
-                out[i] = Response(record: records[i], response: stream.text, stopReason: row.stopReason)
+                out[i] = (stream.text, row.stopReason)
             }
-            start += batchSize
+            start += step
         }
-        return out.compactMap { $0 }
+        return out
     }
 }

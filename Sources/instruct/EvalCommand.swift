@@ -198,20 +198,62 @@ struct EvalIFEvalCommand: ParsableCommand {
             of the other 5 (language detection, NLTK sentence and word tokenization) are left
             out of prompt-level accuracy and reported as skipped.
 
+            With --checkpoint, the prompts are first answered greedily by that checkpoint
+            (each rendered with its template as an instruction) and written to --responses.
+
             Examples:
               instruct eval ifeval --responses answers.jsonl --input ../shared/datasets/ifeval/input_data.jsonl
+              instruct eval ifeval --checkpoint checkpoints/quickstart --responses answers.jsonl --input input_data.jsonl
               instruct eval ifeval --responses answers.jsonl --input input_data.jsonl --json
             """)
 
-    @Option(help: "Responses: JSONL with `prompt` and `response`.")
+    @Option(help: "Responses: JSONL with `prompt` and `response` (written first with --checkpoint).")
     var responses: String
     @Option(help: "IFEval's input_data.jsonl (key, prompt, instruction_id_list, kwargs).")
     var input = "datasets/ifeval/input_data.jsonl"
     @Flag(help: "Print the report as one JSON object.")
     var json = false
+    @Option(help: "Answer the IFEval prompts with this checkpoint first (greedy), writing --responses.")
+    var checkpoint: String?
+    @Option(help: "With --checkpoint: most tokens per answer.")
+    var maxNewTokens = 256
+    @Option(help: "With --checkpoint: prompts per generation batch.")
+    var batchSize = 16
+    @Option(help: "With --checkpoint: answer only the first N prompts.")
+    var limit: Int?
+    @Option(help: "BLAS threads.")
+    var threads = 2
 
     func run() throws {
-        try reportingErrors { try score() }
+        try reportingErrors {
+            if let checkpoint { try answer(checkpoint) }
+            try score()
+        }
+    }
+
+    /// Answers every IFEval prompt (rendered with the checkpoint's template as an
+    /// instruction) and writes `{"prompt", "response"}` lines to --responses. A prompt too
+    /// long for the context gets an empty response, which follows no instruction.
+    private func answer(_ checkpoint: String) throws {
+        BLAS.setThreadCount(threads)
+        if !FileManager.default.fileExists(atPath: input) {
+            throw CommandFailure("\(input): no such file; pass --input PATH to IFEval's input_data.jsonl")
+        }
+        var prompts = try IFEval.loadPrompts(path: input)
+        if let limit { prompts = Array(prompts.prefix(max(0, limit))) }
+        let loaded = try LoadedModel.load(path: checkpoint)
+        let encoder = try loaded.promptEncoder()
+        let tokens = prompts.map { encoder.promptTokens(.instruction(instruction: $0.prompt, input: "", response: "")) }
+        let context = loaded.model.config.contextLength
+        let fits = tokens.indices.filter { tokens[$0].count < context }
+        let answers = try loaded.answer(prompts: fits.map { tokens[$0] }, maxNewTokens: maxNewTokens, batchSize: batchSize)
+        var responses = [String](repeating: "", count: prompts.count)
+        for (i, a) in zip(fits, answers) { responses[i] = a.text }
+        let lines = try zip(prompts, responses).map { try EvalCheckpointCommand.jsonLine(["prompt": $0.prompt, "response": $1]) }
+        try EvalCheckpointCommand.write(lines, to: self.responses)
+        if !json {
+            print("wrote \(lines.count) responses to \(self.responses) (\(prompts.count - fits.count) prompts longer than the context of \(context) tokens answered with nothing)")
+        }
     }
 
     private func score() throws {

@@ -131,4 +131,30 @@ final class GenerateEvalCommandLineTests: XCTestCase {
         XCTAssertNotEqual(noData.status, 0)
         XCTAssertTrue(noData.err.contains("nope.jsonl"), noData.err)
     }
+
+    func test_evalIFEval_checkpointAnswersThenScores() throws {
+        let dir = try trainedDir()
+        let input = """
+            {"key": 1, "prompt": "Sort 3 1 2. Do not use commas.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}
+            {"key": 2, "prompt": "Add 2 and 3, wrapped in double quotes.", "instruction_id_list": ["startend:quotation", "language:response_language"], "kwargs": [{}, {"language": "en"}]}
+            {"key": 3, "prompt": "Write a title like <<t>>.", "instruction_id_list": ["detectable_format:title"], "kwargs": [{}]}
+
+            """
+        try input.write(to: dir.appendingPathComponent("if_input.jsonl"), atomically: true, encoding: .utf8)
+        let r = try run(["eval", "ifeval", "--checkpoint", "run", "--responses", "if_answers.jsonl", "--input", "if_input.jsonl",
+                         "--max-new-tokens", "6", "--json", "--threads", "1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+        XCTAssertEqual(report["prompts"] as? Int, 2)
+        XCTAssertEqual(report["skipped_prompts"] as? Int, 1)
+        XCTAssertEqual(report["instructions"] as? Int, 3)
+        XCTAssertEqual(report["missing_responses"] as? Int, 0)
+        let answers = try String(contentsOf: dir.appendingPathComponent("if_answers.jsonl"), encoding: .utf8)
+        XCTAssertEqual(answers.split(separator: "\n").count, 3)
+
+        try "{\"prompt\": \"something else\", \"response\": \"x\"}\n".write(to: dir.appendingPathComponent("other.jsonl"), atomically: true, encoding: .utf8)
+        let none = try run(["eval", "ifeval", "--responses", "other.jsonl", "--input", "if_input.jsonl"], in: dir)
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.err.contains("other.jsonl"), none.err)
+    }
 }
