@@ -28,11 +28,11 @@ extension LoadedModel {
 
     /// The recipe's data settings (template, system prompt, columns, format, seq_len,
     /// packing, masks, length policy) applied to `path` alone, with no validation split
-    /// and no cache.
+    /// and no cache. Without a template in the recipe, the one training used (`encoder`).
     public func dataConfig(evaluating path: String) -> DataConfig {
         var config = recipe.dataConfig
         let first = config.datasets[0]
-        config.datasets = [DatasetSpec(path: path, format: first.format, columns: first.columns, template: first.template,
+        config.datasets = [DatasetSpec(path: path, format: first.format, columns: first.columns, template: first.template ?? encoder.template,
                                        weight: 1, validationFraction: 0, systemPrompt: first.systemPrompt)]
         config.cacheDirectory = nil
         return config
@@ -96,7 +96,7 @@ extension LoadedModel {
         let first = recipe.dataConfig.datasets[0]
         let file = try RecordReader.read(path: path, format: first.format, columns: first.columns,
                                          onBadRecord: recipe.dataConfig.onBadRecord)
-        let enc = try promptEncoder(template: first.template ?? file.format.defaultTemplate)
+        let enc = try promptEncoder(template: first.template ?? encoder.template)
         let records = limit.map { Array(file.records.prefix($0)) } ?? file.records
         let prompts = records.map { enc.promptTokens($0.content) }
         let context = model.config.contextLength

@@ -104,11 +104,27 @@ public struct LoadedModel {
             throw CheckpointModelError.unusable(path: dir.appendingPathComponent("model.safetensors").path, reason: "\(error)")
         }
         let spec = recipe.dataConfig.datasets[0]
-        let encoder = try ExampleEncoder(tokenizer: tokenizer, template: spec.template ?? spec.format.defaultTemplate,
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, template: trainingTemplate(spec),
                                          systemPrompt: spec.systemPrompt, trainOnInput: false,
                                          scope: recipe.dataConfig.chatScope)
         return LoadedModel(directory: dir, step: checkpoint.step, recipe: recipe, tokenizer: tokenizer, model: model,
                            parameters: parameters, encoder: encoder)
+    }
+
+    /// The template the first dataset was trained with: the recipe's, else the default of its
+    /// format; for `format: auto`, the format detected from the first line of the dataset
+    /// file when that file is still there and is JSONL (training detects it the same way),
+    /// else Alpaca.
+    static func trainingTemplate(_ spec: DatasetSpec) -> TemplateKind {
+        if let t = spec.template { return t }
+        guard spec.format == .auto, let handle = FileHandle(forReadingAtPath: spec.path) else { return spec.format.defaultTemplate }
+        defer { try? handle.close() }
+        let head = handle.readData(ofLength: 1 << 20)
+        guard let line = head.split(separator: 0x0A).first(where: { !$0.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }),
+              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let format = RecordFormat.detect(fields: Set(object.keys), columns: spec.columns)
+        else { return spec.format.defaultTemplate }
+        return format.defaultTemplate
     }
 
     /// End-of-sequence ids for generation (the tokenizer's EOS, when it has one).

@@ -133,4 +133,15 @@ final class CheckpointModelTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("recipe.yaml"), "\(error)")
         }
     }
+
+    func test_trainingTemplate_autoFormat_detectedFromFirstLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-tmpl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let chat = dir.appendingPathComponent("chat.jsonl").path
+        try "\n{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n"
+            .write(toFile: chat, atomically: true, encoding: .utf8)
+        XCTAssertEqual(LoadedModel.trainingTemplate(DatasetSpec(path: chat)), .chatml)
+        XCTAssertEqual(LoadedModel.trainingTemplate(DatasetSpec(path: chat, template: .plain)), .plain)
+        XCTAssertEqual(LoadedModel.trainingTemplate(DatasetSpec(path: dir.appendingPathComponent("gone.jsonl").path)), .alpaca)
+    }
 }
