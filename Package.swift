@@ -55,9 +55,9 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Training", "Datasets", "Tokenizers"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers", "Training", "Models", "NN", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
-        .testTarget(name: "instructTests", dependencies: ["instruct"]),
+        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Training", "Datasets"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -15,12 +15,16 @@ struct Instruct: ParsableCommand {
               instruct train recipes/quickstart.yaml                 # fine-tune (see recipes/)
               instruct train recipes/quickstart.yaml training.lr=1e-3 training.max_steps=300
               instruct checkpoint inspect checkpoints/quickstart/latest
+              instruct generate checkpoints/quickstart --prompt "Sort these numbers: 5 2 9"
+              instruct chat checkpoints/quickstart
+              instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl
               instruct tokenizer encode --tokenizer tokenizer.json < lines.txt
               instruct bench ops                                     # kernels vs raw BLAS
             """,
         subcommands: [
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
             DataCommand.self, CheckpointCommand.self, ExportCommand.self, ImportCommand.self,
+            GenerateCommand.self, ChatCommand.self, EvalCommand.self,
         ])
 
     /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.
