@@ -30,9 +30,13 @@ public struct ModelSection: Equatable, Sendable {
     public var tiedEmbeddings: Bool
     /// Default 0: short fine-tunes rarely overfit enough to need it, and it costs speed.
     public var dropout: Double
+    /// Default none (fresh weights): a checkpoint (step directory, run directory or its
+    /// `latest`, e.g. one written by `instruct import`) whose weights the run starts from.
+    /// They must match this section's shape; the error names each mismatching tensor.
+    public var initFrom: String?
 
     public static let keys = ["family", "vocab_size", "context_length", "dim", "layers", "heads", "kv_heads",
-                              "ffn_dim", "norm_eps", "rope_theta", "tied_embeddings", "dropout"]
+                              "ffn_dim", "norm_eps", "rope_theta", "tied_embeddings", "dropout", "init"]
 
     init(from f: RecipeFields) throws {
         family = try f.choice("family", default: .llama)
@@ -47,6 +51,7 @@ public struct ModelSection: Equatable, Sendable {
         ropeTheta = try f.double("rope_theta", default: 10000, in: 1...1e9)
         tiedEmbeddings = try f.bool("tied_embeddings", default: true)
         dropout = try f.double("dropout", default: 0, in: 0...1, below: 1)
+        initFrom = try f.optionalString("init")
         let config = self.config(vocabSize: vocabSize ?? 1, seqLen: contextLength ?? 1)
         if let problem = config.problems().first {
             throw RecipeError.invalidValue(source: f.source, key: f.path.isEmpty ? "model" : f.path, reason: problem)

@@ -77,7 +77,8 @@ public enum RecipeTraining {
             resumedFrom = trainer.step
             report("resuming from \(url.path) at step \(trainer.step) of \(trainer.totalSteps)")
         } else {
-            trainer = try Trainer(model: plan.model, parameters: Trainer.initialParameters(plan.model, seed: options.seed),
+            if let from = recipe.model.initFrom { report("model: starting from the weights in \(from)") }
+            trainer = try Trainer(model: plan.model, parameters: plan.startingParameters(seed: options.seed),
                                   data: plan.data, options: options)
         }
         let name = dir.lastPathComponent

@@ -1,6 +1,8 @@
+import Checkpoints
 import Datasets
 import Foundation
 import Models
+import NN
 import Tokenizers
 import Training
 
@@ -48,10 +50,27 @@ public struct RunPlan {
                        outputDirectory: URL(fileURLWithPath: recipe.output.dir))
     }
 
+    /// The weights the run starts from: `model.init`'s checkpoint when set (checked against
+    /// the model), else fresh weights from the seed.
+    public func startingParameters(seed: UInt64) throws -> Parameters {
+        guard let path = recipe.model.initFrom else { return Trainer.initialParameters(model, seed: seed) }
+        let dir = try LoadedModel.resolve(path: path)
+        let checkpoint = try CheckpointReader.open(dir)
+        let tensors = try checkpoint.tensors("model.safetensors")
+        let p = Parameters(tensors.entries.map { ($0.name, $0.tensor) })
+        do {
+            try model.validate(p)
+        } catch {
+            throw RecipeError.invalidValue(source: recipe.file, key: "model.init",
+                                           reason: "\(dir.appendingPathComponent("model.safetensors").path) does not fit the model section (\(error)); make the model section match the checkpoint (an imported one has it in model.yaml)")
+        }
+        return p
+    }
+
     /// The encoder that renders prompts exactly as the first dataset is trained.
     public func promptEncoder() throws -> ExampleEncoder {
         let spec = recipe.dataConfig.datasets[0]
-        return try ExampleEncoder(tokenizer: tokenizer, template: spec.template ?? .alpaca, systemPrompt: spec.systemPrompt,
+        return try ExampleEncoder(tokenizer: tokenizer, template: LoadedModel.trainingTemplate(spec), systemPrompt: spec.systemPrompt,
                                   trainOnInput: false, scope: recipe.dataConfig.chatScope)
     }
 }

@@ -144,4 +144,36 @@ final class CommandLineTests: XCTestCase {
         let inspect = try run(["checkpoint", "inspect", "back/step-0000000"], in: dir)
         XCTAssertEqual(inspect.status, 0, inspect.err)
     }
+
+    /// `model.init` starts from a checkpoint's weights: with a vanishing learning rate, one
+    /// step leaves them as they were; a checkpoint of another shape is refused naming model.init.
+    func test_modelInit_startsFromCheckpointWeights() throws {
+        let dir = try tempDir()
+        XCTAssertEqual(try run(["data", "synth", "--out", "synth", "--seed", "4", "--train", "100", "--heldout", "8"], in: dir).status, 0)
+        let base = """
+            # test recipe
+            tokenizer: {train: {vocab_size: 300}}
+            data: {datasets: [{path: synth/train.jsonl, template: plain}], seq_len: 64, cache_dir: null}
+            model: {dim: 32, layers: 1, heads: 2}
+            training: {batch_size: 4, max_steps: 3, threads: 1, warmup_steps: 0}
+            output: {dir: a}
+            """
+        try base.write(to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        let a = try run(["train", "a.yaml"], in: dir)
+        XCTAssertEqual(a.status, 0, a.err)
+        let b = try run(["train", "a.yaml", "model.init=a/latest", "output.dir=b", "training.max_steps=1",
+                         "training.lr=1e-12", "training.grad_clip=0"], in: dir)
+        XCTAssertEqual(b.status, 0, b.err)
+        XCTAssertTrue(b.out.contains("starting from the weights in a/latest"), b.out)
+        let wa = try Data(contentsOf: dir.appendingPathComponent("a/step-0000003/model.safetensors"))
+        let wb = try Data(contentsOf: dir.appendingPathComponent("b/step-0000001/model.safetensors"))
+        XCTAssertEqual(wa.count, wb.count)
+        // Same header and nearly the same floats: count bytes that differ (lr 1e-12 moves
+        // at most the last bits of a few weights).
+        let differing = zip(wa, wb).filter { $0 != $1 }.count
+        XCTAssertLessThan(differing, wa.count / 50, "weights should start from a/latest")
+        let bad = try run(["train", "a.yaml", "model.init=a/latest", "output.dir=c", "model.dim=64"], in: dir)
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.err.contains("model.init"), bad.err)
+    }
 }
