@@ -9,7 +9,9 @@
 # Self time, not inclusive: time in OpenBLAS counts as matmul wherever it was called from
 # (attention's internal products call sgemm too, so "matmul" includes them), and malloc,
 # page faults, memset and memcpy count as "allocation and copies" whoever called them.
-# OpenBLAS's worker threads spin while waiting for work; that shows as "BLAS thread wait".
+# OpenBLAS's worker threads spin (sched_yield) while waiting for work; that and the kernel's
+# scheduling show as "BLAS thread wait and scheduler" and grow with the machine's load.
+# Model set-up (random init) is sampled too and listed on its own line.
 # Needs: perf (kernel.perf_event_paranoid <= 2 is enough for user-space samples of
 # this process), swift demangle, a release build.
 set -euo pipefail
@@ -27,12 +29,13 @@ perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio -g none --pe
 python3 - "$OUT/symbols.txt" <<'PY'
 import re, sys
 groups = [
+    ("setup (random init of the weights; not part of a step)", r"randomNormal|DeterministicMath|initialParameters|nextNormal"),
     ("optimizer (AdamW)", r"AdamW"),
     ("cross-entropy", r"crossEntropy|CrossEntropy"),
     ("attention (our code: softmax, masks, copies)", r"[Aa]ttention"),
     ("norms (LayerNorm)", r"[Ll]ayer[Nn]orm|[Rr]ms[Nn]orm|Normalization"),
     ("matmul (OpenBLAS sgemm)", r"sgemm|gemm_|_kernel_|[io]tcopy|oncopy|sgemv|inner_thread|blas_memory|exec_blas|gemm_thread"),
-    ("BLAS thread wait", r"blas_thread_server|sched_yield|__sched_yield"),
+    ("BLAS thread wait and scheduler (sched_yield spinning, context switches)", r"blas_thread_server|sched_yield|__schedule|finish_task_switch|do_syscall_64|entry_SYSCALL|syscall_exit|pick_next|update_curr|_raw_spin|psi_"),
     ("elementwise (GELU, add, mul, broadcast sums)", r"gelu|GELU|Gelu|binary|Kernel|[Ee]lementwise|unary|VectorExp|sumToShape|sum\(axis|reduce|addingSameShape"),
     ("shape (split, reshape, transpose, concat, gather)", r"split|reshap|transpos|concat|permut|gather|[Ee]mbedding|Shape"),
     ("allocation and copies (malloc, page faults, memset, memcpy)", r"malloc|free|memset|memcpy|memmove|clear_page|page_fault|do_anonymous|alloc|mmap|munmap|zeros|uninitialized|TensorStorage|folio|lru|zap_|rmqueue|__handle_mm|handle_mm"),
