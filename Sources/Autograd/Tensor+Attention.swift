@@ -42,6 +42,15 @@ import Foundation
 /// Query rows per block inside a segment.
 let attentionQueryBlock = 64
 
+/// Sizes and row strides of attention's operands. q, k and v rows (tokens) are `ldq`,
+/// `ldkv` floats apart: H*D for separate tensors, (Hq + 2 Hkv) * D inside a packed
+/// projection. Output and its gradient are always [B, T, Hq, D] (row stride Hq*D); the
+/// gradients of q, k, v use the strides of q, k, v.
+struct AttentionLayout {
+    var time: Int, heads: Int, kvHeads: Int, headSize: Int
+    var ldq: Int, ldkv: Int
+}
+
 /// One maximal run of equal segment ids in a row: tokens `start..<start+length` of row `row`.
 struct AttentionSegment {
     var row: Int
@@ -76,15 +85,58 @@ extension Tensor {
         let segments = attentionSegments(segmentIDs, rows: b, time: t)
         let out = Tensor.uninitialized(q.shape)
         let lse = Tensor.uninitialized([b, t, hq])
-        attentionForward(q: q, k: k, v: v, out: out, lse: lse, segments: segments, scale: s)
+        let layout = AttentionLayout(time: t, heads: hq, kvHeads: hkv, headSize: d, ldq: hq * d, ldkv: hkv * d)
+        attentionForward(layout, q: q.storage.pointer, k: k.storage.pointer, v: v.storage.pointer,
+                         out: out.storage.pointer, lse: lse.storage.pointer, segments: segments, scale: s)
         guard anyTracked([q, k, v]) else { return out }
         let qs = q.detached, ks = k.detached, vs = v.detached, os = out
         let needs = (q.isTracked, k.isTracked, v.isTracked)
         return out.recorded([q, k, v]) { g in
-            let (dq, dk, dv) = causalAttentionBackward(
-                q: qs, k: ks, v: vs, out: os, lse: lse, dOut: g, segments: segments, scale: s,
-                needQ: needs.0, needK: needs.1, needV: needs.2)
-            return [dq, dk, dv]
+            // dQ rows are each written once (beta 0); dK and dV accumulate (beta 1) from zero.
+            let dq = Tensor.uninitialized(needs.0 ? qs.shape : [0])
+            let dk = Tensor.zeros(needs.1 ? ks.shape : [0]), dv = Tensor.zeros(needs.2 ? vs.shape : [0])
+            causalAttentionBackward(layout, q: qs.storage.pointer, k: ks.storage.pointer, v: vs.storage.pointer,
+                                    out: os.storage.pointer, lse: lse.storage.pointer, dOut: g.storage.pointer,
+                                    dq: needs.0 ? dq.storage.pointer : nil, dk: needs.1 ? dk.storage.pointer : nil,
+                                    dv: needs.2 ? dv.storage.pointer : nil, segments: segments, scale: s)
+            return [needs.0 ? dq : nil, needs.1 ? dk : nil, needs.2 ? dv : nil]
+        }
+    }
+
+    /// Causal self-attention reading q, k and v straight from one packed projection, as
+    /// GPT-2's `c_attn` output: the last axis of `qkv` [B, T, (Hq + 2 Hkv) * D] holds the Hq
+    /// query heads, then the Hkv key heads, then the Hkv value heads. Same result as
+    /// splitting `qkv` and calling `causalAttention(q, k, v, ...)` (bit for bit: the same
+    /// products on the same numbers, only the row strides differ), without the three slice
+    /// copies forward and, backward, without three zero-padded gradients and their sum:
+    /// the gradient is written into one [B, T, (Hq + 2 Hkv) * D] tensor.
+    /// - Returns: [B, T, Hq, D].
+    public static func causalAttention(packedQKV qkv: Tensor, heads hq: Int, kvHeads hkv: Int,
+                                       segmentIDs: [Int32], scale: Float? = nil) -> Tensor {
+        precondition(qkv.rank == 3 && hq >= 1 && hkv >= 1 && hq % hkv == 0 && qkv.shape[2] % (hq + 2 * hkv) == 0
+                     && qkv.shape[2] >= hq + 2 * hkv,
+                     "causalAttention(packedQKV:): qkv must be [B, T, (Hq + 2 Hkv) * D] with Hq a multiple of Hkv; got \(qkv.shape), Hq \(hq), Hkv \(hkv)")
+        let b = qkv.shape[0], t = qkv.shape[1], ld = qkv.shape[2], d = ld / (hq + 2 * hkv)
+        precondition(segmentIDs.count == b * t,
+                     "causalAttention(packedQKV:): qkv \(qkv.shape) needs B*T = \(b * t) segment ids, got \(segmentIDs.count)")
+        let s = scale ?? 1 / Float(d).squareRoot()
+        let segments = attentionSegments(segmentIDs, rows: b, time: t)
+        let out = Tensor.uninitialized([b, t, hq, d])
+        let lse = Tensor.uninitialized([b, t, hq])
+        let layout = AttentionLayout(time: t, heads: hq, kvHeads: hkv, headSize: d, ldq: ld, ldkv: ld)
+        let pq = qkv.storage.pointer, pk = pq + hq * d, pv = pk + hkv * d
+        attentionForward(layout, q: pq, k: pk, v: pv, out: out.storage.pointer, lse: lse.storage.pointer,
+                         segments: segments, scale: s)
+        guard anyTracked(qkv) else { return out }
+        let xs = qkv.detached, os = out
+        return out.recorded([qkv]) { g in
+            // Zeroed: dK and dV accumulate with beta 1 (dQ is overwritten).
+            let dx = Tensor.zeros(xs.shape)
+            let pq = xs.storage.pointer, pdq = dx.storage.pointer
+            causalAttentionBackward(layout, q: pq, k: pq + hq * d, v: pq + (hq + hkv) * d,
+                                    out: os.storage.pointer, lse: lse.storage.pointer, dOut: g.storage.pointer,
+                                    dq: pdq, dk: pdq + hq * d, dv: pdq + (hq + hkv) * d, segments: segments, scale: s)
+            return [dx]
         }
     }
 
@@ -138,19 +190,19 @@ extension Tensor {
     }
 
     /// Forward kernel: writes `out` [B, T, Hq, D] and `lse` [B, T, Hq].
-    static func attentionForward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+    static func attentionForward(_ layout: AttentionLayout, q pq: UnsafeMutablePointer<Float>,
+                                 k pk: UnsafeMutablePointer<Float>, v pv: UnsafeMutablePointer<Float>,
+                                 out po: UnsafeMutablePointer<Float>, lse pl: UnsafeMutablePointer<Float>,
                                  segments: [AttentionSegment], scale: Float) {
-        let t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
+        let t = layout.time, hq = layout.heads, d = layout.headSize, hkv = layout.kvHeads
         let group = hq / hkv
-        let ldq = hq * d, ldk = hkv * d
-        let pq = q.storage.pointer, pk = k.storage.pointer, pv = v.storage.pointer
-        let po = out.storage.pointer, pl = lse.storage.pointer
+        let ldq = layout.ldq, ldk = layout.ldkv, ldo = hq * d
         let work = attentionWork(segments, headSize: d) * 2 * hq
         segments.withUnsafeBufferPointer { segs in
             forEachAttentionItem(segs.count * hq, totalWork: work) { item, rowsInParallel in
                 let seg = segs[item / hq], h = item % hq, kvh = h / group
                 let len = seg.length, token0 = seg.row * t + seg.start
-                let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldq + h * d
+                let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldo + h * d
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
                 let lseh = pl + token0 * hq + h
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(len, attentionQueryBlock) * len)
@@ -172,7 +224,7 @@ extension Tensor {
                     }
                     // O[r0..<r1] = P V[0..<r1]
                     BLAS.sgemm(transposeA: false, transposeB: false, m: rb, n: d, k: nk,
-                               a: scratch, lda: nk, b: vh, ldb: ldk, beta: 0, c: oh + r0 * ldq, ldc: ldq)
+                               a: scratch, lda: nk, b: vh, ldb: ldk, beta: 0, c: oh + r0 * ldo, ldc: ldo)
                     r0 = r1
                 }
             }
@@ -180,34 +232,33 @@ extension Tensor {
     }
 
     /// d(loss)/d(q, k, v) of `causalAttention`, given `dOut` [B, T, Hq, D] and the saved
-    /// output and logsumexp. Returns nil for inputs that are not needed.
-    static func causalAttentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
-                                        dOut: Tensor, segments: [AttentionSegment], scale: Float,
-                                        needQ: Bool, needK: Bool, needV: Bool) -> (Tensor?, Tensor?, Tensor?) {
-        let t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
+    /// output and logsumexp. Writes `dq` (every row once) and adds into `dk`, `dv` (which
+    /// must start at zero); a nil gradient is not computed.
+    static func causalAttentionBackward(_ layout: AttentionLayout, q pq: UnsafeMutablePointer<Float>,
+                                        k pk: UnsafeMutablePointer<Float>, v pv: UnsafeMutablePointer<Float>,
+                                        out po: UnsafeMutablePointer<Float>, lse pl: UnsafeMutablePointer<Float>,
+                                        dOut pg: UnsafeMutablePointer<Float>,
+                                        dq pdq: UnsafeMutablePointer<Float>?, dk pdk: UnsafeMutablePointer<Float>?,
+                                        dv pdv: UnsafeMutablePointer<Float>?,
+                                        segments: [AttentionSegment], scale: Float) {
+        let t = layout.time, hq = layout.heads, d = layout.headSize, hkv = layout.kvHeads
         let group = hq / hkv
-        let ldq = hq * d, ldk = hkv * d
-        // dQ rows are each written once (beta 0); dK and dV accumulate (beta 1) from zero.
-        let dq = Tensor.uninitialized(needQ ? q.shape : [0])
-        let dk = Tensor.zeros(needK ? k.shape : [0]), dv = Tensor.zeros(needV ? v.shape : [0])
-        let pq = q.storage.pointer, pk = k.storage.pointer, pv = v.storage.pointer
-        let po = out.storage.pointer, pl = lse.storage.pointer, pg = dOut.storage.pointer
-        let pdq = dq.storage.pointer, pdk = dk.storage.pointer, pdv = dv.storage.pointer
-        let needS = needQ || needK
+        let ldq = layout.ldq, ldk = layout.ldkv, ldo = hq * d
+        let needS = pdq != nil || pdk != nil
         let work = attentionWork(segments, headSize: d) * 5 * hq
         segments.withUnsafeBufferPointer { segs in
             forEachAttentionItem(segs.count * hkv, totalWork: work) { item, rowsInParallel in
                 let seg = segs[item / hkv], kvh = item % hkv
                 let len = seg.length, token0 = seg.row * t + seg.start
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
-                let dkh = pdk + token0 * ldk + kvh * d, dvh = pdv + token0 * ldk + kvh * d
+                let dkh = pdk.map { $0 + token0 * ldk + kvh * d }, dvh = pdv.map { $0 + token0 * ldk + kvh * d }
                 let blockRows = Swift.min(len, attentionQueryBlock)
                 let p = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len)
                 let dp = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len)
                 defer { p.deallocate(); dp.deallocate() }
                 for h in (kvh * group)..<((kvh + 1) * group) {
-                    let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldq + h * d
-                    let gh = pg + token0 * ldq + h * d, dqh = pdq + token0 * ldq + h * d
+                    let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldo + h * d
+                    let gh = pg + token0 * ldo + h * d, dqh = pdq.map { $0 + token0 * ldq + h * d }
                     let lseh = pl + token0 * hq + h
                     var r0 = 0
                     while r0 < len {
@@ -221,29 +272,29 @@ extension Tensor {
                             for j in valid..<nk { row[j] = 0 }
                         }
                         // dV[0..<r1] += P^T dO[r0..<r1]
-                        if needV {
+                        if let dvh = dvh {
                             BLAS.sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: rb,
-                                       a: p, lda: nk, b: gh + r0 * ldq, ldb: ldq, beta: 1, c: dvh, ldc: ldk)
+                                       a: p, lda: nk, b: gh + r0 * ldo, ldb: ldo, beta: 1, c: dvh, ldc: ldk)
                         }
                         if needS {
                             // dP [rb, nk] = dO[r0..<r1] V[0..<r1]^T
                             BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d,
-                                       a: gh + r0 * ldq, lda: ldq, b: vh, ldb: ldk, beta: 0, c: dp, ldc: nk)
+                                       a: gh + r0 * ldo, lda: ldo, b: vh, ldb: ldk, beta: 0, c: dp, ldc: nk)
                             // dS = P * (dP - rowsum(dO * O)), stored over dP.
                             attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
-                                let go = gh + (r0 + i) * ldq, oo = oh + (r0 + i) * ldq
+                                let go = gh + (r0 + i) * ldo, oo = oh + (r0 + i) * ldo
                                 var delta: Float = 0
                                 for c in 0..<d { delta += go[c] * oo[c] }
                                 let prow = p + i * nk, drow = dp + i * nk
                                 for j in 0..<nk { drow[j] = prow[j] * (drow[j] - delta) }
                             }
                             // dQ[r0..<r1] = scale dS K[0..<r1]
-                            if needQ {
+                            if let dqh = dqh {
                                 BLAS.sgemm(transposeA: false, transposeB: false, m: rb, n: d, k: nk, alpha: scale,
                                            a: dp, lda: nk, b: kh, ldb: ldk, beta: 0, c: dqh + r0 * ldq, ldc: ldq)
                             }
                             // dK[0..<r1] += scale dS^T Q[r0..<r1]
-                            if needK {
+                            if let dkh = dkh {
                                 BLAS.sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: rb, alpha: scale,
                                            a: dp, lda: nk, b: qh + r0 * ldq, ldb: ldq, beta: 1, c: dkh, ldc: ldk)
                             }
@@ -253,6 +304,5 @@ extension Tensor {
                 }
             }
         }
-        return (needQ ? dq : nil, needK ? dk : nil, needV ? dv : nil)
     }
 }

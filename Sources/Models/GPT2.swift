@@ -38,6 +38,8 @@ extension DecoderModel {
                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
         gpt2Forward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng) { _, q, k, v in
             Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
+        } attendPacked: { qkv in
+            Tensor.causalAttention(packedQKV: qkv, heads: config.heads, kvHeads: config.heads, segmentIDs: segmentIDs)
         }
     }
 
@@ -45,9 +47,12 @@ extension DecoderModel {
     /// `attend(layer, q, k, v)` gets q, k, v [B, T, H, D] of the new tokens and returns
     /// [B, T, H, D]. Training passes segment-causal attention; generation passes attention
     /// over a key/value cache (DecoderModel+KVCache.swift). Everything else is shared.
+    /// When `attendPacked` is given it is used instead: it gets c_attn's output [B, T, 3C]
+    /// unsplit and returns [B, T, H, D] (training: no split copies, one gradient tensor).
     func gpt2Forward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?,
-                     attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+                     attend: (Int, Tensor, Tensor, Tensor) -> Tensor,
+                     attendPacked: ((Tensor) -> Tensor)? = nil) -> Tensor {
         let c = config.dim, h = config.heads, d = config.headDim
         for pos in positions {
             precondition(pos >= 0 && Int(pos) < config.contextLength,
@@ -58,11 +63,16 @@ extension DecoderModel {
         for i in 0..<config.layers {
             let b = gpt2Block(i)
             let qkv = b.attn(b.ln1(x, p), p)                                   // [B, T, 3C]
-            let parts = qkv.split(axis: 2, sizes: [c, c, c])
-            let q = parts[0].reshaped([batch, time, h, d])
-            let k = parts[1].reshaped([batch, time, h, d])
-            let v = parts[2].reshaped([batch, time, h, d])
-            let a = attend(i, q, k, v).reshaped([batch, time, c])
+            let a: Tensor
+            if let attendPacked = attendPacked {
+                a = attendPacked(qkv).reshaped([batch, time, c])
+            } else {
+                let parts = qkv.split(axis: 2, sizes: [c, c, c])
+                let q = parts[0].reshaped([batch, time, h, d])
+                let k = parts[1].reshaped([batch, time, h, d])
+                let v = parts[2].reshaped([batch, time, h, d])
+                a = attend(i, q, k, v).reshaped([batch, time, c])
+            }
             x = x + maybeDropout(b.proj(a, p), rng)
             let hidden = b.fc(b.ln2(x, p), p).gelu()                          // [B, T, 4C]
             x = x + maybeDropout(b.fcProj(hidden, p), rng)

@@ -129,6 +129,35 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    func test_attention_packedQKV_equalsSplitQKV_bitForBit() {
+        // GQA (4 query heads over 2 kv heads), head size 3, two segments in the second row.
+        let (b, t, hq, hkv, d) = (2, 5, 4, 2, 3)
+        let ids: [Int32] = [0, 0, 0, 0, 0, 1, 1, 2, 2, 2]
+        let qkv = testTensor([b, t, (hq + 2 * hkv) * d], seed: 70), dO = testTensor([b, t, hq, d], seed: 71)
+        let packedIn = qkv.trackingGradients()
+        let packed = Tensor.causalAttention(packedQKV: packedIn, heads: hq, kvHeads: hkv, segmentIDs: ids)
+        let packedGrad = gradients(of: (packed * dO).sum(), wrt: [packedIn])[0]
+        let splitIn = qkv.trackingGradients()
+        let parts = splitIn.split(axis: 2, sizes: [hq * d, hkv * d, hkv * d])
+        let split = Tensor.causalAttention(parts[0].reshaped([b, t, hq, d]), parts[1].reshaped([b, t, hkv, d]),
+                                           parts[2].reshaped([b, t, hkv, d]), segmentIDs: ids)
+        let splitGrad = gradients(of: (split * dO).sum(), wrt: [splitIn])[0]
+        XCTAssertEqual(packed.shape, [b, t, hq, d])
+        XCTAssertEqual(packed.scalars, split.scalars)
+        XCTAssertEqual(packedGrad.shape, qkv.shape)
+        XCTAssertEqual(packedGrad.scalars, splitGrad.scalars)
+    }
+
+    func test_attention_packedQKV_gradients_finiteDifferences() {
+        let ids: [Int32] = [0, 0, 1, 1, 1, 2, 7, 7, 7, 7]
+        checkGradients([testTensor([2, 5, (4 + 2 * 2) * 3], seed: 72)]) {
+            Tensor.causalAttention(packedQKV: $0[0], heads: 4, kvHeads: 2, segmentIDs: ids)
+        }
+        checkGradients([testTensor([1, 1, 3], seed: 73)]) {
+            Tensor.causalAttention(packedQKV: $0[0], heads: 1, kvHeads: 1, segmentIDs: [0])
+        }
+    }
+
     func test_attention_packedRowOfTwoExamples_equalsEachExampleAlone() {
         let (h, hkv, d) = (4, 2, 6)
         let lens = [5, 3]
