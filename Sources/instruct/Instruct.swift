@@ -34,8 +34,11 @@ struct Instruct: ParsableCommand {
         // Keep freed tensor buffers in the heap for reuse instead of returning each one to
         // the kernel: every training step frees and reallocates the same sizes, and fresh
         // pages from the kernel cost a page fault per 4 KiB on first touch.
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
-        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+        // INSTRUCTKIT_DEFAULT_MALLOC=1 keeps glibc's defaults (for memory measurements).
+        if ProcessInfo.processInfo.environment["INSTRUCTKIT_DEFAULT_MALLOC"] == nil {
+            _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
+            _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+        }
         #endif
         // Line-buffer standard output so progress shows up in logs and pipes as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
