@@ -176,4 +176,45 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.err.contains("model.init"), bad.err)
     }
+
+    /// A run killed with SIGKILL (no chance to clean up) resumes from its last checkpoint and
+    /// ends with the same weights, bit for bit, as a run that was never stopped.
+    func test_sigkilledRun_resumesToTheSameWeights() throws {
+        let dir = try tempDir()
+        XCTAssertEqual(try run(["data", "synth", "--out", "synth", "--seed", "6", "--train", "400", "--heldout", "8"], in: dir).status, 0)
+        let recipe = """
+            # test recipe
+            seed: 3
+            tokenizer: {train: {vocab_size: 300}}
+            data: {datasets: [{path: synth/train.jsonl, template: plain}], seq_len: 64, cache_dir: null}
+            model: {dim: 32, layers: 1, heads: 2}
+            training: {batch_size: 4, max_steps: 120, threads: 1, warmup_steps: 0, save_every: 5}
+            output: {dir: killed}
+            """
+        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["train", "r.yaml"]
+        p.currentDirectoryURL = dir
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let first = dir.appendingPathComponent("killed/step-0000010")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: first.path) && p.isRunning && Date() < deadline { usleep(500) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the run finished before it could be killed; raise max_steps")
+        let resumed = try run(["train", "r.yaml", "--resume", "latest"], in: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        let straight = try run(["train", "r.yaml", "output.dir=straight"], in: dir)
+        XCTAssertEqual(straight.status, 0, straight.err)
+        let a = try Data(contentsOf: dir.appendingPathComponent("killed/step-0000120/model.safetensors"))
+        let b = try Data(contentsOf: dir.appendingPathComponent("straight/step-0000120/model.safetensors"))
+        XCTAssertEqual(a, b, "resumed weights differ from the uninterrupted run")
+        let steps = try String(contentsOf: dir.appendingPathComponent("killed/metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["loss"] != nil }.compactMap { $0["step"] as? Int }
+        XCTAssertEqual(steps, Array(1...120), "metrics.jsonl must continue with no duplicated or missing step")
+    }
 }
