@@ -172,43 +172,20 @@ public enum BPETrainer {
     }
 }
 
-/// Max-heap of (count, pair): larger count first, then the smaller pair key.
-struct PairHeap {
-    private var items: [(count: Int, key: UInt64)] = []
+/// A pair of ids (packed in `key`) and how often it occurs: the trainer's heap entry.
+/// Higher count first; ties go to the smaller key (left id, then right id).
+struct PairCount: HeapOrdered {
+    var count: Int
+    var key: UInt64
 
     @inline(__always)
-    private static func before(_ a: (count: Int, key: UInt64), _ b: (count: Int, key: UInt64)) -> Bool {
+    static func before(_ a: PairCount, _ b: PairCount) -> Bool {
         a.count != b.count ? a.count > b.count : a.key < b.key
     }
+}
 
-    mutating func push(count: Int, key: UInt64) {
-        items.append((count, key))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard PairHeap.before(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
+typealias PairHeap = BinaryHeap<PairCount>
 
-    mutating func pop() -> (count: Int, key: UInt64)? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                let r = l + 1
-                var best = i
-                if l < items.count && PairHeap.before(items[l], items[best]) { best = l }
-                if r < items.count && PairHeap.before(items[r], items[best]) { best = r }
-                if best == i { break }
-                items.swapAt(i, best)
-                i = best
-            }
-        }
-        return first
-    }
+extension BinaryHeap where Element == PairCount {
+    mutating func push(count: Int, key: UInt64) { push(PairCount(count: count, key: key)) }
 }

@@ -294,51 +294,19 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
 }
 
 /// A possible merge of the symbols at `position` and the next one.
-struct Candidate {
+struct Candidate: HeapOrdered {
     var score: Float
     var position: Int32
     var left: Int32
     var right: Int32
     var merged: Int32
+
+    /// Higher score first, then smaller position.
+    @inline(__always)
+    static func before(_ a: Candidate, _ b: Candidate) -> Bool {
+        a.score != b.score ? a.score > b.score : a.position < b.position
+    }
 }
 
 /// Max-heap of candidates: higher score first, then smaller position.
-struct CandidateHeap {
-    private var items: [Candidate] = []
-
-    @inline(__always)
-    private static func before(_ a: Candidate, _ b: Candidate) -> Bool {
-        a.score != b.score ? a.score > b.score : a.position < b.position
-    }
-
-    mutating func push(_ c: Candidate) {
-        items.append(c)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard CandidateHeap.before(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> Candidate? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                let r = l + 1
-                var best = i
-                if l < items.count && CandidateHeap.before(items[l], items[best]) { best = l }
-                if r < items.count && CandidateHeap.before(items[r], items[best]) { best = r }
-                if best == i { break }
-                items.swapAt(i, best)
-                i = best
-            }
-        }
-        return first
-    }
-}
+typealias CandidateHeap = BinaryHeap<Candidate>
