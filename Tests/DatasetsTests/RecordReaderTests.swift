@@ -148,7 +148,7 @@ final class RecordReaderTests: XCTestCase {
               let original = sharedDataset("dolly-12.original.jsonl")
         // Skipped only where ../shared (reference data kept outside the repository) is absent,
         // such as a user's machine; team machines and CI have it, so there the test runs.
-        else { throw XCTSkip("../shared/datasets is absent; reference data only on the team machines and CI") }
+        else { throw XCTSkip("skipped: ../shared/datasets is absent (reference data is only on the team machines and CI)") }
         let d = try RecordReader.read(path: dolly)
         XCTAssertEqual(d.format, .dolly)
         XCTAssertEqual(d.records.count, 151)

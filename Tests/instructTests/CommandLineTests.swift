@@ -4,28 +4,10 @@ import XCTest
 /// Runs the built `instruct` binary the way a user does: synthetic data, a short training
 /// run with evaluation, checkpoint inspection, and bad input.
 final class CommandLineTests: XCTestCase {
-    /// The `instruct` executable next to this test bundle (SwiftPM builds it for these tests).
-    static var binary: URL {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
-        return bundle.deletingLastPathComponent().appendingPathComponent("instruct")
-    }
-
-    struct Result { var status: Int32; var out: String; var err: String }
+    static var binary: URL { CLI.binary }
 
     @discardableResult
-    func run(_ args: [String], in dir: URL) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String], in dir: URL) throws -> CLI.Result { try CLI.run(args, in: dir) }
 
     func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-cli-\(UUID().uuidString)")
@@ -192,13 +174,7 @@ final class CommandLineTests: XCTestCase {
             output: {dir: killed}
             """
         try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = ["train", "r.yaml"]
-        p.currentDirectoryURL = dir
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLI.start(["train", "r.yaml"], in: dir)
         let first = dir.appendingPathComponent("killed/step-0000010")
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: first.path) && p.isRunning && Date() < deadline { usleep(500) }

@@ -6,26 +6,12 @@ import XCTest
 
 /// `instruct generate`, `chat` and `eval` run as a user runs them, on one tiny trained run.
 final class GenerateEvalCommandLineTests: XCTestCase {
-    struct Result { var status: Int32; var out: String; var err: String; var exited: Bool }
+    typealias Result = CLI.Result
 
     static var shared: URL?
 
     func run(_ args: [String], in dir: URL, stdin: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = CommandLineTests.binary
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self),
-                      err: String(decoding: e, as: UTF8.self), exited: p.terminationReason == .exit)
+        try CLI.run(args, in: dir, stdin: stdin)
     }
 
     /// A directory with synth data and a 5-step run in `run/`.
