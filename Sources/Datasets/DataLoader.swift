@@ -41,6 +41,17 @@ public struct Batch: Equatable, Sendable {
     public var epoch: Int
     /// Trained targets in the batch (the loss is averaged over these).
     public var trainedTokenCount: Int { lossMask.reduce(0) { $0 + Int($1) } }
+
+    /// Rows `range` of this batch, same epoch (a data-parallel rank's share). An empty range
+    /// gives a batch of 0 rows.
+    public func rows(_ range: Range<Int>) -> Batch {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rowCount,
+                     "Batch.rows: \(range) is outside a batch of \(rowCount) rows")
+        let span = (range.lowerBound * seqLen)..<(range.upperBound * seqLen)
+        return Batch(rowCount: range.count, seqLen: seqLen, tokens: Array(tokens[span]), targets: Array(targets[span]),
+                     lossMask: Array(lossMask[span]), segmentIDs: Array(segmentIDs[span]),
+                     positions: Array(positions[span]), epoch: epoch)
+    }
 }
 
 /// Which rows a loader serves.

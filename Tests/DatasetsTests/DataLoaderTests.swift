@@ -32,6 +32,20 @@ final class DataLoaderTests: XCTestCase {
         XCTAssertGreaterThan(count, 10)
     }
 
+    /// A data-parallel rank's share: rows of a batch of 2B rows are those of two batches of B.
+    func test_batchRows_splitInTwo_equalsTwoHalfSizeBatches() throws {
+        let dir = TempDir()
+        let data = try prepared(dir)
+        var big = try DataLoader(data: data, batchSize: 4, epochs: 1)
+        var small = try DataLoader(data: data, batchSize: 2, epochs: 1)
+        let b = try XCTUnwrap(big.next())
+        XCTAssertEqual(b.rows(0..<2), small.next())
+        XCTAssertEqual(b.rows(2..<4), small.next())
+        XCTAssertEqual(b.rows(1..<1).rowCount, 0)
+        XCTAssertEqual(b.rows(1..<1).tokens, [])
+        XCTAssertEqual(b.rows(0..<4), b)
+    }
+
     func test_epochs_areShuffledDifferently_butReproducibly() throws {
         let dir = TempDir()
         let data = try prepared(dir)
