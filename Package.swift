@@ -25,6 +25,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
+        // Open MPI, loaded with dlopen() only under mpirun: the binary does not link libmpi
+        // (docs/distributed.md). Its own C code, so it builds without MPI installed.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
 
         // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
         .target(name: "Autograd", dependencies: ["CBLAS"]),
@@ -34,7 +37,7 @@ let package = Package(
         .target(
             name: "Datasets",
             dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints"]),
+        .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints", "CMPI"]),
         .target(
             name: "Recipes",
             dependencies: ["Training", "Checkpoints", "Models", "NN", "Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),

@@ -18,6 +18,9 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     public var trainedTokensPerSecond: Double
     /// Seconds since the run started (resumed runs continue the count).
     public var elapsedSeconds: Double
+    /// Data parallel: seconds of this step spent summing gradients and counts across ranks
+    /// (included in the step's time). Nil, and absent from metrics.jsonl, for one process.
+    public var allreduceSeconds: Double? = nil
 
     public init(step: Int, epoch: Int, loss: Double?, lr: Double, gradNorm: Double?, tokens: Int, trainedTokens: Int,
                 tokensPerSecond: Double, trainedTokensPerSecond: Double, elapsedSeconds: Double) {
@@ -37,7 +40,7 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         case step, epoch, loss, lr
         case gradNorm = "grad_norm", tokens, trainedTokens = "trained_tokens"
         case tokensPerSecond = "tokens_per_s", trainedTokensPerSecond = "trained_tokens_per_s"
-        case elapsedSeconds = "elapsed_s"
+        case elapsedSeconds = "elapsed_s", allreduceSeconds = "allreduce_s"
     }
 }
 
@@ -86,6 +89,12 @@ public struct TrainingSummary: Codable, Sendable, Equatable {
     public var stopped: Bool = false
     /// The last checkpoint written by this run, if any.
     public var checkpoint: URL? = nil
+    /// Ranks of a data-parallel run (1 for one process).
+    public var ranks: Int = 1
+    /// Data parallel: seconds spent in all-reduce over the steps of this process (nil for one process).
+    public var allreduceSeconds: Double? = nil
+    /// Steps taken by this process (not counting steps before a resume).
+    public var stepsThisRun: Int = 0
 }
 
 /// Errors that stop training. Each says what to do next.
@@ -96,6 +105,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case io(path: String, reason: String)
     /// A checkpoint cannot be resumed with this run; each string names one difference.
     case resumeMismatch([String])
+    /// A data-parallel run cannot start or continue (MPI missing, an MPI call failed).
+    case distributed(String)
+    /// The ranks' weights differ (weight hashes by rank) at a step.
+    case replicasDiverged(step: Int, hashes: [UInt64])
 
     public var description: String {
         switch self {
@@ -110,6 +123,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .resumeMismatch(p):
             return "cannot resume: " + p.joined(separator: "; ")
                 + ". Resume with the recipe the checkpoint was trained with, or start a new run in another output.dir."
+        case let .distributed(reason):
+            return "data-parallel run: \(reason)"
+        case let .replicasDiverged(step, hashes):
+            let list = hashes.enumerated().map { "rank \($0.offset): \(String($0.element, radix: 16))" }.joined(separator: ", ")
+            return "the ranks' weights differ at step \(step) (\(list)); the gradient all-reduce did not give every rank "
+                + "the same result. Resume from the last checkpoint; if it happens again, report it with the recipe and mpirun command."
         }
     }
 }

@@ -1,0 +1,163 @@
+// See include/CMPI.h. Every call goes through a function pointer resolved by cmpi_load;
+// calling one before a successful load is a programmer error and returns -1.
+#include "CMPI.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+// Open MPI's handle types are pointers to incomplete structs; a void pointer has the same
+// representation. MPI_Comm_world and friends are the addresses of these globals.
+typedef void *cmpi_handle;
+#define CMPI_IN_PLACE ((void *)1)  // Open MPI: #define MPI_IN_PLACE ((void *) 1)
+
+typedef int (*fn_initialized)(int *);
+typedef int (*fn_finalized)(int *);
+typedef int (*fn_init)(int *, char ***);
+typedef int (*fn_finalize)(void);
+typedef int (*fn_comm_rank)(cmpi_handle, int *);
+typedef int (*fn_comm_size)(cmpi_handle, int *);
+typedef int (*fn_allreduce)(const void *, void *, int, cmpi_handle, cmpi_handle, cmpi_handle);
+typedef int (*fn_allgather)(const void *, int, cmpi_handle, void *, int, cmpi_handle, cmpi_handle);
+typedef int (*fn_barrier)(cmpi_handle);
+typedef int (*fn_abort)(cmpi_handle, int);
+
+static struct {
+    fn_initialized initialized;
+    fn_finalized finalized;
+    fn_init init;
+    fn_finalize finalize;
+    fn_comm_rank comm_rank;
+    fn_comm_size comm_size;
+    fn_allreduce allreduce;
+    fn_allgather allgather;
+    fn_barrier barrier;
+    fn_abort abort;
+    cmpi_handle comm_world, t_float, t_double, t_byte, op_sum, op_max;
+    int loaded;
+} mpi;
+
+static int resolve(void *lib, const char *name, void **out, char *error, size_t error_len) {
+    dlerror();
+    void *p = dlsym(lib, name);
+    if (p == NULL) {
+        const char *e = dlerror();
+        snprintf(error, error_len, "symbol %s not found in libmpi (%s)", name, e ? e : "null");
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int cmpi_load(const char *library, char *error, size_t error_len) {
+    if (mpi.loaded) return 0;
+    const char *names[] = {library, "libmpi.so.40", "libmpi.so", "libmpi.40.dylib"};
+    void *lib = NULL;
+    char first[512] = "";
+    for (int i = 0; i < 4 && lib == NULL; i++) {
+        if (names[i] == NULL) continue;
+        // RTLD_GLOBAL: Open MPI's own plugins (mca_*.so) resolve libmpi's symbols globally.
+        lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
+        if (lib == NULL && first[0] == 0) {
+            const char *e = dlerror();
+            snprintf(first, sizeof first, "%s", e ? e : names[i]);
+        }
+        if (library != NULL) break;  // an explicit library is the only one tried
+    }
+    if (lib == NULL) {
+        snprintf(error, error_len, "cannot load Open MPI's library: %s", first);
+        return -1;
+    }
+    struct { const char *name; void **slot; } table[] = {
+        {"MPI_Initialized", (void **)&mpi.initialized}, {"MPI_Finalized", (void **)&mpi.finalized},
+        {"MPI_Init", (void **)&mpi.init}, {"MPI_Finalize", (void **)&mpi.finalize},
+        {"MPI_Comm_rank", (void **)&mpi.comm_rank}, {"MPI_Comm_size", (void **)&mpi.comm_size},
+        {"MPI_Allreduce", (void **)&mpi.allreduce}, {"MPI_Allgather", (void **)&mpi.allgather},
+        {"MPI_Barrier", (void **)&mpi.barrier}, {"MPI_Abort", (void **)&mpi.abort},
+        {"ompi_mpi_comm_world", &mpi.comm_world}, {"ompi_mpi_float", &mpi.t_float},
+        {"ompi_mpi_double", &mpi.t_double}, {"ompi_mpi_byte", &mpi.t_byte},
+        {"ompi_mpi_op_sum", &mpi.op_sum}, {"ompi_mpi_op_max", &mpi.op_max},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (resolve(lib, table[i].name, table[i].slot, error, error_len) != 0) return -1;
+    }
+    mpi.loaded = 1;
+    return 0;
+}
+
+int cmpi_init(int *rank, int *size) {
+    if (!mpi.loaded) return -1;
+    int done = 0;
+    if (mpi.initialized(&done) != 0) return -1;
+    if (!done && mpi.init(NULL, NULL) != 0) return -1;
+    if (mpi.comm_rank(mpi.comm_world, rank) != 0) return -1;
+    return mpi.comm_size(mpi.comm_world, size);
+}
+
+int cmpi_finalize(void) {
+    if (!mpi.loaded) return -1;
+    int started = 0, finished = 0;
+    mpi.initialized(&started);
+    mpi.finalized(&finished);
+    if (!started || finished) return 0;
+    return mpi.finalize();
+}
+
+static cmpi_handle type_handle(cmpi_type t) {
+    switch (t) {
+    case CMPI_FLOAT: return mpi.t_float;
+    case CMPI_DOUBLE: return mpi.t_double;
+    default: return mpi.t_byte;
+    }
+}
+
+int cmpi_allreduce(void *buffer, int count, cmpi_type type, cmpi_op op) {
+    if (!mpi.loaded) return -1;
+    return mpi.allreduce(CMPI_IN_PLACE, buffer, count, type_handle(type), op == CMPI_SUM ? mpi.op_sum : mpi.op_max,
+                         mpi.comm_world);
+}
+
+int cmpi_allgather_bytes(const void *in, void *out, int bytes) {
+    if (!mpi.loaded) return -1;
+    return mpi.allgather(in, bytes, mpi.t_byte, out, bytes, mpi.t_byte, mpi.comm_world);
+}
+
+int cmpi_barrier(void) {
+    if (!mpi.loaded) return -1;
+    return mpi.barrier(mpi.comm_world);
+}
+
+int cmpi_abort(int code) {
+    if (!mpi.loaded) return -1;
+    return mpi.abort(mpi.comm_world, code);
+}
+
+#ifdef CMPI_CHECK_AGAINST_MPI_H
+// Compile with `mpicc -fsyntax-only -DCMPI_CHECK_AGAINST_MPI_H cmpi_shim.c`: every declaration
+// above must match Open MPI's own header, or this fails to compile.
+#include <mpi.h>
+_Static_assert(MPI_SUCCESS == 0, "MPI_SUCCESS is 0");
+_Static_assert(sizeof(MPI_Comm) == sizeof(cmpi_handle) && sizeof(MPI_Datatype) == sizeof(cmpi_handle)
+                   && sizeof(MPI_Op) == sizeof(cmpi_handle), "MPI handles are pointers");
+static void cmpi_check_types(void) {
+    // Assigning the real functions to our pointer types with the handle types swapped in.
+    int (*init)(int *, char ***) = MPI_Init;
+    int (*initialized)(int *) = MPI_Initialized;
+    int (*finalized)(int *) = MPI_Finalized;
+    int (*finalize)(void) = MPI_Finalize;
+    int (*rank)(MPI_Comm, int *) = MPI_Comm_rank;
+    int (*size)(MPI_Comm, int *) = MPI_Comm_size;
+    int (*allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm) = MPI_Allreduce;
+    int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm) = MPI_Allgather;
+    int (*barrier)(MPI_Comm) = MPI_Barrier;
+    int (*abort_)(MPI_Comm, int) = MPI_Abort;
+    (void)init; (void)initialized; (void)finalized; (void)finalize; (void)rank; (void)size;
+    (void)allreduce; (void)allgather; (void)barrier; (void)abort_;
+    _Static_assert(__builtin_types_compatible_p(__typeof__(MPI_IN_PLACE), void *), "MPI_IN_PLACE is a pointer");
+    // The predefined handles are the addresses of these globals.
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&ompi_mpi_comm_world), struct ompi_predefined_communicator_t *),
+                   "MPI_COMM_WORLD is &ompi_mpi_comm_world");
+    (void)sizeof(&ompi_mpi_float); (void)sizeof(&ompi_mpi_double); (void)sizeof(&ompi_mpi_byte);
+    (void)sizeof(&ompi_mpi_op_sum); (void)sizeof(&ompi_mpi_op_max);
+}
+#endif
