@@ -53,6 +53,7 @@ extension Recipe {
         if training.explicitSeed { y += "  seed: \(o.seed)\n" }
         y += "  save_every: \(o.saveEvery)\n"
         if let k = o.keepLast { y += "  keep_last: \(k)\n" }
+        if o.syncCheckEvery > 0 { y += "  sync_check_every: \(o.syncCheckEvery)\n" }
         y += "eval:\n  every: \(eval.every)\n  batches: \(eval.batches)\n"
         if let s = eval.synth { y += "  synth: \(q(s))\n" }
         y += "  synth_limit: \(eval.synthLimit)\n  max_new_tokens: \(eval.maxNewTokens)\n"

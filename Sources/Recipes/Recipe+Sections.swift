@@ -75,7 +75,7 @@ public struct TrainingSection: Equatable, Sendable {
 
     public static let keys = ["batch_size", "grad_accum", "max_steps", "epochs", "lr", "min_lr_ratio", "schedule",
                               "warmup_steps", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "log_every",
-                              "threads", "seed", "save_every", "keep_last"]
+                              "threads", "seed", "save_every", "keep_last", "sync_check_every"]
 
     init(from f: RecipeFields) throws {
         var o = TrainingOptions()
@@ -97,6 +97,7 @@ public struct TrainingSection: Equatable, Sendable {
         if f.value("seed") != nil { o.seed = try f.uint64("seed", default: 0) }
         o.saveEvery = try f.int("save_every", default: o.saveEvery, atLeast: 0)
         o.keepLast = try f.value("keep_last") == nil ? nil : f.int("keep_last", default: 1, atLeast: 1)
+        o.syncCheckEvery = try f.int("sync_check_every", default: o.syncCheckEvery, atLeast: 0)
         options = o
         explicitSeed = f.value("seed") != nil
     }

@@ -31,12 +31,17 @@ public enum RecipeTraining {
         public var stopped: Bool?
         /// The last checkpoint directory written.
         public var checkpoint: String?
+        /// Data-parallel ranks (nil for one process).
+        public var ranks: Int?
+        /// Data parallel: mean seconds per step spent in the gradient all-reduce (rank 0's).
+        public var allreduceSecondsPerStep: Double?
 
         enum CodingKeys: String, CodingKey {
             case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
             case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
             case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
             case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
+            case ranks, allreduceSecondsPerStep = "allreduce_s_per_step"
         }
     }
 
@@ -57,7 +62,14 @@ public enum RecipeTraining {
     /// metrics.jsonl is cut back to the checkpoint's step. `shouldStop` is polled between
     /// optimizer steps; when it returns true the run saves a checkpoint and returns with
     /// `stopped` set (no held-out evaluation then).
+    ///
+    /// Data parallel (`group` of several ranks, started by mpirun): every rank prepares the
+    /// same data and model and trains its share of each batch; rank 0 alone writes the run
+    /// folder, metrics, checkpoints and the summary, and alone runs the held-out `eval.synth`
+    /// (the other ranks wait for it at their next step). Every rank resumes from the same
+    /// checkpoint, so `output.dir` must be readable by all of them (docs/distributed.md).
     public static func run(_ recipe: Recipe, resume: String? = nil, shouldStop: () -> Bool = { false },
+                           group: ProcessGroup = .single,
                            events: (TrainingEvent) -> Void, report: (String) -> Void) throws -> Summary {
         let plan = try RunPlan.prepare(recipe)
         let dir = plan.outputDirectory
@@ -66,20 +78,30 @@ public enum RecipeTraining {
                + "\(r.skipped) skipped, \(r.dropped) dropped, \(r.truncated) truncated; \(r.rows) rows of \(plan.data.seqLen), "
                + String(format: "packing %.1f%%", r.packingEfficiency * 100))
         report("model: \(plan.model.config.family.rawValue), \(plan.model.parameterCount) parameters, vocabulary \(plan.model.config.vocabSize)")
-        try writeRunFiles(plan)
+        try checkSameRunOnEveryRank(plan, group: group)
+        if group.isMain { try writeRunFiles(plan) }
         let options = recipe.trainingOptions
+        if group.isDistributed {
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            report("data parallel: \(group.size) ranks, \(options.microBatchSize) rows each per micro-batch "
+                   + "(global batch \(options.microBatchSize * group.size) rows), \(options.threads) BLAS thread(s) per rank")
+            if group.localSize * options.threads > cores {
+                report("warning: \(group.localSize) ranks x \(options.threads) threads on a machine with \(cores) cores; "
+                       + "set training.threads=\(max(1, cores / group.localSize)) to avoid oversubscribing the cores")
+            }
+        }
         var trainer: Trainer
         var resumedFrom: Int? = nil
         if let resume {
             let url = try CheckpointDirectory.resolve(resume, runDirectory: dir)
             let checkpoint = try CheckpointReader.open(url)
-            trainer = try resumedTrainer(checkpoint, plan: plan, options: options, report: report)
+            trainer = try resumedTrainer(checkpoint, plan: plan, options: options, group: group, report: report)
             resumedFrom = trainer.step
             report("resuming from \(url.path) at step \(trainer.step) of \(trainer.totalSteps)")
         } else {
             if let from = recipe.model.initFrom { report("model: starting from the weights in \(from)") }
             trainer = try Trainer(model: plan.model, parameters: plan.startingParameters(seed: options.seed),
-                                  data: plan.data, options: options)
+                                  data: plan.data, options: options, group: group)
         }
         let name = dir.lastPathComponent
         var synthRecords: [SynthRecord] = []
@@ -87,7 +109,7 @@ public enum RecipeTraining {
         var evalSeconds = 0.0
         if let path = recipe.eval.synth, resumedFrom != nil {
             report("held-out accuracy is not measured on a resumed run (the starting weights are not the initial ones): \(path)")
-        } else if let path = recipe.eval.synth {
+        } else if let path = recipe.eval.synth, group.isMain {
             synthRecords = try SynthFiles.load(path: path)
             if recipe.eval.synthLimit > 0 { synthRecords = Array(synthRecords.prefix(recipe.eval.synthLimit)) }
             let t0 = Date()
@@ -111,6 +133,10 @@ public enum RecipeTraining {
         summary.resumedFrom = resumedFrom
         summary.stopped = result.stopped
         summary.checkpoint = result.checkpoint?.path
+        if group.isDistributed {
+            summary.ranks = group.size
+            summary.allreduceSecondsPerStep = (result.allreduceSeconds ?? 0) / Double(max(result.stepsThisRun, 1))
+        }
         if let before, !result.stopped {
             let t0 = Date()
             let (after, responses) = try SynthEvaluation.evaluate(model: plan.model, parameters: trainer.parameters,
@@ -135,6 +161,7 @@ public enum RecipeTraining {
                                             f.tally.accuracy * 100, (before.tally(f.family)?.accuracy ?? 0) * 100, f.tally.total))
             }
         }
+        guard group.isMain else { return summary }
         try writeJSON(summary, to: dir.appendingPathComponent(name + ".json"))
         report("run folder: \(dir.path)")
         return summary
@@ -143,7 +170,7 @@ public enum RecipeTraining {
     /// The trainer saved in `checkpoint`, after checking that the checkpoint's recipe and
     /// data are this run's (see `RecipeResume`).
     static func resumedTrainer(_ checkpoint: Checkpoint, plan: RunPlan, options: TrainingOptions,
-                               report: (String) -> Void) throws -> Trainer {
+                               group: ProcessGroup = .single, report: (String) -> Void) throws -> Trainer {
         let recipeURL = checkpoint.directory.appendingPathComponent("recipe.yaml")
         let saved = try Recipe.decode(yaml: String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self),
                                       file: recipeURL.path)
@@ -161,7 +188,25 @@ public enum RecipeTraining {
         if !check.refused.isEmpty { throw TrainingError.resumeMismatch(check.refused) }
         report(check.changes.isEmpty ? "resume: the recipe is unchanged since the checkpoint"
                                      : "resume: changed since the checkpoint (allowed): " + check.changes.joined(separator: "; "))
-        return try Trainer.resume(from: checkpoint, model: plan.model, data: plan.data, options: options)
+        return try Trainer.resume(from: checkpoint, model: plan.model, data: plan.data, options: options, group: group)
+    }
+
+    /// Data parallel: every rank must train the same resolved recipe (overrides included) on
+    /// the same prepared data, or their weights part at the first step. Compares a hash of
+    /// both over all ranks (collective) and names the ranks that differ from rank 0.
+    static func checkSameRunOnEveryRank(_ plan: RunPlan, group: ProcessGroup) throws {
+        guard group.isDistributed else { return }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in (plan.recipe.resolvedYAML() + "\u{0}" + plan.data.fingerprint).utf8 {
+            h = (h ^ UInt64(byte)) &* 0x100_0000_01B3
+        }
+        let hashes = try group.allgather([h]).map { $0[0] }
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        if !differing.isEmpty {
+            throw TrainingError.distributed(
+                "rank(s) \(differing.map(String.init).joined(separator: ", ")) run another resolved recipe or other data than rank 0; "
+                    + "launch every rank with the same recipe, overrides and data files (the same paths on every machine)")
+        }
     }
 
     /// Writes the resolved recipe and the tokenizer into the run directory.

@@ -13,6 +13,15 @@ import NN
 /// the whole step; then clipped, and AdamW applies the scheduled rate. A step whose
 /// micro-batches hold no trained token updates nothing (no division by zero) and is
 /// reported with a nil loss. A non-finite loss throws before the weights are touched.
+///
+/// Data parallel (`group` of N ranks, docs/distributed.md): every micro-batch is a global
+/// batch of N x `microBatchSize` rows, of which each rank trains its own contiguous share
+/// (`ProcessGroup.shard`). After the micro-batches, the loss sums, trained-token counts and
+/// token counts are summed over ranks, then the gradient sums (one MPI_Allreduce of all
+/// gradients), and the sum is divided by the trained-token count of the whole global step.
+/// Clipping and AdamW then run on every rank with the same inputs, so the weights stay
+/// identical: N ranks of B rows follow one process of N x B rows to float tolerance (the
+/// order of float sums differs). The data cursor is global, so every rank's is the same.
 public struct Trainer {
     public let model: DecoderModel
     public private(set) var parameters: Parameters
@@ -32,9 +41,15 @@ public struct Trainer {
     public private(set) var elapsedSeconds = 0.0
     /// Steps the run will take in all.
     public let totalSteps: Int
+    /// The ranks of a data-parallel run (`.single` for one process).
+    public let group: ProcessGroup
+    /// Seconds spent summing gradients and counts across ranks so far (0 for one process).
+    public private(set) var allreduceSeconds = 0.0
 
-    /// A trainer at step 0 with the given weights. Sets BLAS's thread count.
-    public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions) throws {
+    /// A trainer at step 0 with the given weights. Sets BLAS's thread count. Every rank of
+    /// `group` must start from the same `parameters`.
+    public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
+                group: ProcessGroup = .single) throws {
         let problems = options.problems()
         if !problems.isEmpty { throw TrainingError.invalidOptions(problems) }
         try model.validate(parameters)
@@ -43,17 +58,24 @@ public struct Trainer {
         self.parameters = parameters
         self.options = options
         self.data = data
+        self.group = group
         self.optimizer = AdamW(beta1: Float(options.beta1), beta2: Float(options.beta2), eps: Float(options.adamEps),
                                weightDecay: Float(options.weightDecay))
-        self.loader = try DataLoader(data: data, batchSize: options.microBatchSize,
+        self.loader = try DataLoader(data: data, batchSize: options.microBatchSize * group.size,
                                      epochs: options.maxSteps == nil ? options.epochs : nil)
         if loader.rowsPerEpoch == 0 { throw TrainingError.noTrainingData }
-        let rowsPerStep = options.microBatchSize * options.gradientAccumulation
+        let rowsPerStep = options.microBatchSize * group.size * options.gradientAccumulation
         let stepsPerEpoch = (loader.rowsPerEpoch + rowsPerStep - 1) / rowsPerStep
         self.totalSteps = options.maxSteps ?? stepsPerEpoch * options.epochs
         self.schedule = LRSchedule(kind: options.schedule, lr: options.lr, minLR: options.lr * options.minLRRatio,
                                    warmupSteps: options.warmupSteps, totalSteps: totalSteps)
-        self.dropoutRNG = RNG(seed: options.seed, stream: 0xD0)
+        self.dropoutRNG = Self.dropoutRNG(seed: options.seed, rank: group.rank)
+    }
+
+    /// Dropout's generator of `rank`: stream 0xD0 of the seed for rank 0 (the same as a
+    /// single-process run), an independent stream per other rank.
+    public static func dropoutRNG(seed: UInt64, rank: Int) -> RNG {
+        RNG(seed: seed, stream: 0xD0 &+ (UInt64(rank) << 32))
     }
 
     /// A trainer continuing exactly where `state` was saved: the step, the data cursor
@@ -63,19 +85,33 @@ public struct Trainer {
     /// `training.max_steps` (or `epochs`) changed. Throws `TrainingError.resumeMismatch` when
     /// the state is of another format version or the cursor belongs to other data.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
-                state: TrainerState, optimizerMoments: (m: Parameters, v: Parameters)) throws {
-        try self.init(model: model, parameters: parameters, data: data, options: options)
+                state: TrainerState, optimizerMoments: (m: Parameters, v: Parameters), group: ProcessGroup = .single) throws {
+        try self.init(model: model, parameters: parameters, data: data, options: options, group: group)
         guard state.version == 1 else {
             throw TrainingError.resumeMismatch(["trainer_state.json has format version \(state.version), this build reads version 1"])
         }
+        let savedRanks = state.ranks ?? 1
+        if savedRanks != group.size {
+            throw TrainingError.resumeMismatch([
+                "the checkpoint was trained with \(savedRanks) rank(s), this run has \(group.size) "
+                    + "(the global batch and the per-rank dropout streams would differ); relaunch with `mpirun -np \(savedRanks)`"
+                    + (savedRanks == 1 ? " or without mpirun" : "")])
+        }
         do {
-            self.loader = try DataLoader(data: data, batchSize: options.microBatchSize,
+            self.loader = try DataLoader(data: data, batchSize: options.microBatchSize * group.size,
                                          epochs: options.maxSteps == nil ? options.epochs : nil, cursor: state.dataCursor)
         } catch {
             throw TrainingError.resumeMismatch(["data: \(error)"])
         }
         self.step = state.step
-        self.dropoutRNG = state.dropoutRNG
+        if group.isDistributed {
+            guard let rngs = state.rankDropoutRNGs, rngs.count == group.size else {
+                throw TrainingError.resumeMismatch(["trainer_state.json has no dropout generator for each of the \(group.size) ranks"])
+            }
+            self.dropoutRNG = rngs[group.rank]
+        } else {
+            self.dropoutRNG = state.dropoutRNG
+        }
         self.optimizer.restore(step: state.optimizerStep, m: optimizerMoments.m, v: optimizerMoments.v)
         self.tokensSeen = state.tokensSeen
         self.trainedTokensSeen = state.trainedTokensSeen
@@ -100,9 +136,12 @@ public struct Trainer {
         var count = 0, tokens = 0, micro = 0
         var epoch = loader.cursor.epoch
         for _ in 0..<options.gradientAccumulation {
-            guard let batch = loader.next() else { break }
-            if micro == 0 { epoch = batch.epoch }
+            guard let global = loader.next() else { break }
+            if micro == 0 { epoch = global.epoch }
             micro += 1
+            let batch = group.isDistributed
+                ? global.rows(ProcessGroup.shard(rows: global.rowCount, rank: group.rank, size: group.size)) : global
+            if batch.rowCount == 0 { continue }  // a short last batch left this rank no row
             tokens += batch.segmentIDs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             let tracked = parameters.tracked()
             let (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
@@ -119,6 +158,13 @@ public struct Trainer {
             gradSum = gradSum.map { $0.adding(g) } ?? g
         }
         if micro == 0 { return nil }
+        var reduceSeconds: Double? = nil
+        if group.isDistributed {
+            let r0 = DispatchTime.now().uptimeNanoseconds
+            try allreduce(lossSum: &lossSum, count: &count, tokens: &tokens, gradients: &gradSum)
+            reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - r0) * 1e-9
+            allreduceSeconds += reduceSeconds!  // set just above
+        }
         let lr = schedule.rate(at: step)
         var gradNorm: Double? = nil
         if var grads = gradSum, count > 0 {
@@ -131,26 +177,89 @@ public struct Trainer {
         elapsedSeconds += seconds
         tokensSeen += tokens
         trainedTokensSeen += count
-        return StepMetrics(step: step, epoch: epoch, loss: count > 0 ? lossSum / Double(count) : nil, lr: lr,
-                           gradNorm: gradNorm, tokens: tokens, trainedTokens: count,
-                           tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9),
-                           trainedTokensPerSecond: Double(count) / Swift.max(seconds, 1e-9),
-                           elapsedSeconds: elapsedSeconds)
+        var metrics = StepMetrics(step: step, epoch: epoch, loss: count > 0 ? lossSum / Double(count) : nil, lr: lr,
+                                  gradNorm: gradNorm, tokens: tokens, trainedTokens: count,
+                                  tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9),
+                                  trainedTokensPerSecond: Double(count) / Swift.max(seconds, 1e-9),
+                                  elapsedSeconds: elapsedSeconds)
+        metrics.allreduceSeconds = reduceSeconds
+        return metrics
+    }
+
+    /// Sums this rank's loss, counts and gradients with every other rank's. The counts go
+    /// first (as doubles, exact below 2^53): when the global step has no trained token, no
+    /// rank sends gradients. A rank without gradients (no rows or no trained token) sends
+    /// zeros for every trainable tensor, so all ranks pass buffers of the same length.
+    private func allreduce(lossSum: inout Double, count: inout Int, tokens: inout Int, gradients: inout Parameters?) throws {
+        var totals = [lossSum, Double(count), Double(tokens)]
+        try group.allreduceSum(&totals)
+        lossSum = totals[0]
+        count = Int(totals[1])
+        tokens = Int(totals[2])
+        guard count > 0 else { gradients = nil; return }
+        let tracked = parameters.tracked()
+        let names = tracked.names.filter { tracked[$0].isTracked }
+        var flat: [Float] = []
+        flat.reserveCapacity(names.reduce(0) { $0 + parameters[$1].count })
+        for name in names {
+            if let g = gradients?.tensor(named: name) { flat += g.scalars } else {
+                flat += [Float](repeating: 0, count: parameters[name].count)
+            }
+        }
+        try group.allreduceSum(&flat)
+        var out: [(String, Tensor)] = []
+        var offset = 0
+        for name in names {
+            let shape = parameters[name].shape
+            let n = parameters[name].count
+            out.append((name, Tensor(shape: shape, scalars: Array(flat[offset..<(offset + n)]))))
+            offset += n
+        }
+        gradients = Parameters(out)
+    }
+
+    /// A hash of every weight's bits (FNV-1a over the float bit patterns, in parameter order).
+    public var weightHash: UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for (_, t) in parameters.pairs {
+            t.withUnsafeBufferPointer { buf in
+                for x in buf { h = (h ^ UInt64(x.bitPattern)) &* 0x100_0000_01B3 }
+            }
+        }
+        return h
+    }
+
+    /// Checks that every rank holds the same weights (their `weightHash`es agree). Collective:
+    /// every rank must call it at the same step. Throws `TrainingError.replicasDiverged`.
+    public func checkReplicasInSync() throws {
+        guard group.isDistributed else { return }
+        let hashes = try group.allgather([weightHash]).map { $0[0] }
+        if Set(hashes).count > 1 { throw TrainingError.replicasDiverged(step: step, hashes: hashes) }
     }
 
     /// Mean loss and perplexity over the validation split (at most `maxBatches` batches when
-    /// positive). Records no graph. Nil when there are no validation rows.
+    /// positive). Records no graph. Nil when there are no validation rows. Data parallel:
+    /// collective; batches are global (N x `microBatchSize` rows) and sharded like training's.
     public func evaluate(maxBatches: Int = 0) throws -> EvalMetrics? {
-        var val = try DataLoader(data: data, batchSize: options.microBatchSize, split: .validation)
+        var val = try DataLoader(data: data, batchSize: options.microBatchSize * group.size, split: .validation)
         var sum = 0.0, count = 0, batches = 0
-        while let batch = val.next() {
+        while let global = val.next() {
+            let batch = group.isDistributed
+                ? global.rows(ProcessGroup.shard(rows: global.rowCount, rank: group.rank, size: group.size)) : global
+            batches += 1
+            if maxBatches > 0 && batches > maxBatches { break }
+            if batch.rowCount == 0 { continue }
             let (s, c) = model.loss(tokens: batch.tokens, targets: batch.targets, positions: batch.positions,
                                     segmentIDs: batch.segmentIDs, batch: batch.rowCount, time: batch.seqLen,
                                     parameters: parameters)
             sum += Double(s.scalar)
             count += c
-            batches += 1
-            if maxBatches > 0 && batches >= maxBatches { break }
+        }
+        if group.isDistributed {
+            var totals = [sum, Double(count)]
+            try group.allreduceSum(&totals)
+            sum = totals[0]
+            count = Int(totals[1])
         }
         guard count > 0 else { return nil }
         let mean = sum / Double(count)

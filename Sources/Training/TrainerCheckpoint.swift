@@ -18,6 +18,10 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var trainedTokensSeen: Int
     public var elapsedSeconds: Double
     public var schedule: LRSchedule
+    /// Ranks of the data-parallel run that saved it; nil for one process.
+    public var ranks: Int? = nil
+    /// Every rank's dropout generator, by rank (data-parallel runs only; `dropoutRNG` is rank 0's).
+    public var rankDropoutRNGs: [RNG]? = nil
 }
 
 extension Trainer {
@@ -25,13 +29,28 @@ extension Trainer {
     public var state: TrainerState {
         TrainerState(step: step, totalSteps: totalSteps, dataCursor: loader.cursor, dropoutRNG: dropoutRNG,
                      optimizerStep: optimizer.step, tokensSeen: tokensSeen, trainedTokensSeen: trainedTokensSeen,
-                     elapsedSeconds: elapsedSeconds, schedule: schedule)
+                     elapsedSeconds: elapsedSeconds, schedule: schedule, ranks: group.isDistributed ? group.size : nil)
     }
 
     /// Writes `step-NNNNNNN/` in `runDirectory` (weights, AdamW moments, trainer state,
     /// plus `extraFiles` such as the recipe and tokenizer) atomically, and points `latest`
     /// at it. Returns the checkpoint directory.
+    ///
+    /// Data parallel: collective (every rank calls it at the same step). The ranks' dropout
+    /// generators are gathered into the state, then rank 0 alone writes; the other ranks
+    /// return the directory rank 0 writes without waiting for it.
     public func saveCheckpoint(in runDirectory: URL, extraFiles: [String: Data], keepLast: Int? = nil) throws -> URL {
+        var state = self.state
+        if group.isDistributed {
+            let spare = dropoutRNG.spareNormal
+            let words = dropoutRNG.state + [spare == nil ? 0 : 1, spare?.bitPattern ?? 0]
+            state.rankDropoutRNGs = try group.allgather(words).map {
+                RNG(state: Array($0[0..<4]), spareNormal: $0[4] == 0 ? nil : Double(bitPattern: $0[5]))
+            }
+            guard group.isMain else {
+                return runDirectory.appendingPathComponent(CheckpointWriter.directoryName(step: step))
+            }
+        }
         var files: [String: CheckpointFile] = [:]
         files["model.safetensors"] = .tensors(NamedTensors(parameters.pairs.map { ($0.name, $0.tensor) },
                                                            metadata: ["format": "pt", "producer": "instructkit"]))
@@ -52,7 +71,7 @@ extension Trainer {
     /// gradient norm) runs in the same order as in the uninterrupted run: losses continue
     /// bit for bit. Throws `resumeMismatch` when tensors are missing or have other shapes.
     public static func resume(from checkpoint: Checkpoint, model: DecoderModel, data: PreparedData,
-                              options: TrainingOptions) throws -> Trainer {
+                              options: TrainingOptions, group: ProcessGroup = .single) throws -> Trainer {
         let weights = try checkpoint.tensors("model.safetensors")
         let moments = try checkpoint.tensors("optimizer.safetensors")
         let stateData = try checkpoint.data("trainer_state.json")
@@ -78,6 +97,6 @@ extension Trainer {
         if weights.count != params.count { problems.append("model.safetensors has \(weights.count) tensors, the model has \(params.count)") }
         if !problems.isEmpty { throw TrainingError.resumeMismatch(problems) }
         return try Trainer(model: model, parameters: Parameters(params), data: data, options: options, state: state,
-                           optimizerMoments: (Parameters(m), Parameters(v)))
+                           optimizerMoments: (Parameters(m), Parameters(v)), group: group)
     }
 }

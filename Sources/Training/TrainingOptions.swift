@@ -48,6 +48,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Keep only the newest this many checkpoints of the run; nil keeps all. Default nil:
     /// deleting a user's checkpoints is opt-in.
     public var keepLast: Int? = nil
+    /// Data parallel: compare a hash of every rank's weights every this many steps and stop
+    /// with `TrainingError.replicasDiverged` when they differ; 0 checks only at the start and
+    /// the end. Default 0: the check is a debugging aid (hashing reads every weight).
+    public var syncCheckEvery: Int = 0
 
     public init() {}
 
@@ -65,6 +69,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if logEvery < 1 { p.append("training.log_every must be at least 1") }
         if saveEvery < 0 { p.append("training.save_every must be >= 0") }
         if let k = keepLast, k < 1 { p.append("training.keep_last must be at least 1") }
+        if syncCheckEvery < 0 { p.append("training.sync_check_every must be >= 0") }
         return p
     }
 }

@@ -13,11 +13,19 @@ public enum TrainingRun {
     /// start inside a gradient-accumulation window. `save` receives the trainer and returns
     /// the checkpoint directory (the caller adds the recipe and tokenizer; Training does
     /// not know recipes).
+    ///
+    /// Data parallel (`trainer.group`): every rank runs this loop; rank 0 alone writes
+    /// metrics.jsonl and the loss curve (`save` gathers and writes on rank 0 itself), a stop
+    /// request on any rank stops every rank after the same step, and the ranks' weights are
+    /// compared at the start, every `options.syncCheckEvery` steps and at the end.
     public static func run(_ trainer: inout Trainer, directory: URL, title: String,
                            shouldStop: () -> Bool = { false },
                            save: ((Trainer) throws -> URL)? = nil,
                            events: (TrainingEvent) -> Void) throws -> TrainingSummary {
-        let log = try MetricsLog(directory: directory, truncateAfterStep: trainer.step)
+        let group = trainer.group
+        let log = group.isMain ? try MetricsLog(directory: directory, truncateAfterStep: trainer.step) : nil
+        try trainer.checkReplicasInSync()
+        let stepsBefore = trainer.step
         events(.started(totalSteps: trainer.totalSteps, startStep: trainer.step,
                         parameterCount: trainer.parameters.elementCount, rowsPerEpoch: trainer.loader.rowsPerEpoch))
         var lastLoss: Double? = nil
@@ -39,32 +47,37 @@ public enum TrainingRun {
             }
             lastLoss = m.loss ?? lastLoss
             if m.step % opts.logEvery == 0 || m.step == trainer.totalSteps {
-                try log.append(m)
+                try log?.append(m)
                 events(.step(m))
             }
             let evalNow = opts.evalEvery > 0 && m.step % opts.evalEvery == 0
             if evalNow || m.step == trainer.totalSteps {
                 if let e = try trainer.evaluate(maxBatches: opts.evalBatches) {
-                    try log.append(e)
+                    try log?.append(e)
                     lastEval = e.evalLoss
                     events(.eval(e))
                 }
             }
             if m.step % max(opts.logEvery, 10) == 0 || m.step == trainer.totalSteps {
-                try log.writeCurve(title: title)
+                try log?.writeCurve(title: title)
             }
+            if opts.syncCheckEvery > 0 && m.step % opts.syncCheckEvery == 0 { try trainer.checkReplicasInSync() }
             if opts.saveEvery > 0 && m.step % opts.saveEvery == 0 { try checkpoint(trainer) }
-            if !trainer.isFinished && shouldStop() {
+            if !trainer.isFinished, try group.any(shouldStop()) {
                 stopped = true
                 break
             }
         }
+        try trainer.checkReplicasInSync()
         try checkpoint(trainer)
-        try log.writeCurve(title: title)
-        let summary = TrainingSummary(steps: trainer.step, tokens: trainer.tokensSeen,
+        try log?.writeCurve(title: title)
+        var summary = TrainingSummary(steps: trainer.step, tokens: trainer.tokensSeen,
                                       trainedTokens: trainer.trainedTokensSeen, seconds: trainer.elapsedSeconds,
                                       finalLoss: lastLoss, finalEvalLoss: lastEval,
                                       stopped: stopped, checkpoint: lastCheckpoint)
+        summary.ranks = group.size
+        summary.stepsThisRun = trainer.step - stepsBefore
+        if group.isDistributed { summary.allreduceSeconds = trainer.allreduceSeconds }
         events(.finished(summary))
         return summary
     }

@@ -38,6 +38,9 @@ final class ProgressPrinter {
         case let .finished(s):
             if isTerminal { print("") }
             print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.seconds))
+            if let r = s.allreduceSeconds, s.stepsThisRun > 0 {
+                print(String(format: "all-reduce: %.2f ms per step over %d ranks", r / Double(s.stepsThisRun) * 1000, s.ranks))
+            }
         }
     }
 

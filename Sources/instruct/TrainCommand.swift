@@ -25,6 +25,12 @@ struct TrainCommand: ParsableCommand {
               instruct train recipes/quickstart.yaml --resume latest
               instruct train recipes/quickstart.yaml --resume checkpoints/quickstart/step-0000100
             Unsafe recipe changes (model, tokenizer, data, seed, batch_size, grad_accum) are refused.
+
+            Data parallel over N processes, on one machine or several (docs/distributed.md):
+              mpirun -np 2 instruct train recipes/quickstart.yaml training.threads=1
+              mpirun -np 2 instruct train recipes/quickstart.yaml training.threads=1 --resume latest
+            Each rank trains batch_size rows of every global batch of N x batch_size rows;
+            rank 0 writes the run folder. Without mpirun no MPI library is loaded.
             """)
 
     @Argument(help: "The recipe (YAML). See recipes/ for ready ones.")
@@ -37,13 +43,22 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
 
     func run() throws {
-        try reportingErrors {
+        var group = ProcessGroup.single
+        try reportingErrors(group: { group }) {
+            group = try ProcessGroup.fromEnvironment()
             let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
             let progress = ProgressPrinter()
             let stop = StopRequest.installForSIGINT()
-            let summary = try RecipeTraining.run(recipe, resume: resume, shouldStop: { stop.isRequested },
-                                                 events: progress.handle, report: { print($0) })
-            if summary.stopped == true {
+            let fault = FaultInjection(environment: ProcessInfo.processInfo.environment, rank: group.rank)
+            let main = group.isMain
+            let summary = try RecipeTraining.run(recipe, resume: resume, shouldStop: { stop.isRequested }, group: group,
+                                                 events: { e in
+                                                     fault.check(e)
+                                                     if main { progress.handle(e) }
+                                                 },
+                                                 report: { if main { print($0) } })
+            group.finalize()
+            if summary.stopped == true && main {
                 var command = "instruct train \(self.recipe)"
                 for o in overrides { command += " \(o)" }
                 print("stopped at step \(summary.steps) on Ctrl-C; the checkpoint is saved. Continue with:\n  \(command) --resume latest")
@@ -54,13 +69,42 @@ struct TrainCommand: ParsableCommand {
 
 /// Runs `body`; an error is printed to standard error as `error: ...` (the library's message
 /// names the file, key or tensor and says what to do) and the process exits with status 1.
-func reportingErrors(_ body: () throws -> Void) throws {
+/// In a data-parallel run the message names the rank, and says that mpirun stops the other
+/// ranks and how to continue from the last checkpoint.
+func reportingErrors(group: () -> ProcessGroup = { .single }, _ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as ExitCode {
         throw e
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        let g = group()
+        var line = "error: \(error)\n"
+        if g.isDistributed {
+            var host = [CChar](repeating: 0, count: 256)
+            gethostname(&host, host.count - 1)
+            line = "error: rank \(g.rank) of \(g.size) (\(String(cString: host))): \(error)\n"
+                + "mpirun stops the other ranks. Checkpoints already written in output.dir are intact: fix the cause, "
+                + "then relaunch the same mpirun command with --resume latest.\n"
+        }
+        FileHandle.standardError.write(Data(line.utf8))
         throw ExitCode.failure
+    }
+}
+
+/// A test switch for failure handling: `INSTRUCTKIT_KILL_AT_STEP=RANK:STEP` makes rank RANK
+/// kill itself with SIGKILL (as a crash or an out-of-memory kill would) right after step STEP
+/// is logged. Unset, it does nothing.
+struct FaultInjection {
+    var step: Int?
+
+    init(environment: [String: String], rank: Int) {
+        let parts = environment["INSTRUCTKIT_KILL_AT_STEP"]?.split(separator: ":").compactMap { Int($0) } ?? []
+        step = parts.count == 2 && parts[0] == rank ? parts[1] : nil
+    }
+
+    func check(_ event: TrainingEvent) {
+        guard let step, case let .step(m) = event, m.step == step else { return }
+        FileHandle.standardError.write(Data("INSTRUCTKIT_KILL_AT_STEP: killing this rank after step \(step)\n".utf8))
+        kill(getpid(), SIGKILL)
     }
 }
