@@ -15,7 +15,11 @@ final class StopRequest: @unchecked Sendable {
         return requested
     }
 
+    private var usr1Source: DispatchSourceSignal?
+
     /// Routes SIGINT to a dispatch source that sets the flag (instead of killing the process).
+    /// SIGUSR1 sets it too, once: mpirun kills its ranks on Ctrl-C but forwards SIGUSR1 to
+    /// them, so `kill -USR1 <mpirun's pid>` stops a data-parallel run with a checkpoint.
     static func installForSIGINT() -> StopRequest {
         let r = StopRequest()
         signal(SIGINT, SIG_IGN)
@@ -31,6 +35,16 @@ final class StopRequest: @unchecked Sendable {
         }
         s.resume()
         r.source = s
+        signal(SIGUSR1, SIG_IGN)
+        let u = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: DispatchQueue.global())
+        u.setEventHandler { [weak r] in
+            guard let r else { return }
+            r.lock.lock()
+            r.requested = true
+            r.lock.unlock()
+        }
+        u.resume()
+        r.usr1Source = u
         return r
     }
 }

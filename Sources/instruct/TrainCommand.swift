@@ -61,7 +61,8 @@ struct TrainCommand: ParsableCommand {
             if summary.stopped == true && main {
                 var command = "instruct train \(self.recipe)"
                 for o in overrides { command += " \(o)" }
-                print("stopped at step \(summary.steps) on Ctrl-C; the checkpoint is saved. Continue with:\n  \(command) --resume latest")
+                if group.isDistributed { command = "mpirun -np \(group.size) " + command }
+                print("stopped at step \(summary.steps) on request; the checkpoint is saved. Continue with:\n  \(command) --resume latest")
             }
         }
     }
