@@ -33,15 +33,17 @@ public enum RecipeTraining {
         public var checkpoint: String?
         /// Data-parallel ranks (nil for one process).
         public var ranks: Int?
-        /// Data parallel: mean seconds per step spent in the gradient all-reduce (rank 0's).
+        /// Data parallel: mean seconds per step spent in the gradient all-reduce, and waiting
+        /// for the slowest rank before it (rank 0's).
         public var allreduceSecondsPerStep: Double?
+        public var rankWaitSecondsPerStep: Double?
 
         enum CodingKeys: String, CodingKey {
             case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
             case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
             case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
             case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
-            case ranks, allreduceSecondsPerStep = "allreduce_s_per_step"
+            case ranks, allreduceSecondsPerStep = "allreduce_s_per_step", rankWaitSecondsPerStep = "rank_wait_s_per_step"
         }
     }
 
@@ -136,6 +138,7 @@ public enum RecipeTraining {
         if group.isDistributed {
             summary.ranks = group.size
             summary.allreduceSecondsPerStep = (result.allreduceSeconds ?? 0) / Double(max(result.stepsThisRun, 1))
+            summary.rankWaitSecondsPerStep = (result.rankWaitSeconds ?? 0) / Double(max(result.stepsThisRun, 1))
         }
         if let before, !result.stopped {
             let t0 = Date()

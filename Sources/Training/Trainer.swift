@@ -43,8 +43,10 @@ public struct Trainer {
     public let totalSteps: Int
     /// The ranks of a data-parallel run (`.single` for one process).
     public let group: ProcessGroup
-    /// Seconds spent summing gradients and counts across ranks so far (0 for one process).
+    /// Seconds spent in the gradient all-reduce so far, in this process (0 for one process).
     public private(set) var allreduceSeconds = 0.0
+    /// Seconds spent waiting for the slowest rank before it (the counts' all-reduce) so far.
+    public private(set) var rankWaitSeconds = 0.0
 
     /// A trainer at step 0 with the given weights. Sets BLAS's thread count. Every rank of
     /// `group` must start from the same `parameters`.
@@ -158,12 +160,12 @@ public struct Trainer {
             gradSum = gradSum.map { $0.adding(g) } ?? g
         }
         if micro == 0 { return nil }
-        var reduceSeconds: Double? = nil
+        var timing: (wait: Double, reduce: Double)? = nil
         if group.isDistributed {
-            let r0 = DispatchTime.now().uptimeNanoseconds
-            try allreduce(lossSum: &lossSum, count: &count, tokens: &tokens, gradients: &gradSum)
-            reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - r0) * 1e-9
-            allreduceSeconds += reduceSeconds!  // set just above
+            let t = try allreduce(lossSum: &lossSum, count: &count, tokens: &tokens, gradients: &gradSum)
+            rankWaitSeconds += t.wait
+            allreduceSeconds += t.reduce
+            timing = t
         }
         let lr = schedule.rate(at: step)
         var gradNorm: Double? = nil
@@ -182,7 +184,8 @@ public struct Trainer {
                                   tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9),
                                   trainedTokensPerSecond: Double(count) / Swift.max(seconds, 1e-9),
                                   elapsedSeconds: elapsedSeconds)
-        metrics.allreduceSeconds = reduceSeconds
+        metrics.allreduceSeconds = timing?.reduce
+        metrics.rankWaitSeconds = timing?.wait
         return metrics
     }
 
@@ -190,13 +193,20 @@ public struct Trainer {
     /// first (as doubles, exact below 2^53): when the global step has no trained token, no
     /// rank sends gradients. A rank without gradients (no rows or no trained token) sends
     /// zeros for every trainable tensor, so all ranks pass buffers of the same length.
-    private func allreduce(lossSum: inout Double, count: inout Int, tokens: inout Int, gradients: inout Parameters?) throws {
+    /// Returns the seconds of the counts' all-reduce (which waits for the slowest rank to
+    /// finish its micro-batches) and of the gradients' all-reduce (the transfer itself).
+    private func allreduce(lossSum: inout Double, count: inout Int, tokens: inout Int,
+                           gradients: inout Parameters?) throws -> (wait: Double, reduce: Double) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        func since(_ t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) * 1e-9 }
         var totals = [lossSum, Double(count), Double(tokens)]
         try group.allreduceSum(&totals)
+        let wait = since(t0)
         lossSum = totals[0]
         count = Int(totals[1])
         tokens = Int(totals[2])
-        guard count > 0 else { gradients = nil; return }
+        guard count > 0 else { gradients = nil; return (wait, 0) }
+        let t1 = DispatchTime.now().uptimeNanoseconds
         let tracked = parameters.tracked()
         let names = tracked.names.filter { tracked[$0].isTracked }
         var flat: [Float] = []
@@ -207,6 +217,7 @@ public struct Trainer {
             }
         }
         try group.allreduceSum(&flat)
+        let reduce = since(t1)
         var out: [(String, Tensor)] = []
         var offset = 0
         for name in names {
@@ -216,6 +227,7 @@ public struct Trainer {
             offset += n
         }
         gradients = Parameters(out)
+        return (wait, reduce)
     }
 
     /// A hash of every weight's bits (FNV-1a over the float bit patterns, in parameter order).

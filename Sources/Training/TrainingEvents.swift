@@ -18,9 +18,13 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     public var trainedTokensPerSecond: Double
     /// Seconds since the run started (resumed runs continue the count).
     public var elapsedSeconds: Double
-    /// Data parallel: seconds of this step spent summing gradients and counts across ranks
-    /// (included in the step's time). Nil, and absent from metrics.jsonl, for one process.
+    /// Data parallel: seconds of this step's gradient all-reduce (flattening the gradients
+    /// and the MPI_Allreduce; included in the step's time). Nil, and absent from
+    /// metrics.jsonl, for one process.
     public var allreduceSeconds: Double? = nil
+    /// Data parallel: seconds this rank waited for the slowest rank before the gradient
+    /// all-reduce (the counts' all-reduce). Nil for one process.
+    public var rankWaitSeconds: Double? = nil
 
     public init(step: Int, epoch: Int, loss: Double?, lr: Double, gradNorm: Double?, tokens: Int, trainedTokens: Int,
                 tokensPerSecond: Double, trainedTokensPerSecond: Double, elapsedSeconds: Double) {
@@ -40,7 +44,7 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         case step, epoch, loss, lr
         case gradNorm = "grad_norm", tokens, trainedTokens = "trained_tokens"
         case tokensPerSecond = "tokens_per_s", trainedTokensPerSecond = "trained_tokens_per_s"
-        case elapsedSeconds = "elapsed_s", allreduceSeconds = "allreduce_s"
+        case elapsedSeconds = "elapsed_s", allreduceSeconds = "allreduce_s", rankWaitSeconds = "rank_wait_s"
     }
 }
 
@@ -91,8 +95,10 @@ public struct TrainingSummary: Codable, Sendable, Equatable {
     public var checkpoint: URL? = nil
     /// Ranks of a data-parallel run (1 for one process).
     public var ranks: Int = 1
-    /// Data parallel: seconds spent in all-reduce over the steps of this process (nil for one process).
+    /// Data parallel: seconds spent in the gradient all-reduce, and waiting for the slowest
+    /// rank before it, over the steps of this process (nil for one process).
     public var allreduceSeconds: Double? = nil
+    public var rankWaitSeconds: Double? = nil
     /// Steps taken by this process (not counting steps before a resume).
     public var stepsThisRun: Int = 0
 }

@@ -77,7 +77,10 @@ public enum TrainingRun {
                                       stopped: stopped, checkpoint: lastCheckpoint)
         summary.ranks = group.size
         summary.stepsThisRun = trainer.step - stepsBefore
-        if group.isDistributed { summary.allreduceSeconds = trainer.allreduceSeconds }
+        if group.isDistributed {
+            summary.allreduceSeconds = trainer.allreduceSeconds
+            summary.rankWaitSeconds = trainer.rankWaitSeconds
+        }
         events(.finished(summary))
         return summary
     }

@@ -39,7 +39,9 @@ final class ProgressPrinter {
             if isTerminal { print("") }
             print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.seconds))
             if let r = s.allreduceSeconds, s.stepsThisRun > 0 {
-                print(String(format: "all-reduce: %.2f ms per step over %d ranks", r / Double(s.stepsThisRun) * 1000, s.ranks))
+                let n = Double(s.stepsThisRun)
+                print(String(format: "all-reduce: %.2f ms per step over %d ranks (rank 0 also waited %.2f ms per step for the slowest rank)",
+                             r / n * 1000, s.ranks, (s.rankWaitSeconds ?? 0) / n * 1000))
             }
         }
     }

@@ -111,6 +111,7 @@ final class DistributedCommandLineTests: XCTestCase {
             XCTAssertEqual(l1, l2, accuracy: 1e-4 * max(1, abs(l1)), "loss at step \(x["step"]!)")
             XCTAssertNil(x["allreduce_s"], "a single process has no all-reduce")
             XCTAssertNotNil(y["allreduce_s"] as? Double, "two ranks log the all-reduce time")
+            XCTAssertNotNil(y["rank_wait_s"] as? Double, "two ranks log the wait for the slowest rank")
         }
         let evalA = a.compactMap { $0["eval_loss"] as? Double }, evalB = b.compactMap { $0["eval_loss"] as? Double }
         XCTAssertEqual(evalA.count, 2)
