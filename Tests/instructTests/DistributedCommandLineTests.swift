@@ -83,6 +83,47 @@ final class DistributedCommandLineTests: XCTestCase {
         }
     }
 
+    /// Checks that rank 0's metrics `b` follow the single process's `a` step by step (equal
+    /// token counts, losses within 1e-4 relative, all-reduce times only in `b`); returns the
+    /// largest loss difference.
+    func compareSteps(_ a: [[String: Any]], _ b: [[String: Any]], steps: Int,
+                      file: StaticString = #filePath, line: UInt = #line) throws -> Double {
+        let stepsA = a.filter { $0["loss"] != nil }, stepsB = b.filter { $0["loss"] != nil }
+        XCTAssertEqual(stepsA.map { $0["step"] as? Int }, (1...steps).map { $0 }, "steps of the single process", file: file, line: line)
+        XCTAssertEqual(stepsB.map { $0["step"] as? Int }, (1...steps).map { $0 }, "one line per step in rank 0's metrics",
+                       file: file, line: line)
+        var maxDiff = 0.0
+        for (x, y) in zip(stepsA, stepsB) {
+            let step = x["step"] as? Int ?? -1
+            XCTAssertEqual(x["tokens"] as? Int, y["tokens"] as? Int, "tokens at step \(step)", file: file, line: line)
+            XCTAssertEqual(x["trained_tokens"] as? Int, y["trained_tokens"] as? Int, "trained tokens at step \(step)", file: file, line: line)
+            let l1 = try XCTUnwrap(x["loss"] as? Double), l2 = try XCTUnwrap(y["loss"] as? Double)
+            maxDiff = max(maxDiff, abs(l1 - l2))
+            XCTAssertEqual(l1, l2, accuracy: 1e-4 * max(1, abs(l1)), "loss at step \(step)", file: file, line: line)
+            XCTAssertNil(x["allreduce_s"], "a single process has no all-reduce", file: file, line: line)
+            XCTAssertNotNil(y["allreduce_s"] as? Double, "two ranks log the all-reduce time", file: file, line: line)
+            XCTAssertNotNil(y["rank_wait_s"] as? Double, "two ranks log the wait for the slowest rank", file: file, line: line)
+        }
+        return maxDiff
+    }
+
+    /// A whole epoch (110 rows) with grad_accum 2: two ranks of 3 rows follow one process of
+    /// 6 rows through gradient accumulation and the short last batch (2 rows: one per rank).
+    func test_twoRanks_gradAccumAndShortLastBatch_matchOneProcess() throws {
+        _ = try mpirun()
+        let dir = try tempDir()
+        try prepare(dir)
+        let common = ["train", "r.yaml", "training.max_steps=null", "training.epochs=1", "training.grad_accum=2", "eval.every=0"]
+        let one = try CLI.run(common + ["training.batch_size=6", "output.dir=one"], in: dir)
+        XCTAssertEqual(one.status, 0, one.err)
+        XCTAssertTrue(one.out.contains("110 rows per epoch"), "the fixture changed; adjust the step count: \(one.out)")
+        let two = try runMPI(2, common + ["training.batch_size=3", "output.dir=two"], in: dir)
+        XCTAssertEqual(two.status, 0, "stdout:\n\(two.out)\nstderr:\n\(two.err)")
+        let maxDiff = try compareSteps(try metrics(dir.appendingPathComponent("one")), try metrics(dir.appendingPathComponent("two")),
+                                       steps: 10)
+        print("two ranks vs one process, grad_accum 2, one epoch: max |loss difference| = \(maxDiff)")
+    }
+
     /// Two ranks of batch 2 follow one process of batch 4: the same tokens and trained tokens
     /// at every step, losses and evaluation losses within float tolerance (the sums run in
     /// another order), one metrics line per step (only rank 0 writes), and all-reduce timings.
@@ -99,20 +140,7 @@ final class DistributedCommandLineTests: XCTestCase {
         XCTAssertEqual(two.out.components(separatedBy: "done: 8 steps").count - 1, 1, "only rank 0 reports: \(two.out)")
 
         let a = try metrics(dir.appendingPathComponent("one")), b = try metrics(dir.appendingPathComponent("two"))
-        let stepsA = a.filter { $0["loss"] != nil }, stepsB = b.filter { $0["loss"] != nil }
-        XCTAssertEqual(stepsB.map { $0["step"] as? Int }, (1...8).map { $0 }, "one line per step in rank 0's metrics")
-        XCTAssertEqual(stepsA.count, stepsB.count)
-        var maxDiff = 0.0
-        for (x, y) in zip(stepsA, stepsB) {
-            XCTAssertEqual(x["tokens"] as? Int, y["tokens"] as? Int, "tokens at step \(x["step"]!)")
-            XCTAssertEqual(x["trained_tokens"] as? Int, y["trained_tokens"] as? Int, "trained tokens at step \(x["step"]!)")
-            let l1 = try XCTUnwrap(x["loss"] as? Double), l2 = try XCTUnwrap(y["loss"] as? Double)
-            maxDiff = max(maxDiff, abs(l1 - l2))
-            XCTAssertEqual(l1, l2, accuracy: 1e-4 * max(1, abs(l1)), "loss at step \(x["step"]!)")
-            XCTAssertNil(x["allreduce_s"], "a single process has no all-reduce")
-            XCTAssertNotNil(y["allreduce_s"] as? Double, "two ranks log the all-reduce time")
-            XCTAssertNotNil(y["rank_wait_s"] as? Double, "two ranks log the wait for the slowest rank")
-        }
+        let maxDiff = try compareSteps(a, b, steps: 8)
         let evalA = a.compactMap { $0["eval_loss"] as? Double }, evalB = b.compactMap { $0["eval_loss"] as? Double }
         XCTAssertEqual(evalA.count, 2)
         XCTAssertEqual(evalA.count, evalB.count)
