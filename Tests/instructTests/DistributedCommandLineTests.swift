@@ -124,6 +124,25 @@ final class DistributedCommandLineTests: XCTestCase {
         print("two ranks vs one process, grad_accum 2, one epoch: max |loss difference| = \(maxDiff)")
     }
 
+    /// Three ranks of 1 row follow one process of 3 rows over a whole epoch of 110 rows; the
+    /// last global batch has 2 rows, so rank 0 gets none and sends zero gradients. The
+    /// weight hashes are compared after every step (the sum over three ranks must reach
+    /// every rank bit for bit).
+    func test_threeRanks_emptyShardOnLastBatch_matchOneProcess() throws {
+        _ = try mpirun()
+        let dir = try tempDir()
+        try prepare(dir)
+        let common = ["train", "r.yaml", "training.max_steps=null", "training.epochs=1", "eval.every=0"]
+        let one = try CLI.run(common + ["training.batch_size=3", "output.dir=one"], in: dir)
+        XCTAssertEqual(one.status, 0, one.err)
+        XCTAssertTrue(one.out.contains("110 rows per epoch"), "the fixture changed; adjust the step count: \(one.out)")
+        let three = try runMPI(3, common + ["training.batch_size=1", "training.sync_check_every=1", "output.dir=three"], in: dir)
+        XCTAssertEqual(three.status, 0, "stdout:\n\(three.out)\nstderr:\n\(three.err)")
+        let maxDiff = try compareSteps(try metrics(dir.appendingPathComponent("one")),
+                                       try metrics(dir.appendingPathComponent("three")), steps: 37)
+        print("three ranks vs one process, one epoch: max |loss difference| = \(maxDiff)")
+    }
+
     /// Two ranks of batch 2 follow one process of batch 4: the same tokens and trained tokens
     /// at every step, losses and evaluation losses within float tolerance (the sums run in
     /// another order), one metrics line per step (only rank 0 writes), and all-reduce timings.
