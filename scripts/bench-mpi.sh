@@ -26,7 +26,8 @@ sed -e 's#datasets/synth/train.jsonl#synth/train.jsonl#' -e '/^eval:/,$d' "$OLDP
 common=(training.max_steps="$STEPS" training.log_every=1 training.warmup_steps=5)
 "$INSTRUCT" train r.yaml "${common[@]}" training.batch_size=16 training.threads=2 output.dir=one-t2 >/dev/null
 "$INSTRUCT" train r.yaml "${common[@]}" training.batch_size=16 training.threads=1 output.dir=one-t1 >/dev/null
-mpirun --oversubscribe --allow-run-as-root -np 2 "$INSTRUCT" train r.yaml "${common[@]}" \
+OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none} \
+  mpirun --oversubscribe --allow-run-as-root -np 2 "$INSTRUCT" train r.yaml "${common[@]}" \
   training.batch_size=8 training.threads=1 output.dir=two-t1 >/dev/null
 python3 - <<'PY'
 import json

@@ -209,11 +209,16 @@ public struct Trainer {
         let t1 = DispatchTime.now().uptimeNanoseconds
         let tracked = parameters.tracked()
         let names = tracked.names.filter { tracked[$0].isTracked }
-        var flat: [Float] = []
-        flat.reserveCapacity(names.reduce(0) { $0 + parameters[$1].count })
-        for name in names {
-            if let g = gradients?.tensor(named: name) { flat += g.scalars } else {
-                flat += [Float](repeating: 0, count: parameters[name].count)
+        var flat = [Float](repeating: 0, count: names.reduce(0) { $0 + parameters[$1].count })
+        flat.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for name in names {
+                if let g = gradients?.tensor(named: name) {
+                    g.withUnsafeBufferPointer { src in
+                        _ = UnsafeMutableBufferPointer(rebasing: dst[offset..<(offset + src.count)]).initialize(from: src)
+                    }
+                }
+                offset += parameters[name].count  // absent: stays zero
             }
         }
         try group.allreduceSum(&flat)

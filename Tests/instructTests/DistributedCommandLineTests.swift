@@ -39,6 +39,9 @@ final class DistributedCommandLineTests: XCTestCase {
         p.arguments = ["--oversubscribe", "--allow-run-as-root"] + programs
         p.currentDirectoryURL = dir
         var env = ProcessInfo.processInfo.environment
+        // Containers often forbid the cross-process memory copy (CMA) Open MPI's shared-memory
+        // transport uses for large messages; copying through a shared buffer always works.
+        env["OMPI_MCA_btl_vader_single_copy_mechanism"] = env["OMPI_MCA_btl_vader_single_copy_mechanism"] ?? "none"
         for (k, v) in environment { env[k] = v }
         p.environment = env
         // Files, not pipes: nothing can block on a full pipe while mpirun waits for its ranks.
