@@ -5,8 +5,9 @@
 #   1 process,  batch 16, 1 BLAS thread
 #   2 ranks (mpirun -np 2), batch 8 each, 1 BLAS thread each
 # and prints, from each run's metrics.jsonl (step 1 left out as warm-up), non-padding
-# tokens per second, mean step time, and for 2 ranks rank 0's mean gradient all-reduce time
-# per step and its mean wait for the slower rank before it. Also the largest loss difference between
+# tokens per second over the run and at the median step time (robust to bursts of load
+# from other processes), and for 2 ranks rank 0's median gradient all-reduce time per step
+# and its median wait for the slower rank before it. Also the largest loss difference between
 # the 2-rank run and the 1-process runs.
 #
 #   scripts/bench-mpi.sh [STEPS]       (default 30)
@@ -30,22 +31,23 @@ OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechan
   mpirun --oversubscribe --allow-run-as-root -np 2 "$INSTRUCT" train r.yaml "${common[@]}" \
   training.batch_size=8 training.threads=1 output.dir=two-t1 >/dev/null
 python3 - <<'PY'
-import json
+import json, statistics
 def load(d):
     return [json.loads(l) for l in open(f"{d}/metrics.jsonl") if '"loss"' in l]
 runs = {"1 process, batch 16, 2 threads": "one-t2", "1 process, batch 16, 1 thread": "one-t1",
         "2 ranks, batch 8 each, 1 thread each": "two-t1"}
-print(f"{'run':40} {'tokens/s':>9} {'s/step':>7} {'all-reduce ms/step':>19} {'wait ms/step':>13}")
+print(f"{'run':40} {'tok/s mean':>10} {'tok/s median':>12} {'median s/step':>13} {'all-reduce ms':>13} {'wait ms':>8}")
 for name, d in runs.items():
     m = load(d)[1:]
-    secs = [m[0]["elapsed_s"]] + [b["elapsed_s"] - a["elapsed_s"] for a, b in zip(m, m[1:])]
-    secs = secs[1:]
-    toks = sum(x["tokens"] for x in m[1:])
+    secs = [b["elapsed_s"] - a["elapsed_s"] for a, b in zip(m, m[1:])]
+    toks = [x["tokens"] for x in m[1:]]
+    med = statistics.median(secs)
     ar = [x["allreduce_s"] for x in m[1:] if "allreduce_s" in x]
     wt = [x["rank_wait_s"] for x in m[1:] if "rank_wait_s" in x]
-    ar_text = f"{1000 * sum(ar) / len(ar):.1f}" if ar else "-"
-    wt_text = f"{1000 * sum(wt) / len(wt):.1f}" if wt else "-"
-    print(f"{name:40} {toks / sum(secs):9.0f} {sum(secs) / len(secs):7.3f} {ar_text:>19} {wt_text:>13}")
+    ar_text = f"{1000 * statistics.median(ar):.1f}" if ar else "-"
+    wt_text = f"{1000 * statistics.median(wt):.1f}" if wt else "-"
+    print(f"{name:40} {sum(toks) / sum(secs):10.0f} {statistics.mean(toks) / med:12.0f} {med:13.3f} {ar_text:>13} {wt_text:>8}")
+print("(all-reduce and wait: medians per step, rank 0's)")
 two = load("two-t1")
 for ref in ("one-t1", "one-t2"):
     diff = max(abs(a["loss"] - b["loss"]) for a, b in zip(load(ref), two))
