@@ -197,10 +197,15 @@ public enum RecipeTraining {
     /// Data parallel: every rank must train the same resolved recipe (overrides included) on
     /// the same prepared data, or their weights part at the first step. Compares a hash of
     /// both over all ranks (collective) and names the ranks that differ from rank 0.
+    /// `training.threads` may differ (machines with other core counts): it only changes how
+    /// a rank computes its own share, and every rank then applies the same summed gradient
+    /// with kernels whose results do not depend on the thread count.
     static func checkSameRunOnEveryRank(_ plan: RunPlan, group: ProcessGroup) throws {
         guard group.isDistributed else { return }
+        let recipe = plan.recipe.resolvedYAML().split(separator: "\n").filter { !$0.hasPrefix("  threads:") }
+            .joined(separator: "\n")
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in (plan.recipe.resolvedYAML() + "\u{0}" + plan.data.fingerprint).utf8 {
+        for byte in (recipe + "\u{0}" + plan.data.fingerprint).utf8 {
             h = (h ^ UInt64(byte)) &* 0x100_0000_01B3
         }
         let hashes = try group.allgather([h]).map { $0[0] }

@@ -210,6 +210,7 @@ final class DistributedCommandLineTests: XCTestCase {
 
     /// Ranks launched with different recipes (here another learning rate on rank 1, through
     /// mpirun's MPMD syntax) would part at the first step: the run refuses to start, naming rank 1.
+    /// Another `training.threads` per rank is allowed.
     func test_twoRanks_differentRecipes_refusedNamingTheRank() throws {
         _ = try mpirun()
         let dir = try tempDir()
@@ -221,6 +222,11 @@ final class DistributedCommandLineTests: XCTestCase {
         XCTAssertTrue(r.err.contains("rank(s) 1 run another resolved recipe"), r.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("mixed/metrics.jsonl").path),
                        "no training step may run")
+        // Only the BLAS thread count differs: allowed, and the weights stay identical (checked every step).
+        let threads = try runMPI(["-np", "1", bin, "train", "r.yaml", "output.dir=threads", "training.sync_check_every=1", ":",
+                                  "-np", "1", bin, "train", "r.yaml", "output.dir=threads", "training.sync_check_every=1",
+                                  "training.threads=2"], in: dir)
+        XCTAssertEqual(threads.status, 0, "stdout:\n\(threads.out)\nstderr:\n\(threads.err)")
     }
 
     /// Without mpirun the binary needs no MPI: libmpi is not a load-time dependency.
