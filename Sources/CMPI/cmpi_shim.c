@@ -7,7 +7,20 @@
 #include <string.h>
 
 // Open MPI's handle types are pointers to incomplete structs; a void pointer has the same
-// representation. MPI_Comm_world and friends are the addresses of these globals.
+// representation. MPI_COMM_WORLD and friends are the addresses of these globals. Compiled
+// with -DCMPI_CHECK_AGAINST_MPI_H, the same typedefs are spelled with mpi.h's handle types
+// and the real functions are assigned to them at the end of this file, so any difference
+// between our declarations and Open MPI's is a compile error (with -Werror).
+#ifdef CMPI_CHECK_AGAINST_MPI_H
+#include <mpi.h>
+#define COMM MPI_Comm
+#define DTYPE MPI_Datatype
+#define OP MPI_Op
+#else
+#define COMM void *
+#define DTYPE void *
+#define OP void *
+#endif
 typedef void *cmpi_handle;
 #define CMPI_IN_PLACE ((void *)1)  // Open MPI: #define MPI_IN_PLACE ((void *) 1)
 
@@ -15,12 +28,12 @@ typedef int (*fn_initialized)(int *);
 typedef int (*fn_finalized)(int *);
 typedef int (*fn_init)(int *, char ***);
 typedef int (*fn_finalize)(void);
-typedef int (*fn_comm_rank)(cmpi_handle, int *);
-typedef int (*fn_comm_size)(cmpi_handle, int *);
-typedef int (*fn_allreduce)(const void *, void *, int, cmpi_handle, cmpi_handle, cmpi_handle);
-typedef int (*fn_allgather)(const void *, int, cmpi_handle, void *, int, cmpi_handle, cmpi_handle);
-typedef int (*fn_barrier)(cmpi_handle);
-typedef int (*fn_abort)(cmpi_handle, int);
+typedef int (*fn_comm_rank)(COMM, int *);
+typedef int (*fn_comm_size)(COMM, int *);
+typedef int (*fn_allreduce)(const void *, void *, int, DTYPE, OP, COMM);
+typedef int (*fn_allgather)(const void *, int, DTYPE, void *, int, DTYPE, COMM);
+typedef int (*fn_barrier)(COMM);
+typedef int (*fn_abort)(COMM, int);
 
 static struct {
     fn_initialized initialized;
@@ -133,31 +146,32 @@ int cmpi_abort(int code) {
 }
 
 #ifdef CMPI_CHECK_AGAINST_MPI_H
-// Compile with `mpicc -fsyntax-only -DCMPI_CHECK_AGAINST_MPI_H cmpi_shim.c`: every declaration
-// above must match Open MPI's own header, or this fails to compile.
-#include <mpi.h>
+// Compile with `clang -fsyntax-only -Werror -DCMPI_CHECK_AGAINST_MPI_H $(mpicc --showme:compile)
+// -Iinclude cmpi_shim.c`: each real function must fit our pointer type exactly.
 _Static_assert(MPI_SUCCESS == 0, "MPI_SUCCESS is 0");
 _Static_assert(sizeof(MPI_Comm) == sizeof(cmpi_handle) && sizeof(MPI_Datatype) == sizeof(cmpi_handle)
                    && sizeof(MPI_Op) == sizeof(cmpi_handle), "MPI handles are pointers");
-static void cmpi_check_types(void) {
-    // Assigning the real functions to our pointer types with the handle types swapped in.
-    int (*init)(int *, char ***) = MPI_Init;
-    int (*initialized)(int *) = MPI_Initialized;
-    int (*finalized)(int *) = MPI_Finalized;
-    int (*finalize)(void) = MPI_Finalize;
-    int (*rank)(MPI_Comm, int *) = MPI_Comm_rank;
-    int (*size)(MPI_Comm, int *) = MPI_Comm_size;
-    int (*allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm) = MPI_Allreduce;
-    int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm) = MPI_Allgather;
-    int (*barrier)(MPI_Comm) = MPI_Barrier;
-    int (*abort_)(MPI_Comm, int) = MPI_Abort;
-    (void)init; (void)initialized; (void)finalized; (void)finalize; (void)rank; (void)size;
+void cmpi_check_types(void);
+void cmpi_check_types(void) {
+    fn_initialized initialized = MPI_Initialized;
+    fn_finalized finalized = MPI_Finalized;
+    fn_init init = MPI_Init;
+    fn_finalize finalize = MPI_Finalize;
+    fn_comm_rank rank = MPI_Comm_rank;
+    fn_comm_size size = MPI_Comm_size;
+    fn_allreduce allreduce = MPI_Allreduce;
+    fn_allgather allgather = MPI_Allgather;
+    fn_barrier barrier = MPI_Barrier;
+    fn_abort abort_ = MPI_Abort;
+    (void)initialized; (void)finalized; (void)init; (void)finalize; (void)rank; (void)size;
     (void)allreduce; (void)allgather; (void)barrier; (void)abort_;
-    _Static_assert(__builtin_types_compatible_p(__typeof__(MPI_IN_PLACE), void *), "MPI_IN_PLACE is a pointer");
-    // The predefined handles are the addresses of these globals.
+    // The predefined handles are the addresses of the globals cmpi_load resolves by name.
+    MPI_Comm world = MPI_COMM_WORLD;
+    MPI_Datatype types[] = {MPI_FLOAT, MPI_DOUBLE, MPI_BYTE};
+    MPI_Op ops[] = {MPI_SUM, MPI_MAX};
     _Static_assert(__builtin_types_compatible_p(__typeof__(&ompi_mpi_comm_world), struct ompi_predefined_communicator_t *),
                    "MPI_COMM_WORLD is &ompi_mpi_comm_world");
-    (void)sizeof(&ompi_mpi_float); (void)sizeof(&ompi_mpi_double); (void)sizeof(&ompi_mpi_byte);
-    (void)sizeof(&ompi_mpi_op_sum); (void)sizeof(&ompi_mpi_op_max);
+    (void)world; (void)types; (void)ops;
+    (void)&ompi_mpi_float; (void)&ompi_mpi_double; (void)&ompi_mpi_byte; (void)&ompi_mpi_op_sum; (void)&ompi_mpi_op_max;
 }
 #endif

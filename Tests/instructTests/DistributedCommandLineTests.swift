@@ -245,21 +245,38 @@ final class DistributedCommandLineTests: XCTestCase {
         XCTAssertFalse(text.contains("libmpi"), "instruct links libmpi at load time:\n\(text)")
     }
 
-    /// CMPI declares Open MPI's functions itself; compiled against Debian's mpi.h with
-    /// mpicc, every declaration must match the real one.
+    /// CMPI declares Open MPI's functions itself; compiled against Debian's mpi.h (include
+    /// flags from `mpicc --showme:compile`, compiled with the toolchain's clang, since mpicc
+    /// itself needs gcc), every declaration must match the real one.
     func test_cmpiDeclarations_matchOpenMPIHeader() throws {
-        guard let mpicc = Self.onPath("mpicc") else { throw XCTSkip("mpicc is not on PATH; scripts/setup.sh installs libopenmpi-dev") }
+        guard let mpicc = Self.onPath("mpicc") else { throw XCTSkip("mpicc is not on PATH; scripts/setup.sh installs openmpi-bin") }
+        guard let compiler = Self.onPath("clang") ?? Self.onPath("cc") else { throw XCTSkip("no clang or cc on PATH") }
+        let flags = try output(mpicc, ["--showme:compile"]).split(separator: " ").map(String.init).filter { !$0.isEmpty }
+        XCTAssertTrue(flags.contains { $0.hasPrefix("-I") }, "mpicc --showme:compile gave no include directory: \(flags)")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let shim = root.appendingPathComponent("Sources/CMPI")
         let p = Process()
-        p.executableURL = mpicc
-        p.arguments = ["-fsyntax-only", "-Wall", "-Werror", "-DCMPI_CHECK_AGAINST_MPI_H",
-                       "-I", shim.appendingPathComponent("include").path, shim.appendingPathComponent("cmpi_shim.c").path]
+        p.executableURL = compiler
+        p.arguments = ["-fsyntax-only", "-Wall", "-Werror", "-DCMPI_CHECK_AGAINST_MPI_H"] + flags
+            + ["-I", shim.appendingPathComponent("include").path, shim.appendingPathComponent("cmpi_shim.c").path]
         let err = Pipe()
         p.standardError = err
         try p.run()
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, text)
+    }
+
+    /// What `tool ARGS` prints on standard output, trimmed.
+    func output(_ tool: URL, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = tool
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

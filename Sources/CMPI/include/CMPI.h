@@ -5,7 +5,7 @@
 // handles below. A single-process run therefore needs no MPI installed. The declarations
 // follow Open MPI's ABI (handles are pointers to its predefined globals, MPI_IN_PLACE is
 // (void *)1); `cmpi_shim.c` checks them against Debian's mpi.h when compiled with
-// -DCMPI_CHECK_AGAINST_MPI_H (Tests/TrainingTests/DistributedTests.swift does that with mpicc).
+// -DCMPI_CHECK_AGAINST_MPI_H (Tests/instructTests/DistributedCommandLineTests.swift does that).
 #ifndef CMPI_H
 #define CMPI_H
 
