@@ -42,6 +42,44 @@ final class RecipeSectionsTests: XCTestCase {
         XCTAssertEqual(back, custom)
     }
 
+    func test_evalSamples_inlineAndFile_roundTripThroughResolvedYAML() throws {
+        let inline = try decode(minimal + "eval: {samples: {prompts: [\"Say hi.\", \"Count: 1 2\"], max_new_tokens: 8}}\n")
+        XCTAssertEqual(inline.eval.samples, SamplesSection(prompts: .inline(["Say hi.", "Count: 1 2"]), maxNewTokens: 8, temperature: 0))
+        let file = try decode(minimal + "eval: {samples: {prompts: p.jsonl, temperature: 0.7}}\n")
+        XCTAssertEqual(file.eval.samples?.prompts, .file("p.jsonl"))
+        XCTAssertEqual(file.eval.samples?.maxNewTokens, 32)
+        XCTAssertNil(try decode(minimal).eval.samples)
+        for r in [inline, file] {
+            var back = try Recipe.decode(yaml: r.resolvedYAML(), file: "r.yaml")
+            back.file = r.file
+            XCTAssertEqual(back, r)
+        }
+    }
+
+    func test_evalSamples_badKeys_areNamedWithSuggestions() {
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {promts: [a]}}\n")) { error in
+            guard case let .unknownKey(_, key, suggestion)? = error as? RecipeError else { return XCTFail("\(error)") }
+            XCTAssertEqual(key, "eval.samples.promts")
+            XCTAssertEqual(suggestion, "eval.samples.prompts")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {sampels: {prompts: [a]}}\n")) { error in
+            guard case let .unknownKey(_, _, suggestion)? = error as? RecipeError else { return XCTFail("\(error)") }
+            XCTAssertEqual(suggestion, "eval.samples")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {max_new_tokens: 4}}\n")) { error in
+            XCTAssertEqual(error as? RecipeError, .missingKey(source: "r.yaml:3", key: "eval.samples.prompts"))
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {prompts: []}}\n")) { error in
+            XCTAssertTrue("\(error)".contains("eval.samples.prompts"), "\(error)")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {prompts: [ok, {a: 1}]}}\n")) { error in
+            XCTAssertTrue("\(error)".contains("eval.samples.prompts[1]"), "\(error)")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {prompts: [a], temperature: -1}}\n")) { error in
+            XCTAssertTrue("\(error)".contains("eval.samples.temperature"), "\(error)")
+        }
+    }
+
     func test_modelSection_defaultsAndConfig() throws {
         let r = try decode(minimal)
         XCTAssertEqual(r.model.family, .llama)
