@@ -164,4 +164,36 @@ final class IFEvalTests: XCTestCase {
         XCTAssertEqual(prompts.map(\.instructionIDs.count).reduce(0, +), 834)
         XCTAssertEqual(Set(prompts.flatMap(\.instructionIDs)), Set(IFEvalChecker.supportedIDs))
     }
+
+    /// Every checker on seeded random text made of awkward pieces (combining marks, emoji,
+    /// CR, lone quotes, dots, fences) returns without trapping, in both scoring modes.
+    func test_allCheckers_onRandomAwkwardText_doNotTrap() throws {
+        let pieces = ["a", "A", ".", "...", "?", "!", "\"", "'", "’", "“", " ", "\n", "\r\n", "\n\n", "***", "*", "-", "--",
+                      "[x]", "<<t>>", "```json", "{", "}", "1.", "3.5", "e.g.", "Mr.", "J.", "DON'T", "é", "e\u{301}", "👍🏽",
+                      "क्ष", "ی", "ы", "日本", "한", "P.S.", "Section 1", "******", ",", "\u{0}", "\u{200B}"]
+        let kwargs: [String: [String: Any]] = [
+            "keywords:existence": ["keywords": ["a", "("]], "keywords:frequency": ["keyword": "a", "frequency": 2, "relation": "at least"],
+            "keywords:forbidden_words": ["forbidden_words": ["a"]], "keywords:letter_frequency": ["letter": "a", "let_frequency": 2, "let_relation": "less than"],
+            "language:response_language": ["language": "en"], "length_constraints:number_sentences": ["num_sentences": 2, "relation": "at least"],
+            "length_constraints:number_paragraphs": ["num_paragraphs": 2], "length_constraints:number_words": ["num_words": 2, "relation": "less than"],
+            "length_constraints:nth_paragraph_first_word": ["num_paragraphs": 2, "nth_paragraph": 2, "first_word": "a"],
+            "detectable_content:number_placeholders": ["num_placeholders": 1], "detectable_content:postscript": ["postscript_marker": "P.S."],
+            "detectable_format:number_bullet_lists": ["num_bullets": 1], "detectable_format:number_highlighted_sections": ["num_highlights": 1],
+            "detectable_format:multiple_sections": ["section_spliter": "Section", "num_sections": 1],
+            "change_case:capital_word_frequency": ["capital_frequency": 1, "capital_relation": "at least"],
+            "startend:end_checker": ["end_phrase": "a"], "combination:repeat_prompt": ["prompt_to_repeat": "a"],
+        ]
+        var state: UInt64 = 42
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33)
+        }
+        let prompt = IFEvalPrompt(key: 0, prompt: "p", instructionIDs: IFEvalChecker.supportedIDs,
+                                  kwargs: IFEvalChecker.supportedIDs.map { kwargs[$0] ?? [:] })
+        for _ in 0..<300 {
+            let text = (0..<(next() % 40)).map { _ in pieces[next() % pieces.count] }.joined()
+            let v = try IFEval.verdicts(prompt, response: text)
+            XCTAssertEqual(v.count, 25)
+        }
+    }
 }
