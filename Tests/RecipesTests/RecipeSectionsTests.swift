@@ -80,6 +80,23 @@ final class RecipeSectionsTests: XCTestCase {
         }
     }
 
+    func test_evalSamples_promptFiles_jsonlAndText_badLinesNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("samples-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let jsonl = dir.appendingPathComponent("p.jsonl"), text = dir.appendingPathComponent("p.txt"), bad = dir.appendingPathComponent("bad.jsonl")
+        try "{\"prompt\": \"Add.\", \"input\": \"2 + 3\"}\n\n{\"prompt\": \"Say hi.\"}\n".write(to: jsonl, atomically: true, encoding: .utf8)
+        try "First prompt\n\n  \nSecond: {json}\n".write(to: text, atomically: true, encoding: .utf8)
+        try "{\"prompt\": \"ok\"}\n{\"text\": \"no prompt\"}\n".write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CheckpointSamples.readPrompts(.file(jsonl.path)), ["Add.\n\n2 + 3", "Say hi."])
+        XCTAssertEqual(try CheckpointSamples.readPrompts(.file(text.path)), ["First prompt", "Second: {json}"])
+        XCTAssertThrowsError(try CheckpointSamples.readPrompts(.file(bad.path))) { error in
+            XCTAssertTrue("\(error)".contains("bad.jsonl:2"), "\(error)")
+        }
+        XCTAssertThrowsError(try CheckpointSamples.readPrompts(.file(dir.appendingPathComponent("none.txt").path))) { error in
+            XCTAssertTrue("\(error)".contains("none.txt"), "\(error)")
+        }
+    }
+
     func test_modelSection_defaultsAndConfig() throws {
         let r = try decode(minimal)
         XCTAssertEqual(r.model.family, .llama)
