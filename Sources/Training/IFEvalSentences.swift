@@ -23,11 +23,12 @@ import Foundation
 /// Where this can disagree with NLTK: NLTK's English model also carries orthographic
 /// statistics for about 20,000 words (how often each starts a sentence, is capitalised
 /// mid-sentence, ...) and 37 collocations. Here the statistics are replaced by one
-/// approximation: a capitalised word is an orthographic sentence starter only when it is
-/// in `orthographicStarters` (`Yes`, `Finally`, `Here`, ...), a lower-case word never is one, and "seen in lower case" means "in `commonLowercase`, or
-/// a single letter".
-/// So splits after an abbreviation, ellipsis or initial followed by a capitalised word
-/// can differ for words outside those lists (docs/evaluation.md lists the cases).
+/// approximation: a capitalised word is an orthographic sentence starter when it is in
+/// `orthographicStarters` (`Yes`, `Finally`, `Here`, ...) or has an ordinary English
+/// ending (`-tion`, `-ment`, `-ance`, ...); a lower-case word never is one; and "seen in
+/// lower case" means one of those, a word of `commonLowercase`, or a single letter. So
+/// splits after an abbreviation, ellipsis or initial followed by a capitalised word can
+/// differ for words outside those lists (docs/evaluation.md lists the cases).
 public enum PunktSentences {
     /// Punkt English abbreviations (the word before the period, lower case). Note that
     /// NLTK's English model does not know `e.g`, `i.e` or `etc`: a period after them breaks.
@@ -64,6 +65,11 @@ public enum PunktSentences {
         "please", "thank", "thanks", "let", "see", "note", "today", "tomorrow", "yesterday", "again", "well",
         "good", "great", "new", "old", "very", "much", "both", "either", "neither", "nor", "although", "though",
         "instead", "meanwhile", "moreover", "indeed", "similarly", "overall", "in", "under", "over", "up", "down",
+        "overview", "brief", "summary", "background", "history", "use", "time", "key", "main", "final", "example",
+        "examples", "types", "benefits", "impact", "role", "symbol", "theme", "themes", "character", "characters",
+        "setting", "plot", "body", "point", "points", "step", "steps", "part", "section", "chapter", "method",
+        "methods", "results", "result", "data", "model", "plan", "goal", "goals", "idea", "ideas", "list", "table",
+        "notes", "tips", "water", "food", "day", "week", "year", "people", "work", "life", "world", "home",
     ]
 
     /// Common words written in lower case inside a sentence and capitalised only at its
@@ -261,7 +267,18 @@ public enum PunktSentences {
     /// or a single letter (`A. B.` splits after `A.`, `J. R. R.` does not: `R.` is an abbreviation).
     static func seenInLowercase(_ type: String) -> Bool {
         commonLowercase.contains(type) || orthographicStarters.contains(type) || (type.count == 1 && type.first?.isLetter == true)
+            || hasOrdinarySuffix(type)
     }
+
+    static func hasOrdinarySuffix(_ type: String) -> Bool {
+        type.count > 5 && ordinarySuffixes.contains { type.hasSuffix($0) }
+    }
+
+    /// Endings of ordinary English nouns and adjectives, rare in names and rarely capitalised
+    /// mid-sentence: `A. Introduction` and `8-12 reps. Endurance` start a sentence where
+    /// `J. Smith` and `Dr. Watson` do not.
+    static let ordinarySuffixes = ["tion", "sion", "ment", "ness", "ity", "ing", "ism", "ance", "ence", "ship", "ology",
+                                   "able", "ible", "ous", "ive", "ful", "less", "ical", "ally", "ies"]
 
     enum Starter { case yes, no, unknown }
 
@@ -269,7 +286,8 @@ public enum PunktSentences {
     static func orthographicStarter(_ t: Token) -> Starter {
         if t.text.count == 1, ";:,.!?".unicodeScalars.contains(t.text[0]) { return .no }
         if t.firstLower { return .no }
-        if t.firstUpper && orthographicStarters.contains(t.typeNoSentencePeriod) { return .yes }
+        let type = t.typeNoSentencePeriod
+        if t.firstUpper && (orthographicStarters.contains(type) || hasOrdinarySuffix(type)) { return .yes }
         return .unknown
     }
 
