@@ -59,7 +59,9 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers", "Training", "Models", "NN", "Checkpoints"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Training", "Datasets"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
     ],

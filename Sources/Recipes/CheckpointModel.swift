@@ -69,12 +69,17 @@ public struct LoadedModel {
     public static func load(path: String, verify: Bool = true) throws -> LoadedModel {
         let dir = try resolve(path: path)
         let checkpoint = try CheckpointReader.open(dir, verify: verify)
-        let recipeFile = dir.appendingPathComponent("recipe.yaml").path
-        guard checkpoint.contains("recipe.yaml") else {
+        var recipeFile = dir.appendingPathComponent("recipe.yaml").path
+        let recipe: Recipe
+        if checkpoint.contains("recipe.yaml") {
+            recipe = try Recipe.decode(yaml: String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self), file: recipeFile)
+        } else if checkpoint.contains("model.yaml") {
+            recipeFile = dir.appendingPathComponent("model.yaml").path
+            recipe = try importedRecipe(checkpoint, directory: dir)
+        } else {
             throw CheckpointModelError.missingFile(directory: dir.path, file: "recipe.yaml",
-                                                   hint: "checkpoints written by `instruct train` store the resolved recipe; without it the model shape is unknown")
+                                                   hint: "checkpoints written by `instruct train` store the resolved recipe, and those written by `instruct import` a model.yaml; without either the model shape is unknown")
         }
-        let recipe = try Recipe.decode(yaml: String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self), file: recipeFile)
 
         let tokenizer: any TextTokenizer
         if checkpoint.contains("tokenizer.json") {
@@ -111,6 +116,29 @@ public struct LoadedModel {
                            parameters: parameters, encoder: encoder)
     }
 
+    /// The recipe an imported checkpoint (`instruct import`: model.yaml, model_config.json,
+    /// special_tokens.json, tokenizer.json or tokenizer.bin, no recipe.yaml) is used with:
+    /// its `model:` section from model.yaml, the stored tokenizer, `seq_len` the model's
+    /// context length and the `plain` template (an imported model was not instruction-tuned
+    /// here, so no template is its own; `--raw` bypasses templates altogether).
+    static func importedRecipe(_ checkpoint: Checkpoint, directory dir: URL) throws -> Recipe {
+        let modelFile = dir.appendingPathComponent("model.yaml").path
+        guard let tokenizerFile = ["tokenizer.json", "tokenizer.bin"].first(where: checkpoint.contains) else {
+            throw CheckpointModelError.missingFile(directory: dir.path, file: "tokenizer.json",
+                                                   hint: "this checkpoint was imported without a tokenizer; import again with `--tokenizer FILE` (a tokenizer.json or a llama2.c tokenizer.bin)")
+        }
+        let config = try ModelExport.modelConfig(of: checkpoint)
+        let tokenizerPath = try checkpoint.fileURL(tokenizerFile).path
+        let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [tokenizerPath], options: [.withoutEscapingSlashes]), as: UTF8.self)
+        let yaml = """
+            # Used for a checkpoint written by `instruct import` (it has no recipe.yaml).
+            tokenizer: {path: \(quoted.dropFirst().dropLast())}
+            data: {datasets: [{path: imported, template: plain}], seq_len: \(config.contextLength)}
+
+            """ + String(decoding: try checkpoint.data("model.yaml"), as: UTF8.self)
+        return try Recipe.decode(yaml: yaml, file: modelFile)
+    }
+
     /// The template the first dataset was trained with: the recipe's, else the default of its
     /// format; for `format: auto`, the format detected from the first line of the dataset
     /// file when that file is still there and is JSONL (training detects it the same way),
@@ -132,8 +160,11 @@ public struct LoadedModel {
 
     /// Strings that end an assistant turn in the training template but are not the EOS id
     /// (ChatML's `<|im_end|>`, Llama 3's `<|eot_id|>`): generation should stop at them.
-    public var templateStopStrings: [String] {
-        switch encoder.template {
+    public var templateStopStrings: [String] { Self.templateStopStrings(encoder.template) }
+
+    /// The end-of-turn strings of `template` that are not the EOS id.
+    public static func templateStopStrings(_ template: TemplateKind) -> [String] {
+        switch template {
         case .chatml: return ["<|im_end|>"]
         case .llama3: return ["<|eot_id|>"]
         default: return []

@@ -57,6 +57,13 @@ extension Recipe {
         y += "eval:\n  every: \(eval.every)\n  batches: \(eval.batches)\n"
         if let s = eval.synth { y += "  synth: \(q(s))\n" }
         y += "  synth_limit: \(eval.synthLimit)\n  max_new_tokens: \(eval.maxNewTokens)\n"
+        if let s = eval.samples {
+            switch s.prompts {
+            case let .inline(list): y += "  samples:\n    prompts: [\(list.map(q).joined(separator: ", "))]\n"
+            case let .file(path): y += "  samples:\n    prompts: \(q(path))\n"
+            }
+            y += "    max_new_tokens: \(s.maxNewTokens)\n    temperature: \(s.temperature)\n"
+        }
         y += "output:\n  dir: \(q(output.dir))\n"
         return y
     }

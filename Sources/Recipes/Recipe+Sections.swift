@@ -119,8 +119,11 @@ public struct EvalSection: Equatable, Sendable {
     public var synthLimit: Int
     /// Longest generated answer in tokens. Default 48: synth answers are short.
     public var maxNewTokens: Int
+    /// A fixed prompt set answered at every checkpoint into `RUN/samples.jsonl`. Default
+    /// none: sampling costs generation time at every save.
+    public var samples: SamplesSection?
 
-    public static let keys = ["every", "batches", "synth", "synth_limit", "max_new_tokens"]
+    public static let keys = ["every", "batches", "synth", "synth_limit", "max_new_tokens", "samples"]
 
     init(from f: RecipeFields) throws {
         every = try f.int("every", default: 0, atLeast: 0)
@@ -128,6 +131,64 @@ public struct EvalSection: Equatable, Sendable {
         synth = try f.optionalString("synth")
         synthLimit = try f.int("synth_limit", default: 0, atLeast: 0)
         maxNewTokens = try f.int("max_new_tokens", default: 48, atLeast: 1)
+        if f.value("samples") != nil {
+            samples = try SamplesSection(from: f.section("samples", known: SamplesSection.keys))
+        }
+    }
+}
+
+/// `eval.samples:` — prompts answered with the weights of every checkpoint as it is saved;
+/// one line `{step, prompt, response}` per prompt is appended to `RUN/samples.jsonl`, so a
+/// run shows how its answers change.
+public struct SamplesSection: Equatable, Sendable {
+    /// Where the prompts come from.
+    public enum Prompts: Equatable, Sendable {
+        /// Written in the recipe.
+        case inline([String])
+        /// A file: JSONL with a string `prompt` per line (and an optional `input`), or plain
+        /// text with one prompt per non-blank line.
+        case file(String)
+    }
+    /// Required: there is no sensible default prompt set.
+    public var prompts: Prompts
+    /// Longest answer in tokens. Default 32: samples are for reading, and each costs time at every save.
+    public var maxNewTokens: Int
+    /// Default 0 (greedy): the same weights always give the same sample, so lines of two
+    /// checkpoints differ only because the weights did. Above 0, sampling is seeded with
+    /// the recipe seed and the step.
+    public var temperature: Double
+
+    public static let keys = ["prompts", "max_new_tokens", "temperature"]
+
+    public init(prompts: Prompts, maxNewTokens: Int = 32, temperature: Double = 0) {
+        self.prompts = prompts
+        self.maxNewTokens = maxNewTokens
+        self.temperature = temperature
+    }
+
+    init(from f: RecipeFields) throws {
+        maxNewTokens = try f.int("max_new_tokens", default: 32, atLeast: 1)
+        temperature = try f.double("temperature", default: 0, in: 0...10)
+        switch f.value("prompts") {
+        case nil:
+            throw RecipeError.missingKey(source: f.source, key: f.keyPath("prompts"))
+        case let .scalar(path, _, _)?:
+            prompts = .file(path)
+        case .sequence?:
+            prompts = .inline(try f.list("prompts").enumerated().map { i, v in
+                guard case let .scalar(text, _, _) = v, !text.isEmpty else {
+                    throw RecipeError.wrongType(source: v.source, key: f.keyPath("prompts") + "[\(i)]",
+                                                expected: "a non-empty string", found: v.typeDescription)
+                }
+                return text
+            })
+            if case .inline([]) = prompts {
+                throw RecipeError.invalidValue(source: f.sourceOf("prompts"), key: f.keyPath("prompts"), reason: "is empty; give at least one prompt")
+            }
+        case let v?:
+            throw RecipeError.wrongType(source: v.source, key: f.keyPath("prompts"),
+                                        expected: "a list of prompts or a file path", found: v.typeDescription)
+        }
     }
 }
 

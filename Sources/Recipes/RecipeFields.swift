@@ -1,3 +1,4 @@
+import Training
 import Yams
 
 /// Reads the keys of one recipe mapping with types and defaults. Unknown keys are rejected

@@ -125,8 +125,15 @@ public enum RecipeTraining {
                                      ModelExport.modelConfigFile: try ModelExport.encode(plan.model.config)]
         if let json = plan.tokenizerJSON { extra["tokenizer.json"] = Data(json.utf8) }
         let keepLast = options.keepLast
+        // eval.samples: answers to a fixed prompt set at every checkpoint (RUN/samples.jsonl).
+        let samples = try recipe.eval.samples.map { try CheckpointSamples($0, plan: plan) }
+        try samples?.truncate(afterStep: trainer.step)  // as metrics.jsonl: a rerun or resume rewrites later steps
         let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", shouldStop: shouldStop,
-                                         save: { t in try t.saveCheckpoint(in: dir, extraFiles: extra, keepLast: keepLast) },
+                                         save: { t in
+                                             let url = try t.saveCheckpoint(in: dir, extraFiles: extra, keepLast: keepLast)
+                                             try samples?.append(step: t.step, parameters: t.parameters)
+                                             return url
+                                         },
                                          events: events)
         if let checkpoint = result.checkpoint { report("checkpoint: \(checkpoint.path)") }
         var summary = Summary(recipe: recipe.file, steps: result.steps, tokens: result.tokens, trainedTokens: result.trainedTokens,

@@ -5,6 +5,7 @@ public enum IFEvalError: Error, Equatable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String)
     case badLine(path: String, line: Int, reason: String)
     case badKwargs(id: String, key: String, reason: String)
+    case unknownInstruction(id: String, suggestion: String?)
     case noResponses(path: String, reason: String)
 
     public var description: String {
@@ -12,6 +13,9 @@ public enum IFEvalError: Error, Equatable, CustomStringConvertible {
         case let .unreadableFile(path, reason): return "\(path): cannot read (\(reason))"
         case let .badLine(path, line, reason): return "\(path):\(line): \(reason)"
         case let .badKwargs(id, key, reason): return "instruction \(id): kwarg `\(key)` \(reason)"
+        case let .unknownInstruction(id, suggestion):
+            return "unknown instruction id `\(id)`" + (suggestion.map { "; did you mean `\($0)`?" } ?? "")
+                + " (IFEval has 25 ids, listed in docs/evaluation.md)"
         case let .noResponses(path, reason): return "\(path): \(reason)"
         }
     }
@@ -26,13 +30,18 @@ public struct IFEvalPrompt {
     public var kwargs: [[String: Any]]
 }
 
+/// One line of a responses file.
+public struct IFEvalResponse: Equatable {
+    /// 1-based line in the file.
+    public var line: Int
+    public var prompt: String
+    public var response: String
+}
+
 /// Instruction-following accuracy as Google's IFEval computes it (`evaluation_main.py`),
-/// strict and loose, over the instruction ids that have a checker (`IFEvalChecker`).
-///
-/// A prompt counts at prompt level only when every one of its instructions has a checker;
-/// prompts with an unsupported id are left out of prompt-level accuracy, and the unsupported
-/// instructions out of instruction-level accuracy. Both are reported in `skipped*`, so a
-/// number here is comparable to the published one only when nothing was skipped.
+/// strict and loose, with a checker for each of the 25 instruction ids (`IFEvalChecker`).
+/// An id outside those 25 is an error when the prompts are loaded, naming file, line and
+/// the closest known id, so a typo never silently lowers or raises a score.
 public enum IFEval {
     /// Accuracy of one mode (strict or loose).
     public struct Accuracy: Codable, Sendable, Equatable {
@@ -53,45 +62,67 @@ public enum IFEval {
         /// Prompts and instructions scored.
         public var prompts: Int
         public var instructions: Int
-        /// Prompts left out because they hold an unsupported id, and the unsupported instructions.
-        public var skippedPrompts: Int
-        public var skippedInstructions: Int
-        /// Input prompts without a response.
+        /// Input prompts without a response (not scored).
         public var missingResponses: Int
+        /// Scored prompts whose response is empty or blank (it follows no instruction, as in
+        /// the reference).
+        public var emptyResponses: Int
         /// Per instruction id: followed (strict, loose) and total.
         public var perInstruction: [String: [Int]]
         enum CodingKeys: String, CodingKey {
             case strict, loose, prompts, instructions
-            case skippedPrompts = "skipped_prompts", skippedInstructions = "skipped_instructions"
-            case missingResponses = "missing_responses", perInstruction = "per_instruction"
+            case missingResponses = "missing_responses", emptyResponses = "empty_responses"
+            case perInstruction = "per_instruction"
         }
     }
 
-    /// Reads `input_data.jsonl`.
+    /// Reads `input_data.jsonl`, building every checker once so that an unknown id or a bad
+    /// argument stops here with the file, line and field.
     public static func loadPrompts(path: String) throws -> [IFEvalPrompt] {
         try jsonLines(path).map { line, object in
-            guard let prompt = object["prompt"] as? String else { throw IFEvalError.badLine(path: path, line: line, reason: "`prompt` must be a string") }
+            func bad(_ reason: String) -> IFEvalError { .badLine(path: path, line: line, reason: reason) }
+            guard let prompt = object["prompt"] as? String else { throw bad("`prompt` must be a string") }
             guard let ids = object["instruction_id_list"] as? [String] else {
-                throw IFEvalError.badLine(path: path, line: line, reason: "`instruction_id_list` must be a list of strings")
+                throw bad("`instruction_id_list` must be a list of strings")
             }
-            let kwargs = (object["kwargs"] as? [Any])?.map { ($0 as? [String: Any]) ?? [:] } ?? []
+            guard let list = object["kwargs"] as? [Any] else { throw bad("`kwargs` must be a list of objects, one per instruction id") }
+            let kwargs = try list.enumerated().map { i, k -> [String: Any] in
+                guard let d = k as? [String: Any] else { throw bad("`kwargs[\(i)]` must be an object (use {} for an instruction without arguments)") }
+                return d.filter { !($0.value is NSNull) }
+            }
             guard kwargs.count == ids.count else {
-                throw IFEvalError.badLine(path: path, line: line, reason: "`kwargs` has \(kwargs.count) entries for \(ids.count) instruction ids")
+                throw bad("`kwargs` has \(kwargs.count) entries for \(ids.count) instruction ids")
+            }
+            for (i, (id, k)) in zip(ids, kwargs).enumerated() {
+                do {
+                    _ = try IFEvalChecker.make(id: id, kwargs: k, prompt: prompt)
+                } catch let error as IFEvalError {
+                    throw bad("`instruction_id_list[\(i)]`: \(error)")
+                }
             }
             return IFEvalPrompt(key: (object["key"] as? Int) ?? line, prompt: prompt, instructionIDs: ids, kwargs: kwargs)
         }
     }
 
-    /// Reads a responses file: JSONL objects with `prompt` and `response` (what
-    /// `instruct eval --generate` and Google's scripts write). Returns prompt -> response.
+    /// Reads a responses file: JSONL objects with string fields `prompt` and `response`
+    /// (what `instruct eval ifeval --checkpoint` and Google's scripts write), in file order.
+    public static func loadResponseLines(path: String) throws -> [IFEvalResponse] {
+        var out: [IFEvalResponse] = []
+        for (line, object) in try jsonLines(path) {
+            for field in ["prompt", "response"] where !(object[field] is String) {
+                let found = object[field] == nil ? "missing" : "not a string"
+                throw IFEvalError.badLine(path: path, line: line, reason: "field `\(field)` is \(found); each line needs string fields `prompt` (the IFEval prompt, verbatim) and `response`")
+            }
+            out.append(IFEvalResponse(line: line, prompt: object["prompt"] as? String ?? "", response: object["response"] as? String ?? ""))
+        }
+        if out.isEmpty { throw IFEvalError.noResponses(path: path, reason: "no responses (the file is empty)") }
+        return out
+    }
+
+    /// Reads a responses file as prompt -> response (a later line for the same prompt wins).
     public static func loadResponses(path: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        for (line, object) in try jsonLines(path) {
-            guard let prompt = object["prompt"] as? String, let response = object["response"] as? String else {
-                throw IFEvalError.badLine(path: path, line: line, reason: "needs string fields `prompt` and `response`")
-            }
-            out[prompt] = response
-        }
+        for r in try loadResponseLines(path: path) { out[r.prompt] = r.response }
         return out
     }
 
@@ -106,39 +137,36 @@ public enum IFEval {
         return [response, noStar(response), first, last, both, noStar(first), noStar(last), noStar(both)]
     }
 
+    /// Whether `response` follows each instruction of `prompt`: (strict, loose) per instruction.
+    public static func verdicts(_ prompt: IFEvalPrompt, response: String) throws -> [(strict: Bool, loose: Bool)] {
+        let variants = looseVariants(response)
+        return try zip(prompt.instructionIDs, prompt.kwargs).map { id, kwargs in
+            let c = try IFEvalChecker.make(id: id, kwargs: kwargs, prompt: prompt.prompt)
+            return (!strip(response).isEmpty && c(response), variants.contains { !strip($0).isEmpty && c($0) })
+        }
+    }
+
     /// Scores `responses` (prompt -> response) on `prompts`.
     public static func score(prompts: [IFEvalPrompt], responses: [String: String]) throws -> Report {
         var strictPrompts = 0, loosePrompts = 0, strictInstr = 0, looseInstr = 0
-        var scoredPrompts = 0, scoredInstr = 0, skippedPrompts = 0, skippedInstr = 0, missing = 0
+        var scoredPrompts = 0, scoredInstr = 0, missing = 0, empty = 0
         var per: [String: [Int]] = [:]
         for p in prompts {
             guard let response = responses[p.prompt] else {
                 missing += 1
                 continue
             }
-            var checkers: [IFEvalChecker] = []
-            var unsupported = 0
-            for (id, kwargs) in zip(p.instructionIDs, p.kwargs) {
-                if let c = try IFEvalChecker.make(id: id, kwargs: kwargs, prompt: p.prompt) { checkers.append(c) } else { unsupported += 1 }
-            }
-            skippedInstr += unsupported
-            let variants = looseVariants(response)
+            if strip(response).isEmpty { empty += 1 }
             var allStrict = true, allLoose = true
-            for c in checkers {
-                let s = !strip(response).isEmpty && c(response)
-                let l = variants.contains { !strip($0).isEmpty && c($0) }
-                per[c.id, default: [0, 0, 0]][0] += s ? 1 : 0
-                per[c.id, default: [0, 0, 0]][1] += l ? 1 : 0
-                per[c.id, default: [0, 0, 0]][2] += 1
-                strictInstr += s ? 1 : 0
-                looseInstr += l ? 1 : 0
+            for (id, v) in zip(p.instructionIDs, try verdicts(p, response: response)) {
+                per[id, default: [0, 0, 0]][0] += v.strict ? 1 : 0
+                per[id, default: [0, 0, 0]][1] += v.loose ? 1 : 0
+                per[id, default: [0, 0, 0]][2] += 1
+                strictInstr += v.strict ? 1 : 0
+                looseInstr += v.loose ? 1 : 0
                 scoredInstr += 1
-                allStrict = allStrict && s
-                allLoose = allLoose && l
-            }
-            if unsupported > 0 {
-                skippedPrompts += 1
-                continue
+                allStrict = allStrict && v.strict
+                allLoose = allLoose && v.loose
             }
             scoredPrompts += 1
             strictPrompts += allStrict ? 1 : 0
@@ -150,8 +178,8 @@ public enum IFEval {
                              promptsFollowed: strictPrompts, instructionsFollowed: strictInstr),
             loose: Accuracy(promptLevel: ratio(loosePrompts, scoredPrompts), instructionLevel: ratio(looseInstr, scoredInstr),
                             promptsFollowed: loosePrompts, instructionsFollowed: looseInstr),
-            prompts: scoredPrompts, instructions: scoredInstr, skippedPrompts: skippedPrompts,
-            skippedInstructions: skippedInstr, missingResponses: missing, perInstruction: per)
+            prompts: scoredPrompts, instructions: scoredInstr, missingResponses: missing, emptyResponses: empty,
+            perInstruction: per)
     }
 
     /// (1-based line, object) for every non-blank line of a JSONL file.

@@ -5,42 +5,39 @@ import Foundation
 /// notes). Python's `re` patterns are run with `NSRegularExpression`, which agrees with them
 /// for every pattern used here (ASCII classes, `\w`/`\b`/`\s` Unicode-aware in both).
 ///
-/// Not implemented (they need NLTK's punkt sentence splitter, its `word_tokenize`, or
-/// `langdetect`): `language:response_language`, `length_constraints:number_sentences`,
-/// `change_case:capital_word_frequency`, `change_case:english_capital`,
-/// `change_case:english_lowercase`. `IFEvalChecker.make` returns nil for them.
+/// Five checkers need NLTK or langdetect in the reference; they use Swift stand-ins whose
+/// differences are documented on each: `PunktSentences` (NLTK's punkt `sent_tokenize`),
+/// `TreebankWords` (`word_tokenize`), `PythonCase` (`str.isupper` / `str.islower`) and
+/// `LanguageDetector` (`langdetect.detect`).
 public struct IFEvalChecker {
     /// The instruction id, `group:name`.
     public let id: String
     private let check: (String) -> Bool
 
-    /// Ids with a checker, sorted.
+    /// The 25 ids of Google's registry, sorted; every one has a checker.
     public static let supportedIDs: [String] = [
+        "change_case:capital_word_frequency", "change_case:english_capital", "change_case:english_lowercase",
         "combination:repeat_prompt", "combination:two_responses",
         "detectable_content:number_placeholders", "detectable_content:postscript",
         "detectable_format:constrained_response", "detectable_format:json_format",
         "detectable_format:multiple_sections", "detectable_format:number_bullet_lists",
         "detectable_format:number_highlighted_sections", "detectable_format:title",
         "keywords:existence", "keywords:forbidden_words", "keywords:frequency", "keywords:letter_frequency",
+        "language:response_language",
         "length_constraints:nth_paragraph_first_word", "length_constraints:number_paragraphs",
-        "length_constraints:number_words",
+        "length_constraints:number_sentences", "length_constraints:number_words",
         "punctuation:no_comma",
         "startend:end_checker", "startend:quotation",
-    ]
-
-    /// The 25 ids of Google's registry that have no checker here yet.
-    public static let unsupportedIDs: [String] = [
-        "change_case:capital_word_frequency", "change_case:english_capital", "change_case:english_lowercase",
-        "language:response_language", "length_constraints:number_sentences",
     ]
 
     /// Whether `response` follows the instruction.
     public func callAsFunction(_ response: String) -> Bool { check(response) }
 
-    /// The checker for `id` with its `kwargs` (as in `input_data.jsonl`) and the row's prompt;
-    /// nil when `id` has no checker here. Throws `IFEvalError.badKwargs` when a needed
-    /// argument is missing or of the wrong type.
-    public static func make(id: String, kwargs: [String: Any], prompt: String) throws -> IFEvalChecker? {
+    /// The checker for `id` with its `kwargs` (as in `input_data.jsonl`) and the row's prompt.
+    /// Throws `IFEvalError.unknownInstruction` for an id outside Google's registry (with the
+    /// closest known id) and `IFEvalError.badKwargs` when a needed argument is missing or of
+    /// the wrong type.
+    public static func make(id: String, kwargs: [String: Any], prompt: String) throws -> IFEvalChecker {
         func string(_ key: String) throws -> String {
             guard let v = kwargs[key] as? String else { throw IFEvalError.badKwargs(id: id, key: key, reason: "needs a string") }
             return v
@@ -155,7 +152,7 @@ public struct IFEvalChecker {
                 }
                 if s.hasSuffix("```") { s = s.dropLast(3) }
                 let text = strip(String(s))
-                return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+                return PythonJSON.isValid(text)
             }
         case "detectable_format:title":
             let r = PyRegex("<<[^\\n]+>>")
@@ -195,8 +192,22 @@ public struct IFEvalChecker {
             }
         case "punctuation:no_comma":
             c = { v in !v.contains(",") }
+        case "length_constraints:number_sentences":
+            let n = try int("num_sentences"), rel = try relation("relation")
+            c = { v in rel(PunktSentences.count(v), n) }
+        case "change_case:capital_word_frequency":
+            let n = try int("capital_frequency"), rel = try relation("capital_relation")
+            c = { v in rel(TreebankWords.tokenize(v).filter(PythonCase.isUpper).count, n) }
+        case "change_case:english_capital":
+            // langdetect raising (no letters) counts as a pass, as in the reference.
+            c = { v in PythonCase.isUpper(v) && (LanguageDetector.detect(v) ?? "en") == "en" }
+        case "change_case:english_lowercase":
+            c = { v in PythonCase.isLower(v) && (LanguageDetector.detect(v) ?? "en") == "en" }
+        case "language:response_language":
+            let language = try string("language")
+            c = { v in LanguageDetector.detect(v).map { $0 == language } ?? true }
         default:
-            return nil
+            throw IFEvalError.unknownInstruction(id: id, suggestion: closest(to: id, in: supportedIDs))
         }
         return IFEvalChecker(id: id, check: c)
     }

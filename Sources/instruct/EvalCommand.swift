@@ -194,9 +194,10 @@ struct EvalIFEvalCommand: ParsableCommand {
         abstract: "Score responses to IFEval prompts: prompt- and instruction-level accuracy, strict and loose.",
         discussion: """
             R.jsonl holds one JSON object per line with `prompt` (the IFEval prompt, verbatim)
-            and `response`. 20 of IFEval's 25 instruction ids are checked; prompts holding one
-            of the other 5 (language detection, NLTK sentence and word tokenization) are left
-            out of prompt-level accuracy and reported as skipped.
+            and `response`. All 25 IFEval instruction ids are checked (sentence counting,
+            word tokenization and language detection by Swift stand-ins for NLTK and
+            langdetect, see docs/evaluation.md); an unknown id in --input is an error naming
+            its line. Responses whose prompt is not in --input are reported and not scored.
 
             With --checkpoint, the prompts are first answered greedily by that checkpoint
             (each rendered with its template as an instruction) and written to --responses.
@@ -261,11 +262,21 @@ struct EvalIFEvalCommand: ParsableCommand {
             throw CommandFailure("\(input): no such file; pass --input PATH to IFEval's input_data.jsonl")
         }
         let prompts = try IFEval.loadPrompts(path: input)
-        let answers = try IFEval.loadResponses(path: responses)
-        let report = try IFEval.score(prompts: prompts, responses: answers)
-        if report.prompts + report.skippedPrompts == 0 {
-            throw CommandFailure("\(responses): none of its prompts matches a prompt of \(input); responses must repeat the IFEval prompt verbatim in `prompt`")
+        let lines = try IFEval.loadResponseLines(path: responses)
+        let known = Set(prompts.map(\.prompt))
+        let unknown = lines.filter { !known.contains($0.prompt) }
+        if unknown.count == lines.count {
+            throw CommandFailure("\(responses): none of its \(lines.count) prompts matches a prompt of \(input); responses must repeat the IFEval prompt verbatim in `prompt`")
         }
+        // A response whose prompt is not in the input is not scored; say where it is.
+        for r in unknown.prefix(3) {
+            let head = r.prompt.prefix(60).replacingOccurrences(of: "\n", with: " ")
+            warn("\(responses):\(r.line): field `prompt` (\"\(head)\(r.prompt.count > 60 ? "..." : "")\") is not a prompt of \(input); this response is not scored (the prompt must be repeated verbatim)")
+        }
+        if unknown.count > 3 { warn("\(responses): \(unknown.count - 3) more responses with a prompt not in \(input) are not scored") }
+        var answers: [String: String] = [:]
+        for r in lines { answers[r.prompt] = r.response }
+        let report = try IFEval.score(prompts: prompts, responses: answers)
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
@@ -273,8 +284,8 @@ struct EvalIFEvalCommand: ParsableCommand {
             return
         }
         print("IFEval: \(report.prompts) prompts, \(report.instructions) instructions scored; "
-              + "\(report.skippedPrompts) prompts with an unsupported instruction left out of prompt level "
-              + "(\(report.skippedInstructions) instructions), \(report.missingResponses) prompts without a response")
+              + "\(report.missingResponses) prompts without a response, \(report.emptyResponses) empty responses (they follow nothing), "
+              + "\(unknown.count) responses to prompts not in the input")
         for (name, a) in [("strict", report.strict), ("loose", report.loose)] {
             print(String(format: "%@  prompt-level %.1f%% (%d/%d)  instruction-level %.1f%% (%d/%d)", name,
                          a.promptLevel * 100, a.promptsFollowed, report.prompts,

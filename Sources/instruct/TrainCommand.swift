@@ -109,3 +109,8 @@ struct FaultInjection {
         kill(getpid(), SIGKILL)
     }
 }
+
+/// Prints `warning: message` to standard error.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}

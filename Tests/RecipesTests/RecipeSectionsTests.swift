@@ -42,6 +42,61 @@ final class RecipeSectionsTests: XCTestCase {
         XCTAssertEqual(back, custom)
     }
 
+    func test_evalSamples_inlineAndFile_roundTripThroughResolvedYAML() throws {
+        let inline = try decode(minimal + "eval: {samples: {prompts: [\"Say hi.\", \"Count: 1 2\"], max_new_tokens: 8}}\n")
+        XCTAssertEqual(inline.eval.samples, SamplesSection(prompts: .inline(["Say hi.", "Count: 1 2"]), maxNewTokens: 8, temperature: 0))
+        let file = try decode(minimal + "eval: {samples: {prompts: p.jsonl, temperature: 0.7}}\n")
+        XCTAssertEqual(file.eval.samples?.prompts, .file("p.jsonl"))
+        XCTAssertEqual(file.eval.samples?.maxNewTokens, 32)
+        XCTAssertNil(try decode(minimal).eval.samples)
+        for r in [inline, file] {
+            var back = try Recipe.decode(yaml: r.resolvedYAML(), file: "r.yaml")
+            back.file = r.file
+            XCTAssertEqual(back, r)
+        }
+    }
+
+    func test_evalSamples_badKeys_areNamedWithSuggestions() {
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {promts: [a]}}\n")) { error in
+            guard case let .unknownKey(_, key, suggestion)? = error as? RecipeError else { return XCTFail("\(error)") }
+            XCTAssertEqual(key, "eval.samples.promts")
+            XCTAssertEqual(suggestion, "eval.samples.prompts")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {sampels: {prompts: [a]}}\n")) { error in
+            guard case let .unknownKey(_, _, suggestion)? = error as? RecipeError else { return XCTFail("\(error)") }
+            XCTAssertEqual(suggestion, "eval.samples")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {max_new_tokens: 4}}\n")) { error in
+            XCTAssertEqual(error as? RecipeError, .missingKey(source: "r.yaml:3", key: "eval.samples.prompts"))
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {prompts: []}}\n")) { error in
+            XCTAssertTrue("\(error)".contains("eval.samples.prompts"), "\(error)")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {prompts: [ok, {a: 1}]}}\n")) { error in
+            XCTAssertTrue("\(error)".contains("eval.samples.prompts[1]"), "\(error)")
+        }
+        XCTAssertThrowsError(try decode(minimal + "eval: {samples: {prompts: [a], temperature: -1}}\n")) { error in
+            XCTAssertTrue("\(error)".contains("eval.samples.temperature"), "\(error)")
+        }
+    }
+
+    func test_evalSamples_promptFiles_jsonlAndText_badLinesNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("samples-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let jsonl = dir.appendingPathComponent("p.jsonl"), text = dir.appendingPathComponent("p.txt"), bad = dir.appendingPathComponent("bad.jsonl")
+        try "{\"prompt\": \"Add.\", \"input\": \"2 + 3\"}\n\n{\"prompt\": \"Say hi.\"}\n".write(to: jsonl, atomically: true, encoding: .utf8)
+        try "First prompt\n\n  \nSecond: {json}\n".write(to: text, atomically: true, encoding: .utf8)
+        try "{\"prompt\": \"ok\"}\n{\"text\": \"no prompt\"}\n".write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CheckpointSamples.readPrompts(.file(jsonl.path)), ["Add.\n\n2 + 3", "Say hi."])
+        XCTAssertEqual(try CheckpointSamples.readPrompts(.file(text.path)), ["First prompt", "Second: {json}"])
+        XCTAssertThrowsError(try CheckpointSamples.readPrompts(.file(bad.path))) { error in
+            XCTAssertTrue("\(error)".contains("bad.jsonl:2"), "\(error)")
+        }
+        XCTAssertThrowsError(try CheckpointSamples.readPrompts(.file(dir.appendingPathComponent("none.txt").path))) { error in
+            XCTAssertTrue("\(error)".contains("none.txt"), "\(error)")
+        }
+    }
+
     func test_modelSection_defaultsAndConfig() throws {
         let r = try decode(minimal)
         XCTAssertEqual(r.model.family, .llama)

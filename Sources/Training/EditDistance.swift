@@ -1,5 +1,5 @@
 /// Levenshtein distance between two strings (insertions, deletions, substitutions; cost 1 each).
-func editDistance(_ a: String, _ b: String) -> Int {
+public func editDistance(_ a: String, _ b: String) -> Int {
     let x = Array(a), y = Array(b)
     if x.isEmpty { return y.count }
     if y.isEmpty { return x.count }
@@ -16,7 +16,7 @@ func editDistance(_ a: String, _ b: String) -> Int {
 }
 
 /// The candidate closest to `word`, if it is within a third of the word's length (at least 2 edits).
-func closest(to word: String, in candidates: [String]) -> String? {
+public func closest(to word: String, in candidates: [String]) -> String? {
     let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }) else { return nil }
     return best.1 <= max(2, word.count / 3) ? best.0 : nil
