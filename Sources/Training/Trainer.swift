@@ -32,12 +32,23 @@ public struct Trainer {
     public private(set) var elapsedSeconds = 0.0
     /// Steps the run will take in all.
     public let totalSteps: Int
+    /// The parameters that are trained: with LoRA (`model.lora`) only the adapter tensors
+    /// (the base is frozen: no gradients, no optimizer state, not saved); nil trains all.
+    public let trainableNames: Set<String>?
 
-    /// A trainer at step 0 with the given weights. Sets BLAS's thread count.
+    /// A trainer at step 0 with the given weights (with LoRA: the base's and the adapters').
+    /// Sets BLAS's thread count.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions) throws {
         let problems = options.problems()
         if !problems.isEmpty { throw TrainingError.invalidOptions(problems) }
         try model.validate(parameters)
+        if model.lora != nil {
+            let adapters = model.adapterShapes.map(\.name)
+            if let missing = adapters.first(where: { !parameters.contains($0) }) { throw ModelError.missingTensor(name: missing) }
+            trainableNames = Set(adapters)
+        } else {
+            trainableNames = nil
+        }
         BLAS.setThreadCount(options.threads)
         self.model = model
         self.parameters = parameters
@@ -104,11 +115,11 @@ public struct Trainer {
             if micro == 0 { epoch = batch.epoch }
             micro += 1
             tokens += batch.segmentIDs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-            let tracked = parameters.tracked()
+            let tracked = parameters.tracked(only: trainableNames)
             let (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
                 model.loss(tokens: batch.tokens, targets: batch.targets, positions: batch.positions,
                            segmentIDs: batch.segmentIDs, batch: batch.rowCount, time: batch.seqLen,
-                           parameters: tracked, dropoutRNG: model.config.dropout > 0 ? rng : nil)
+                           parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
             }
             let value = Double(sum.scalar)
             if !value.isFinite { throw TrainingError.nonFiniteLoss(step: step + 1, value: value) }
