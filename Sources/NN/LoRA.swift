@@ -53,12 +53,14 @@ public struct LoRA: Sendable, Equatable, Codable {
     }
 
     /// The adapter's contribution scale * (dropout(x) Aᵀ) Bᵀ for x [.., in] -> [.., out].
-    /// `dropoutRNG` enables dropout (training).
+    /// `dropoutRNG` enables dropout (training). The scale multiplies B ([out, r]), not the
+    /// output: a scalar product keeps its input for the backward pass, and B is the
+    /// smallest tensor on the path, so the adapter holds only [.., r] activations.
     public func delta(_ x: Tensor, a: Tensor, b: Tensor, dropoutRNG: UnsafeMutablePointer<RNG>?) -> Tensor {
         var input = x
         if let rng = dropoutRNG, dropout > 0 { input = x.dropout(dropout, rng: &rng.pointee) }
-        let down = Tensor.matmul(input, a, transposeB: true)     // [.., r]
-        return Tensor.matmul(down, b, transposeB: true) * scale   // [.., out]
+        let down = Tensor.matmul(input, a, transposeB: true)       // [.., r]
+        return Tensor.matmul(down, b * scale, transposeB: true)     // [.., out]
     }
 
     /// The base weight with the adapter folded in, in the base's layout:
