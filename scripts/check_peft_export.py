@@ -113,7 +113,7 @@ def main():
                                              tie_word_embeddings=False, initializer_range=0.2))
         worst = max(worst, case(instruct, peft, "llama", llama, tmp, tokens))
         gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=64, vocab_size=300,
-                                          initializer_range=0.2, layer_norm_epsilon=1e-5))
+                                          initializer_range=0.2, layer_norm_epsilon=1e-5, bos_token_id=1, eos_token_id=2))
         worst = max(worst, case(instruct, peft, "gpt2", gpt2, tmp, tokens))
     print(f"worst max abs diff {worst:.3e} (tolerance {args.tolerance:g})")
     return 0 if worst <= args.tolerance else 1
