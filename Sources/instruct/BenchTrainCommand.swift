@@ -168,7 +168,7 @@ struct BenchTrain: ParsableCommand {
               + "\(f2(Double(full.parameterCount) / 1e6)) M parameters, B \(full.batch) x T \(full.time), \(full.threads) BLAS thread(s), "
               + "\(full.measuredSteps) measured steps, each mode in its own process")
         func row(_ name: String, _ a: String, _ b: String) {
-            print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + a.leftPadded(16) + b.leftPadded(16))
+            print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + a.leftPadded(14) + b.leftPadded(24))
         }
         let l = lora.lora!  // the lora run was given --finetune lora
         row("", "full", "lora r\(l.settings.rank) \(l.targets.map(\.rawValue).joined(separator: ","))")
