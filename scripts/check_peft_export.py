@@ -14,7 +14,8 @@ built here at random with transformers, the script:
   4. loads base + adapters with peft.PeftModel.from_pretrained and the merged export with
      transformers, and prints the max abs logit difference of each against ours.
 
-pip-installs peft when it is missing.
+A third case trains adapters on the real stories260K (llama2.c import) when
+../shared/datasets/models/stories260K exists. pip-installs peft when it is missing.
 Usage: swift build -c release && python3 scripts/check_peft_export.py [--instruct .build/release/instruct]
 Exit status 1 when a difference exceeds --tolerance (default 1e-4).
 """
@@ -46,20 +47,29 @@ MODEL_SECTIONS = {
     "llama": "model: {family: llama, vocab_size: 300, context_length: 64, dim: 32, layers: 2, heads: 4, kv_heads: 2, "
              "ffn_dim: 48, norm_eps: 1e-5, tied_embeddings: false, init: %s}\n"
              "finetune: {method: lora, rank: 4, alpha: 8, dropout: 0.1, targets: [q, k, v, o, gate, up, down]}\n",
+    "stories260K": "model: {family: llama, context_length: 512, dim: 64, layers: 5, heads: 8, kv_heads: 4, ffn_dim: 172, "
+                   "tied_embeddings: true, init: %s}\n"
+                   "finetune: {method: lora, rank: 8, alpha: 16, dropout: 0.05, targets: [q, k, v, o, gate, up, down]}\n",
     "gpt2": "model: {family: gpt2, vocab_size: 300, context_length: 64, dim: 32, layers: 2, heads: 4, init: %s}\n"
             "finetune: {method: lora, rank: 4, alpha: 8, dropout: 0.1, targets: [qkv, o, up, down]}\n",
 }
 
 
-def case(instruct, peft, name, hf_model, tmp, tokens):
-    src = os.path.join(tmp, name + "-src")
-    hf_model.save_pretrained(src, safe_serialization=True)
+def case(instruct, peft, name, hf_model, tmp, tokens, llama2c=None):
+    """`hf_model` is saved and imported; or `llama2c` = (model .bin, tokenizer .bin) is imported."""
     base_ckpt = os.path.join(tmp, name + "-base")
-    run([instruct, "import", src, "--out", base_ckpt])
+    tokenizer = "tokenizer: {train: {vocab_size: 300}}\n"
+    if llama2c:
+        run([instruct, "import", llama2c[0], "--tokenizer", llama2c[1], "--out", base_ckpt])
+        tokenizer = f"tokenizer: {{path: {llama2c[1]}}}\n"
+    else:
+        src = os.path.join(tmp, name + "-src")
+        hf_model.save_pretrained(src, safe_serialization=True)
+        run([instruct, "import", src, "--out", base_ckpt])
     recipe = os.path.join(tmp, name + "-lora.yaml")
     with open(recipe, "w") as f:
-        f.write(f"# check_peft_export.py: LoRA on a random {name}\nseed: 1\n"
-                "tokenizer: {train: {vocab_size: 300}}\n"
+        f.write(f"# check_peft_export.py: LoRA on {name}\nseed: 1\n"
+                + tokenizer +
                 f"data: {{datasets: [{{path: {tmp}/synth/train.jsonl, template: plain}}], seq_len: 64, cache_dir: null}}\n"
                 + MODEL_SECTIONS[name] % (base_ckpt,)
                 + "training: {batch_size: 4, max_steps: 6, threads: 1, warmup_steps: 0, lr: 0.05}\n"
@@ -115,6 +125,13 @@ def main():
         gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=64, vocab_size=300,
                                           initializer_range=0.2, layer_norm_epsilon=1e-5, bos_token_id=1, eos_token_id=2))
         worst = max(worst, case(instruct, peft, "gpt2", gpt2, tmp, tokens))
+        here = os.path.dirname(os.path.abspath(__file__))
+        stories = os.path.normpath(os.path.join(here, "..", "..", "shared", "datasets", "models", "stories260K"))
+        if os.path.exists(os.path.join(stories, "stories260K.bin")):
+            worst = max(worst, case(instruct, peft, "stories260K", None, tmp, [1, 403, 407, 261, 378, 432, 383, 286],
+                                    llama2c=(os.path.join(stories, "stories260K.bin"), os.path.join(stories, "tok512.bin"))))
+        else:
+            print(f"stories260K absent ({stories}); skipped")
     print(f"worst max abs diff {worst:.3e} (tolerance {args.tolerance:g})")
     return 0 if worst <= args.tolerance else 1
 
