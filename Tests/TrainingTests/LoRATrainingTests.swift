@@ -129,3 +129,22 @@ final class LoRATrainingTests: XCTestCase {
         }
     }
 }
+
+/// `bench train --finetune lora` measures what it says: the same model, only the adapters
+/// trained and holding AdamW state.
+final class LoRABenchmarkTests: XCTestCase {
+    func test_trainBenchmark_lora_countsOnlyAdapterParametersAndState() throws {
+        let config = ModelConfig(family: .gpt2, vocabSize: 50, contextLength: 16, dim: 16, layers: 2, heads: 2)
+        let lora = LoRAConfig(rank: 2, alpha: 4, targets: [.qkv, .down])
+        let full = try TrainBenchmark.run(config: config, batch: 2, time: 8, warmup: 0, steps: 2, threads: 1, measurePeak: false)
+        let adapted = try TrainBenchmark.run(config: config, batch: 2, time: 8, warmup: 0, steps: 2, threads: 1,
+                                             measurePeak: false, lora: lora)
+        // Per block: c_attn A [2, 16] + B [48, 2], mlp.c_proj A [2, 64] + B [16, 2].
+        XCTAssertEqual(adapted.trainableParameterCount, 2 * (32 + 96 + 128 + 32))
+        XCTAssertEqual(full.trainableParameterCount, full.parameterCount)
+        XCTAssertEqual(adapted.optimizerStateMiB, Double(2 * adapted.trainableParameterCount * 4) / (1024 * 1024), accuracy: 1e-12)
+        XCTAssertEqual(full.optimizerStateMiB, Double(2 * full.parameterCount * 4) / (1024 * 1024), accuracy: 1e-12)
+        XCTAssertEqual(adapted.lora, lora)
+        XCTAssertNil(full.lora)
+    }
+}
