@@ -73,6 +73,16 @@ final class LoRACommandLineTests: XCTestCase {
         XCTAssertEqual(config?["target_modules"] as? [String], ["self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"])
         let g = try run(["generate", "lora", "--prompt", "Reverse the words.", "--max-new-tokens", "4"], in: dir)
         XCTAssertEqual(g.status, 0, g.err)
+        // eval reads the base, merges the adapters, and measures a different model than the base.
+        var losses: [Double] = []
+        for run_ in ["lora", "base"] {
+            let e = try run(["eval", run_, "--data", "synth/heldout.jsonl", "--json", "--limit", "4", "--max-new-tokens", "2",
+                             "--threads", "1"], in: dir)
+            XCTAssertEqual(e.status, 0, e.err)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any], e.out)
+            losses.append(try XCTUnwrap(object["loss"] as? Double))
+        }
+        XCTAssertTrue(losses[0].isFinite && losses[0] != losses[1], "\(losses)")
 
         // The base's weights change: every use of the adapters refuses, naming the file.
         let baseFile = try String(contentsOf: dir.appendingPathComponent("base/latest"), encoding: .utf8)
