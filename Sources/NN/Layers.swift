@@ -45,7 +45,7 @@ public struct Linear: Sendable {
         var y = Tensor.matmul(x, p[weightName], transposeB: layout == .outIn)
         if bias { y = y + p[biasName] }
         if let lora, let a = p.tensor(named: LoRA.aName(name)), let b = p.tensor(named: LoRA.bName(name)) {
-            y = y + lora.delta(x, a: a, b: b, dropoutRNG: dropoutRNG)
+            y = lora.adding(x, a: a, b: b, to: y, dropoutRNG: dropoutRNG)
         }
         return y
     }

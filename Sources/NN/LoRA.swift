@@ -52,15 +52,17 @@ public struct LoRA: Sendable, Equatable, Codable {
                 (Self.bName(linear.name), Tensor.zeros([linear.outFeatures, rank]))]
     }
 
-    /// The adapter's contribution scale * (dropout(x) Aᵀ) Bᵀ for x [.., in] -> [.., out].
-    /// `dropoutRNG` enables dropout (training). The scale multiplies B ([out, r]), not the
-    /// output: a scalar product keeps its input for the backward pass, and B is the
-    /// smallest tensor on the path, so the adapter holds only [.., r] activations.
-    public func delta(_ x: Tensor, a: Tensor, b: Tensor, dropoutRNG: UnsafeMutablePointer<RNG>?) -> Tensor {
+    /// `base` plus the adapter's update scale * (dropout(x) Aᵀ) Bᵀ, for x [.., in] and
+    /// base [.., out] (the base layer's output). `dropoutRNG` enables dropout (training).
+    /// The scale multiplies B ([out, r]), not the output: a scalar product keeps its input
+    /// for the backward pass, and B is the smallest tensor on the path; the update is
+    /// accumulated into a copy of `base` by one sgemm (`matmul(_:_:adding:)`), so it never
+    /// exists as a [.., out] tensor of its own. The adapter keeps only [.., r] activations.
+    public func adding(_ x: Tensor, a: Tensor, b: Tensor, to base: Tensor, dropoutRNG: UnsafeMutablePointer<RNG>?) -> Tensor {
         var input = x
         if let rng = dropoutRNG, dropout > 0 { input = x.dropout(dropout, rng: &rng.pointee) }
-        let down = Tensor.matmul(input, a, transposeB: true)       // [.., r]
-        return Tensor.matmul(down, b * scale, transposeB: true)     // [.., out]
+        let down = Tensor.matmul(input, a, transposeB: true)                    // [.., r]
+        return Tensor.matmul(down, b * scale, transposeB: true, adding: base)   // [.., out]
     }
 
     /// The base weight with the adapter folded in, in the base's layout:
