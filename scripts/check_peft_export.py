@@ -10,7 +10,7 @@ built here at random with transformers, the script:
      the adapters are far from their zero start);
   3. exports the base with `--format hf`, the adapters with `--format peft`, and the merged
      model with `--merge --format hf --dump-logits` (InstructKit's own forward pass of the
-     adapted model on a fixed token row);
+     adapted model, base + adapters unmerged as in training, on a fixed token row);
   4. loads base + adapters with peft.PeftModel.from_pretrained and the merged export with
      transformers, and prints the max abs logit difference of each against ours.
 

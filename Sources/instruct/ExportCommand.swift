@@ -56,7 +56,8 @@ struct ExportCommand: ParsableCommand {
             if let dumpLogits {
                 // Reference logits for scripts/check_hf_export.py: one row of tokens, positions 0..T-1.
                 let tokens = logitTokens.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
-                let (model, params) = try LoRABase.fullParameters(of: ckpt)
+                // A LoRA checkpoint runs unmerged (base + adapters), the forward pass training used.
+                let (model, params) = LoRABase.isLoRA(ckpt) ? try LoRABase.adaptedParameters(of: ckpt) : try ModelImport.load(ckpt)
                 let logits = model.logits(tokens: tokens, positions: tokens.indices.map { Int32($0) },
                                           segmentIDs: Array(repeating: 1, count: tokens.count), batch: 1, time: tokens.count,
                                           parameters: params)
