@@ -24,6 +24,33 @@ extension Tensor {
         return matmulBatched(a, b, transposeA: transposeA, transposeB: transposeB)
     }
 
+    /// `c + a @ op(b)` for `a` [..., K] and a rank-2 `b` (a linear layer's product added to
+    /// an output that already exists, as a LoRA update onto its base layer's): one sgemm
+    /// with beta = 1 into a copy of `c`, so the product never exists as a tensor of its own
+    /// (one output-sized buffer instead of two). `c` has the result's shape [..., N].
+    /// Gradients: dc = g; da and db as for `matmul`. Equal to `c + matmul(a, b)` up to
+    /// float rounding (sgemm adds the product in its own order).
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, adding c: Tensor) -> Tensor {
+        precondition(a.rank >= 2 && b.rank == 2, "matmul(adding:): need a [..., K] and a rank-2 b, got \(a.shape) and \(b.shape)")
+        let k = a.shape[a.rank - 1], rows = a.count / Swift.max(k, 1)
+        let (m, _, n) = productDims([rows, k], b.shape, false, transposeB)
+        let outShape = Array(a.shape.dropLast()) + [n]
+        precondition(c.shape == outShape, "matmul(adding:): c is \(c.shape), the product \(a.shape) @ \(b.shape)\(transposeB ? "ᵀ" : "") is \(outShape)")
+        let out = Tensor.uninitialized(outShape)
+        out.storage.pointer.initialize(from: c.storage.pointer, count: out.count)
+        if m > 0 && n > 0 && k > 0 {
+            BLAS.sgemm(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a.storage.pointer, lda: k,
+                       b: b.storage.pointer, ldb: b.shape[1], beta: 1, c: out.storage.pointer, ldc: n)
+        }
+        guard anyTracked([a, b, c]) else { return out }
+        let aShape = a.shape, needC = c.isTracked
+        let back = matmulBackward(a.detached.reshaped([rows, k]), b.detached, false, transposeB, a.isTracked, b.isTracked)
+        return out.recorded([c, a, b]) { g in
+            let r = back(g.reshaped([m, n]))
+            return [needC ? g : nil, r[0]?.reshaped(aShape), r[1]]
+        }
+    }
+
     /// Dimensions (M, K) of op(a) and (K, N) of op(b), checked.
     static func productDims(_ a: [Int], _ b: [Int], _ ta: Bool, _ tb: Bool) -> (m: Int, k: Int, n: Int) {
         let ra = a.count, rb = b.count

@@ -87,3 +87,10 @@ func fileDigest(path: String) throws -> (bytes: Int, sha256: String) {
     let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
     return (file.bytes.count, hex)
 }
+
+/// Checksums of whole files, as the manifest records them.
+public enum FileChecksum {
+    /// Lower-case hex SHA-256 of the file at `path`. Throws `CheckpointError` naming the
+    /// file when it cannot be read.
+    public static func sha256(path: String) throws -> String { try fileDigest(path: path).sha256 }
+}

@@ -12,12 +12,22 @@ import NN
 /// example; attention never crosses them). Output: logits [B*T, V].
 public struct DecoderModel: Sendable {
     public let config: ModelConfig
+    /// LoRA adapters on some projections (DecoderModel+LoRA.swift); nil for a plain model.
+    public let lora: LoRAConfig?
 
-    /// Checks the config; throws `ModelError.invalidConfig` naming each problem.
-    public init(_ config: ModelConfig) throws {
-        let problems = config.problems()
+    /// Checks the config (and the adapters'); throws `ModelError.invalidConfig` naming each problem.
+    public init(_ config: ModelConfig, lora: LoRAConfig? = nil) throws {
+        var problems = config.problems()
+        if problems.isEmpty, let lora { problems = Self.loraProblems(lora, config: config) }
         if !problems.isEmpty { throw ModelError.invalidConfig(problems) }
         self.config = config
+        self.lora = lora
+    }
+
+    /// The same model without adapters (for merged weights).
+    public var withoutAdapters: DecoderModel {
+        guard lora != nil else { return self }
+        return try! DecoderModel(config)  // the config passed init's checks already
     }
 
     /// Every parameter's name and shape, in a fixed order (embedding, blocks, final norm, head).
@@ -60,9 +70,10 @@ public struct DecoderModel: Sendable {
         return true
     }
 
-    /// Checks that `p` has exactly this model's tensors with the right shapes.
+    /// Checks that `p` has exactly this model's tensors with the right shapes (with `lora`,
+    /// its adapter tensors may be there too, each with its shape).
     public func validate(_ p: Parameters) throws {
-        let shapes = parameterShapes
+        let shapes = parameterShapes + adapterShapes.filter { p.contains($0.name) }
         for (name, shape) in shapes {
             guard let t = p.tensor(named: name) else { throw ModelError.missingTensor(name: name) }
             if t.shape != shape { throw ModelError.wrongShape(name: name, expected: shape, found: t.shape) }
@@ -93,6 +104,9 @@ public struct DecoderModel: Sendable {
                        parameters: p, dropoutRNG: dropoutRNG)
         return Tensor.crossEntropy(logits: z, targets: targets, ignoreIndex: ignoreIndex)
     }
+
+    /// Whether a training forward pass draws dropout masks (model or adapter dropout).
+    public var usesDropout: Bool { config.dropout > 0 || (lora?.settings.dropout ?? 0) > 0 }
 
     @inline(__always)
     func maybeDropout(_ x: Tensor, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {

@@ -9,14 +9,15 @@ import NN
 ///                x += mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))     hidden [B, T, 4C]
 ///     logits = ln_f(x) @ wteᵀ                                  [B*T, V]
 extension DecoderModel {
-    func gpt2Block(_ i: Int) -> (ln1: LayerNorm, attn: Linear, proj: Linear, ln2: LayerNorm, fc: Linear, fcProj: Linear) {
+    /// Block `i`'s layers; with `adapted`, the LoRA targets carry the adapter settings.
+    func gpt2Block(_ i: Int, adapted: Bool = true) -> (ln1: LayerNorm, attn: Linear, proj: Linear, ln2: LayerNorm, fc: Linear, fcProj: Linear) {
         let c = config.dim, pre = "transformer.h.\(i)"
         return (LayerNorm("\(pre).ln_1", dim: c, eps: config.normEps),
-                Linear("\(pre).attn.c_attn", c, 3 * c, bias: true, layout: .inOut),
-                Linear("\(pre).attn.c_proj", c, c, bias: true, layout: .inOut),
+                adapting(Linear("\(pre).attn.c_attn", c, 3 * c, bias: true, layout: .inOut), .qkv, adapted),
+                adapting(Linear("\(pre).attn.c_proj", c, c, bias: true, layout: .inOut), .o, adapted),
                 LayerNorm("\(pre).ln_2", dim: c, eps: config.normEps),
-                Linear("\(pre).mlp.c_fc", c, config.ffnDim, bias: true, layout: .inOut),
-                Linear("\(pre).mlp.c_proj", config.ffnDim, c, bias: true, layout: .inOut))
+                adapting(Linear("\(pre).mlp.c_fc", c, config.ffnDim, bias: true, layout: .inOut), .up, adapted),
+                adapting(Linear("\(pre).mlp.c_proj", config.ffnDim, c, bias: true, layout: .inOut), .down, adapted))
     }
 
     func gpt2ParameterShapes() -> [(name: String, shape: [Int])] {
@@ -62,7 +63,7 @@ extension DecoderModel {
             + Embedding("transformer.wpe", count: config.contextLength, dim: c)(positions, shape: [batch, time], p)
         for i in 0..<config.layers {
             let b = gpt2Block(i)
-            let qkv = b.attn(b.ln1(x, p), p)                                   // [B, T, 3C]
+            let qkv = b.attn(b.ln1(x, p), p, dropoutRNG: rng)                                  // [B, T, 3C]
             let a: Tensor
             if let attendPacked = attendPacked {
                 a = attendPacked(qkv).reshaped([batch, time, c])
@@ -73,9 +74,9 @@ extension DecoderModel {
                 let v = parts[2].reshaped([batch, time, h, d])
                 a = attend(i, q, k, v).reshaped([batch, time, c])
             }
-            x = x + maybeDropout(b.proj(a, p), rng)
-            let hidden = b.fc(b.ln2(x, p), p).gelu()                          // [B, T, 4C]
-            x = x + maybeDropout(b.fcProj(hidden, p), rng)
+            x = x + maybeDropout(b.proj(a, p, dropoutRNG: rng), rng)
+            let hidden = b.fc(b.ln2(x, p), p, dropoutRNG: rng).gelu()                         // [B, T, 4C]
+            x = x + maybeDropout(b.fcProj(hidden, p, dropoutRNG: rng), rng)
         }
         let final = LayerNorm("transformer.ln_f", dim: c, eps: config.normEps)(x, p).reshaped([batch * time, c])
         return Tensor.matmul(final, p["transformer.wte.weight"], transposeB: true)   // [B*T, V]

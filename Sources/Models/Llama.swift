@@ -11,18 +11,19 @@ import NN
 ///                h = rmsnorm(x); x += down_proj(silu(gate_proj h) * up_proj h)
 ///     logits = norm(x) @ lm_headᵀ (or embed_tokensᵀ when tied)          [B*T, V]
 extension DecoderModel {
-    func llamaBlock(_ i: Int) -> (inNorm: RMSNorm, q: Linear, k: Linear, v: Linear, o: Linear,
+    /// Block `i`'s layers; with `adapted`, the LoRA targets carry the adapter settings.
+    func llamaBlock(_ i: Int, adapted: Bool = true) -> (inNorm: RMSNorm, q: Linear, k: Linear, v: Linear, o: Linear,
                                   postNorm: RMSNorm, gate: Linear, up: Linear, down: Linear) {
         let c = config.dim, d = config.headDim, pre = "model.layers.\(i)"
         return (RMSNorm("\(pre).input_layernorm", dim: c, eps: config.normEps),
-                Linear("\(pre).self_attn.q_proj", c, config.heads * d, bias: false),
-                Linear("\(pre).self_attn.k_proj", c, config.kvHeads * d, bias: false),
-                Linear("\(pre).self_attn.v_proj", c, config.kvHeads * d, bias: false),
-                Linear("\(pre).self_attn.o_proj", config.heads * d, c, bias: false),
+                adapting(Linear("\(pre).self_attn.q_proj", c, config.heads * d, bias: false), .q, adapted),
+                adapting(Linear("\(pre).self_attn.k_proj", c, config.kvHeads * d, bias: false), .k, adapted),
+                adapting(Linear("\(pre).self_attn.v_proj", c, config.kvHeads * d, bias: false), .v, adapted),
+                adapting(Linear("\(pre).self_attn.o_proj", config.heads * d, c, bias: false), .o, adapted),
                 RMSNorm("\(pre).post_attention_layernorm", dim: c, eps: config.normEps),
-                Linear("\(pre).mlp.gate_proj", c, config.ffnDim, bias: false),
-                Linear("\(pre).mlp.up_proj", c, config.ffnDim, bias: false),
-                Linear("\(pre).mlp.down_proj", config.ffnDim, c, bias: false))
+                adapting(Linear("\(pre).mlp.gate_proj", c, config.ffnDim, bias: false), .gate, adapted),
+                adapting(Linear("\(pre).mlp.up_proj", c, config.ffnDim, bias: false), .up, adapted),
+                adapting(Linear("\(pre).mlp.down_proj", config.ffnDim, c, bias: false), .down, adapted))
     }
 
     func llamaParameterShapes() -> [(name: String, shape: [Int])] {
@@ -61,15 +62,15 @@ extension DecoderModel {
         for i in 0..<config.layers {
             let b = llamaBlock(i)
             let h = b.inNorm(x, p)
-            let q = Tensor.rope(b.q(h, p).reshaped([batch, time, config.heads, d]), positions: positions,
+            let q = Tensor.rope(b.q(h, p, dropoutRNG: rng).reshaped([batch, time, config.heads, d]), positions: positions,
                                 theta: config.ropeTheta, layout: .halves)
-            let k = Tensor.rope(b.k(h, p).reshaped([batch, time, config.kvHeads, d]), positions: positions,
+            let k = Tensor.rope(b.k(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d]), positions: positions,
                                 theta: config.ropeTheta, layout: .halves)
-            let v = b.v(h, p).reshaped([batch, time, config.kvHeads, d])
+            let v = b.v(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d])
             let a = attend(i, q, k, v).reshaped([batch, time, config.heads * d])
-            x = x + maybeDropout(b.o(a, p), rng)
+            x = x + maybeDropout(b.o(a, p, dropoutRNG: rng), rng)
             let h2 = b.postNorm(x, p)
-            x = x + maybeDropout(b.down(b.gate(h2, p).silu() * b.up(h2, p), p), rng)
+            x = x + maybeDropout(b.down(b.gate(h2, p, dropoutRNG: rng).silu() * b.up(h2, p, dropoutRNG: rng), p, dropoutRNG: rng), rng)
         }
         let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(x, p).reshaped([batch * time, c])
         let head = config.tiedEmbeddings ? p["model.embed_tokens.weight"] : p["lm_head.weight"]

@@ -9,13 +9,17 @@ public enum LinearLayout: Sendable {
 }
 
 /// A fully connected layer reading `NAME.weight` (and `NAME.bias`) from `Parameters`.
-/// Either layout is a single sgemm with a transpose flag, never a copy.
+/// Either layout is a single sgemm with a transpose flag, never a copy. With `lora` set and
+/// `NAME.lora_A.weight` / `NAME.lora_B.weight` present in the parameters, the adapter's
+/// low-rank update is added (see `LoRA`).
 public struct Linear: Sendable {
     public let name: String
     public let inFeatures: Int
     public let outFeatures: Int
     public let bias: Bool
     public let layout: LinearLayout
+    /// The adapter's settings when this layer is a LoRA target; nil otherwise.
+    public var lora: LoRA? = nil
 
     public init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool, layout: LinearLayout = .outIn) {
         self.name = name
@@ -36,10 +40,14 @@ public struct Linear: Sendable {
         bias ? [(weightName, weightShape), (biasName, [outFeatures])] : [(weightName, weightShape)]
     }
 
-    /// x [.., in] -> [.., out].
-    public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
-        let y = Tensor.matmul(x, p[weightName], transposeB: layout == .outIn)
-        return bias ? y + p[biasName] : y
+    /// x [.., in] -> [.., out]. `dropoutRNG` enables the adapter's dropout (training).
+    public func callAsFunction(_ x: Tensor, _ p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Tensor {
+        var y = Tensor.matmul(x, p[weightName], transposeB: layout == .outIn)
+        if bias { y = y + p[biasName] }
+        if let lora, let a = p.tensor(named: LoRA.aName(name)), let b = p.tensor(named: LoRA.bName(name)) {
+            y = lora.adding(x, a: a, b: b, to: y, dropoutRNG: dropoutRNG)
+        }
+        return y
     }
 }
 

@@ -92,17 +92,30 @@ public struct LoadedModel {
         }
 
         let config = recipe.model.config(vocabSize: tokenizer.vocabularySize, seqLen: recipe.data.seqLen)
-        let model: DecoderModel
+        var model: DecoderModel
         do {
             model = try DecoderModel(config)
         } catch {
             throw CheckpointModelError.unusable(path: recipeFile, reason: "\(error)")
         }
-        guard checkpoint.contains("model.safetensors") else {
-            throw CheckpointModelError.missingFile(directory: dir.path, file: "model.safetensors", hint: "the weights are not in this checkpoint")
+        let parameters: Parameters
+        if LoRABase.isLoRA(checkpoint) {
+            // Adapters only: read the base (checked by SHA-256) and fold the adapters in, so
+            // generation runs at the speed of a plain model.
+            let full = try LoRABase.fullParameters(of: checkpoint)
+            guard full.model.config == config else {
+                throw CheckpointModelError.unusable(path: dir.appendingPathComponent(ModelExport.modelConfigFile).path,
+                                                    reason: "differs from the recipe's model section")
+            }
+            model = full.model
+            parameters = full.parameters
+        } else {
+            guard checkpoint.contains("model.safetensors") else {
+                throw CheckpointModelError.missingFile(directory: dir.path, file: "model.safetensors", hint: "the weights are not in this checkpoint")
+            }
+            let tensors = try checkpoint.tensors("model.safetensors")
+            parameters = Parameters(tensors.entries.map { ($0.name, $0.tensor) })
         }
-        let tensors = try checkpoint.tensors("model.safetensors")
-        let parameters = Parameters(tensors.entries.map { ($0.name, $0.tensor) })
         do {
             try model.validate(parameters)
         } catch {

@@ -44,6 +44,7 @@ extension Recipe {
         if let f = m.ffnDim { y += "  ffn_dim: \(f)\n" }
         y += "  norm_eps: \(m.normEps)\n  rope_theta: \(m.ropeTheta)\n  tied_embeddings: \(m.tiedEmbeddings)\n  dropout: \(m.dropout)\n"
         if let i = m.initFrom { y += "  init: \(q(i))\n" }
+        y += finetune.resolvedYAML
         let o = training.options
         y += "training:\n  batch_size: \(o.microBatchSize)\n  grad_accum: \(o.gradientAccumulation)\n"
         if let s = o.maxSteps { y += "  max_steps: \(s)\n" }

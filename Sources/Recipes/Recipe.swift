@@ -17,6 +17,8 @@ public struct Recipe: Equatable, Sendable {
     public var data: DataSection
     /// The model's shape (or where its weights come from).
     public var model: ModelSection
+    /// Full fine-tuning or LoRA adapters (Recipe+Finetune.swift).
+    public var finetune: FinetuneSection
     /// Optimizer, schedule, batch and step counts.
     public var training: TrainingSection
     /// Validation and generation-based evaluation.
@@ -27,7 +29,7 @@ public struct Recipe: Equatable, Sendable {
     public var file: String
 
     /// The top-level keys; a misspelt one is reported with the closest of these.
-    public static let sections = ["seed", "tokenizer", "data", "model", "training", "eval", "output"]
+    public static let sections = ["seed", "tokenizer", "data", "model", "finetune", "training", "eval", "output"]
 
     init(from root: RecipeValue, file: String) throws {
         let f = try RecipeFields(root, path: "", known: Self.sections, parentSource: file)
@@ -36,6 +38,7 @@ public struct Recipe: Equatable, Sendable {
         tokenizer = try TokenizerSection(from: f.section("tokenizer", known: TokenizerSection.keys))
         data = try DataSection(from: f.section("data", known: DataSection.keys))
         model = try ModelSection(from: f.section("model", known: ModelSection.keys))
+        finetune = try FinetuneSection(from: f.section("finetune", known: FinetuneSection.keys), model: model)
         training = try TrainingSection(from: f.section("training", known: TrainingSection.keys))
         eval = try EvalSection(from: f.section("eval", known: EvalSection.keys))
         output = try OutputSection(from: f.section("output", known: OutputSection.keys), recipeFile: file)

@@ -3,7 +3,8 @@ import Foundation
 /// Whether a run may continue from a checkpoint trained with another version of its recipe.
 ///
 /// A resume is exact only if the model, the tokenizer, the data and the random draws are
-/// those of the saved run. Refused: any `model.*` key but `dropout`, any `tokenizer.*` key,
+/// those of the saved run. Refused: any `model.*` key but `dropout`, any `tokenizer.*` or
+/// `finetune.*` key (LoRA or not, its rank, alpha, dropout and targets),
 /// the effective seed, `training.batch_size` and `training.grad_accum` (they change what a
 /// step and the data cursor mean), and a data fingerprint that differs (the prepared rows
 /// are not the same). Every other difference (`training.max_steps`, `eval.every`,
@@ -29,7 +30,7 @@ public enum RecipeResume {
         for key in keys where a[key] != b[key] {
             if key == "seed" || key == "training.seed" { continue }  // compared as the effective seed below
             let line = "\(key): \(a[key] ?? "(unset)") -> \(b[key] ?? "(unset)")"
-            let unsafe = (key.hasPrefix("model.") && key != "model.dropout") || key.hasPrefix("tokenizer.")
+            let unsafe = (key.hasPrefix("model.") && key != "model.dropout") || key.hasPrefix("tokenizer.") || key.hasPrefix("finetune")
                 || key == "training.batch_size" || key == "training.grad_accum"
             if unsafe { refused.append(line) } else { changes.append(line) }
         }

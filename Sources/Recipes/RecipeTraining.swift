@@ -80,6 +80,11 @@ public enum RecipeTraining {
                + "\(r.skipped) skipped, \(r.dropped) dropped, \(r.truncated) truncated; \(r.rows) rows of \(plan.data.seqLen), "
                + String(format: "packing %.1f%%", r.packingEfficiency * 100))
         report("model: \(plan.model.config.family.rawValue), \(plan.model.parameterCount) parameters, vocabulary \(plan.model.config.vocabSize)")
+        if let lora = plan.model.lora {
+            let n = plan.model.adapterShapes.reduce(0) { $0 + Tensor.elementCount($1.shape) }
+            report("lora: rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.targets.map(\.rawValue).joined(separator: ", ")); "
+                   + "\(n) trainable parameters (\(String(format: "%.2f", 100 * Double(n) / Double(plan.model.parameterCount)))% of the base, which is frozen)")
+        }
         try checkSameRunOnEveryRank(plan, group: group)
         if group.isMain { try writeRunFiles(plan) }
         let options = recipe.trainingOptions
@@ -124,9 +129,11 @@ public enum RecipeTraining {
         var extra: [String: Data] = ["recipe.yaml": Data(recipe.resolvedYAML().utf8),
                                      ModelExport.modelConfigFile: try ModelExport.encode(plan.model.config)]
         if let json = plan.tokenizerJSON { extra["tokenizer.json"] = Data(json.utf8) }
+        if let identity = try plan.baseIdentity() { extra[LoRABase.baseFile] = try LoRABase.encode(identity) }
         let keepLast = options.keepLast
         // eval.samples: answers to a fixed prompt set at every checkpoint (RUN/samples.jsonl).
-        let samples = try recipe.eval.samples.map { try CheckpointSamples($0, plan: plan) }
+        // Rank 0 alone writes them, as it alone writes the checkpoints.
+        let samples = group.isMain ? try recipe.eval.samples.map { try CheckpointSamples($0, plan: plan) } : nil
         try samples?.truncate(afterStep: trainer.step)  // as metrics.jsonl: a rerun or resume rewrites later steps
         let result = try TrainingRun.run(&trainer, directory: dir, title: "\(name): loss", shouldStop: shouldStop,
                                          save: { t in
@@ -198,7 +205,13 @@ public enum RecipeTraining {
         if !check.refused.isEmpty { throw TrainingError.resumeMismatch(check.refused) }
         report(check.changes.isEmpty ? "resume: the recipe is unchanged since the checkpoint"
                                      : "resume: changed since the checkpoint (allowed): " + check.changes.joined(separator: "; "))
-        return try Trainer.resume(from: checkpoint, model: plan.model, data: plan.data, options: options, group: group)
+        var base: Parameters? = nil
+        if plan.model.lora != nil {
+            // The base the adapters were trained on, checked by SHA-256 (not the recipe's
+            // model.init as it is now: that path could hold other weights by now).
+            base = try LoRABase.loadBase(try LoRABase.identity(of: checkpoint), for: checkpoint.directory.path)
+        }
+        return try Trainer.resume(from: checkpoint, model: plan.model, data: plan.data, options: options, base: base, group: group)
     }
 
     /// Data parallel: every rank must train the same resolved recipe (overrides included) on

@@ -1,3 +1,4 @@
+import Autograd
 import Checkpoints
 import Datasets
 import Foundation
@@ -45,19 +46,28 @@ public struct RunPlan {
             throw RecipeError.invalidValue(source: recipe.file, key: "model.context_length",
                                            reason: "\(config.contextLength) is shorter than data.seq_len \(dataConfig.seqLen); GPT-2's learned positions need one row per position")
         }
-        let model = try DecoderModel(config)
+        let model = try DecoderModel(config, lora: recipe.finetune.loraConfig)
         return RunPlan(recipe: recipe, tokenizer: tokenizer, tokenizerJSON: json, data: data, model: model,
                        outputDirectory: URL(fileURLWithPath: recipe.output.dir))
     }
 
     /// The weights the run starts from: `model.init`'s checkpoint when set (checked against
-    /// the model), else fresh weights from the seed.
+    /// the model), else fresh weights from the seed. With LoRA, the base's weights plus fresh
+    /// adapters (PEFT's initialisation, stream 0x10A of `seed`).
     public func startingParameters(seed: UInt64) throws -> Parameters {
         guard let path = recipe.model.initFrom else { return Trainer.initialParameters(model, seed: seed) }
         let dir = try LoadedModel.resolve(path: path)
         let checkpoint = try CheckpointReader.open(dir)
+        guard checkpoint.contains("model.safetensors") else {
+            throw RecipeError.invalidValue(source: recipe.file, key: "model.init",
+                                           reason: "\(dir.path) has no model.safetensors (a LoRA checkpoint holds only adapters); export it merged with `instruct export \(dir.path) --merge --format hf --out DIR`, import that, and start from the import")
+        }
         let tensors = try checkpoint.tensors("model.safetensors")
-        let p = Parameters(tensors.entries.map { ($0.name, $0.tensor) })
+        var p = Parameters(tensors.entries.map { ($0.name, $0.tensor) })
+        if model.lora != nil {
+            var rng = RNG(seed: seed, stream: 0x10A)
+            for (n, t) in model.initialAdapters(rng: &rng).pairs { p[n] = t }
+        }
         do {
             try model.validate(p)
         } catch {
@@ -65,6 +75,14 @@ public struct RunPlan {
                                            reason: "\(dir.appendingPathComponent("model.safetensors").path) does not fit the model section (\(error)); make the model section match the checkpoint (an imported one has it in model.yaml)")
         }
         return p
+    }
+
+    /// With LoRA, the identity of the base weights file (`model.init`'s model.safetensors and
+    /// its SHA-256), saved in every checkpoint as `base_model.json`; nil otherwise.
+    public func baseIdentity() throws -> LoRABase.Identity? {
+        guard model.lora != nil, let path = recipe.model.initFrom else { return nil }
+        let dir = try LoadedModel.resolve(path: path)
+        return try LoRABase.identify(weightsFile: dir.appendingPathComponent("model.safetensors"))
     }
 
     /// The encoder that renders prompts exactly as the first dataset is trained.

@@ -19,6 +19,10 @@ public enum ModelExport {
         case hf
         /// One HDF5 file: a group per dotted name, the config as root attributes.
         case hdf5
+        /// A PEFT adapter directory (adapter_model.safetensors + adapter_config.json) that
+        /// `peft.PeftModel.from_pretrained` loads on top of the base exported with `hf`.
+        /// LoRA checkpoints only.
+        case peft
     }
 
     /// The file in a checkpoint holding its `ModelConfig` as JSON.
@@ -89,15 +93,29 @@ public enum ModelExport {
     }
 
     /// Writes `checkpoint`'s weights as `format` to `out` (a file for safetensors and hdf5, a
-    /// directory for hf). Returns the files written.
-    public static func export(_ checkpoint: Checkpoint, format: Format, to out: URL) throws -> [URL] {
+    /// directory for hf and peft). Returns the files written.
+    ///
+    /// A LoRA checkpoint holds only adapters: `merge` writes the base with the adapters
+    /// folded in (`W + alpha/r * B A`) in any of safetensors, hf and hdf5; `peft` writes the
+    /// adapters alone. Without either, exporting a LoRA checkpoint throws saying so.
+    public static func export(_ checkpoint: Checkpoint, format: Format, to out: URL, merge: Bool = false) throws -> [URL] {
+        if format == .peft { return try PEFTExport.write(checkpoint, to: out) }
         let config = try modelConfig(of: checkpoint)
         let (bos, eos) = try specialTokenIDs(of: checkpoint)
         let hf = hfConfig(config, bos: bos, eos: eos)
         let configData = try JSONSerialization.data(withJSONObject: hf, options: [.prettyPrinted, .sortedKeys])
         let configText = String(decoding: configData, as: UTF8.self)
-        let weights = try checkpoint.tensors("model.safetensors")
         let model = try DecoderModel(config)
+        let weights: NamedTensors
+        if LoRABase.isLoRA(checkpoint) {
+            guard merge else {
+                throw TrainingError.io(path: checkpoint.directory.path,
+                                       reason: "a LoRA checkpoint holds only adapters; pass --merge to write full weights (base + adapters), or --format peft for the adapters alone")
+            }
+            weights = NamedTensors(try LoRABase.fullParameters(of: checkpoint).parameters.pairs.map { ($0.name, $0.tensor) })
+        } else {
+            weights = try checkpoint.tensors("model.safetensors")
+        }
         let expected = Set(model.parameterShapes.map(\.name))
         guard Set(weights.names) == expected else {
             throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("model.safetensors").path,
@@ -154,6 +172,8 @@ public enum ModelExport {
                 try put("tokenizer_config.json", try JSONSerialization.data(withJSONObject: tc, options: [.prettyPrinted, .sortedKeys]))
             }
             return written
+        case .peft:
+            preconditionFailure("handled above")
         }
     }
 

@@ -82,6 +82,12 @@ public enum TrainBenchmark {
         public var residentGrowthPerStepKiB: Double
         public var lossFirst: Float
         public var lossLast: Float
+        /// The adapters when LoRA was benchmarked (nil: full fine-tuning).
+        public var lora: LoRAConfig?
+        /// Scalars that received gradients and AdamW moments.
+        public var trainableParameterCount: Int
+        /// AdamW's moments (m and v) at the end, MiB.
+        public var optimizerStateMiB: Double
     }
 
     /// Median GFLOP/s of an n x n x n sgemm on the current BLAS thread count.
@@ -105,8 +111,10 @@ public enum TrainBenchmark {
     /// Trains `warmup + steps` steps of `config` (a GPT-2) on B x T random tokens and
     /// times them. `progress(step, ms, loss, measured)` is called after every step.
     /// `measurePeak: false` skips the sgemm timing (for profiling the steps alone).
+    /// With `lora`, the same model trains only LoRA adapters (B drawn small and non-zero so
+    /// every gradient is a real one); the base is frozen as in a LoRA run.
     public static func run(config: ModelConfig, batch: Int, time: Int, warmup: Int = 3, steps: Int = 10,
-                           threads: Int, seed: UInt64 = 0, measurePeak: Bool = true,
+                           threads: Int, seed: UInt64 = 0, measurePeak: Bool = true, lora: LoRAConfig? = nil,
                            progress: ((Int, Double, Float, Bool) -> Void)? = nil) throws -> Result {
         precondition(config.family == .gpt2, "TrainBenchmark: the PyTorch reference is GPT-2 only, got \(config.family)")
         precondition(batch >= 1 && time >= 2 && time <= config.contextLength,
@@ -116,9 +124,11 @@ public enum TrainBenchmark {
         let peak = measurePeak ? sgemmGflops() : nil
         let residentBefore = MemoryStats.residentBytes()
 
-        let model = try DecoderModel(config)
+        let model = try DecoderModel(config, lora: lora)
         var rng = RNG(seed: seed)
         var params = model.initialParameters(rng: &rng)
+        for (name, shape) in model.adapterShapes { params[name] = Tensor.randomNormal(shape, std: 0.02, rng: &rng) }
+        let trainable: Set<String>? = lora == nil ? nil : Set(model.adapterShapes.map(\.name))
         var optimizer = AdamW(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
         let n = batch * time, v = config.vocabSize
         let positions = (0..<n).map { Int32($0 % time) }
@@ -131,7 +141,7 @@ public enum TrainBenchmark {
             var targets = (0..<n).map { _ in Int32(rng.nextInt(below: v)) }
             for r in 0..<n where r % time < time / 2 { targets[r] = -100 }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let (grads, loss) = lossAndGradients(model, params, tokens: tokens, targets: targets,
+            let (grads, loss) = lossAndGradients(model, params, trainable: trainable, tokens: tokens, targets: targets,
                                                  positions: positions, segments: segments, batch: batch, time: time)
             optimizer.update(&params, grads: grads, lr: 3e-4, decays: { _ in true })
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6
@@ -163,15 +173,17 @@ public enum TrainBenchmark {
                       residentFirstMeasuredMiB: Double(residentFirst) * mib,
                       residentLastMeasuredMiB: Double(residentLast) * mib,
                       residentGrowthPerStepKiB: Double(residentLast - residentFirst) / 1024 / Double(steps - 1),
-                      lossFirst: losses[0], lossLast: losses[losses.count - 1])
+                      lossFirst: losses[0], lossLast: losses[losses.count - 1], lora: lora,
+                      trainableParameterCount: trainable.map { names in params.pairs.filter { names.contains($0.name) }.reduce(0) { $0 + $1.tensor.count } } ?? count,
+                      optimizerStateMiB: Double(optimizer.m.elementCount + optimizer.v.elementCount) * 4 * mib)
     }
 
     /// Mean loss over counted targets and its gradients. A separate function so that the
     /// tracked copies of the weights and the graph are released before the optimizer
     /// writes the weights in place (a live tracked copy would force a copy of each).
-    static func lossAndGradients(_ model: DecoderModel, _ params: Parameters, tokens: [Int32], targets: [Int32],
-                                 positions: [Int32], segments: [Int32], batch: Int, time: Int) -> (Parameters, Float) {
-        let tracked = params.tracked()
+    static func lossAndGradients(_ model: DecoderModel, _ params: Parameters, trainable: Set<String>?, tokens: [Int32],
+                                 targets: [Int32], positions: [Int32], segments: [Int32], batch: Int, time: Int) -> (Parameters, Float) {
+        let tracked = params.tracked(only: trainable)
         let (sum, count) = model.loss(tokens: tokens, targets: targets, positions: positions, segmentIDs: segments,
                                       batch: batch, time: time, parameters: tracked)
         let loss = sum * (1 / Float(Swift.max(count, 1)))

@@ -47,14 +47,24 @@ public struct Trainer {
     public private(set) var allreduceSeconds = 0.0
     /// Seconds spent waiting for the slowest rank before it (the counts' all-reduce) so far.
     public private(set) var rankWaitSeconds = 0.0
+    /// The parameters that are trained: with LoRA (`model.lora`) only the adapter tensors
+    /// (the base is frozen: no gradients, no optimizer state, not saved); nil trains all.
+    public let trainableNames: Set<String>?
 
-    /// A trainer at step 0 with the given weights. Sets BLAS's thread count. Every rank of
-    /// `group` must start from the same `parameters`.
+    /// A trainer at step 0 with the given weights (with LoRA: the base's and the adapters').
+    /// Sets BLAS's thread count. Every rank of `group` must start from the same `parameters`.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
                 group: ProcessGroup = .single) throws {
         let problems = options.problems()
         if !problems.isEmpty { throw TrainingError.invalidOptions(problems) }
         try model.validate(parameters)
+        if model.lora != nil {
+            let adapters = model.adapterShapes.map(\.name)
+            if let missing = adapters.first(where: { !parameters.contains($0) }) { throw ModelError.missingTensor(name: missing) }
+            trainableNames = Set(adapters)
+        } else {
+            trainableNames = nil
+        }
         BLAS.setThreadCount(options.threads)
         self.model = model
         self.parameters = parameters
@@ -145,11 +155,11 @@ public struct Trainer {
                 ? global.rows(ProcessGroup.shard(rows: global.rowCount, rank: group.rank, size: group.size)) : global
             if batch.rowCount == 0 { continue }  // a short last batch left this rank no row
             tokens += batch.segmentIDs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-            let tracked = parameters.tracked()
+            let tracked = parameters.tracked(only: trainableNames)
             let (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
                 model.loss(tokens: batch.tokens, targets: batch.targets, positions: batch.positions,
                            segmentIDs: batch.segmentIDs, batch: batch.rowCount, time: batch.seqLen,
-                           parameters: tracked, dropoutRNG: model.config.dropout > 0 ? rng : nil)
+                           parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
             }
             let value = Double(sum.scalar)
             if !value.isFinite { throw TrainingError.nonFiniteLoss(step: step + 1, value: value) }
@@ -207,7 +217,7 @@ public struct Trainer {
         tokens = Int(totals[2])
         guard count > 0 else { gradients = nil; return (wait, 0) }
         let t1 = DispatchTime.now().uptimeNanoseconds
-        let tracked = parameters.tracked()
+        let tracked = parameters.tracked(only: trainableNames)
         let names = tracked.names.filter { tracked[$0].isTracked }
         var flat = [Float](repeating: 0, count: names.reduce(0) { $0 + parameters[$1].count })
         flat.withUnsafeMutableBufferPointer { dst in

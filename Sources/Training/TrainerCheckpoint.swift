@@ -34,7 +34,9 @@ extension Trainer {
 
     /// Writes `step-NNNNNNN/` in `runDirectory` (weights, AdamW moments, trainer state,
     /// plus `extraFiles` such as the recipe and tokenizer) atomically, and points `latest`
-    /// at it. Returns the checkpoint directory.
+    /// at it. Returns the checkpoint directory. With LoRA the weights are only the adapters
+    /// (`adapter_model.safetensors`) and their settings (`lora_config.json`); the caller adds
+    /// the base's identity (`base_model.json`, see `LoRABase`).
     ///
     /// Data parallel: collective (every rank calls it at the same step). The ranks' dropout
     /// generators are gathered into the state, then rank 0 alone writes; the other ranks
@@ -52,8 +54,14 @@ extension Trainer {
             }
         }
         var files: [String: CheckpointFile] = [:]
-        files["model.safetensors"] = .tensors(NamedTensors(parameters.pairs.map { ($0.name, $0.tensor) },
-                                                           metadata: ["format": "pt", "producer": "instructkit"]))
+        let metadata = ["format": "pt", "producer": "instructkit"]
+        if let trainableNames, let lora = model.lora {
+            let adapters = parameters.pairs.filter { trainableNames.contains($0.name) }.map { ($0.name, $0.tensor) }
+            files[LoRABase.adapterFile] = .tensors(NamedTensors(adapters, metadata: metadata))
+            files[LoRABase.loraConfigFile] = .bytes(try LoRABase.encode(lora))
+        } else {
+            files["model.safetensors"] = .tensors(NamedTensors(parameters.pairs.map { ($0.name, $0.tensor) }, metadata: metadata))
+        }
         let moments = optimizer.m.pairs.map { ("m." + $0.name, $0.tensor) } + optimizer.v.pairs.map { ("v." + $0.name, $0.tensor) }
         files["optimizer.safetensors"] = .tensors(NamedTensors(moments, metadata: ["format": "pt", "step": "\(optimizer.step)"]))
         let e = JSONEncoder()
@@ -70,8 +78,18 @@ extension Trainer {
     /// Tensors are put in the model's parameter order, so every sum over parameters (the
     /// gradient norm) runs in the same order as in the uninterrupted run: losses continue
     /// bit for bit. Throws `resumeMismatch` when tensors are missing or have other shapes.
+    ///
+    /// A LoRA checkpoint holds only the adapters: `base` gives the frozen base weights (read
+    /// and checked by `LoRABase.loadBase`), and the adapters are checked against `model`.
     public static func resume(from checkpoint: Checkpoint, model: DecoderModel, data: PreparedData,
-                              options: TrainingOptions, group: ProcessGroup = .single) throws -> Trainer {
+                              options: TrainingOptions, base: Parameters? = nil,
+                              group: ProcessGroup = .single) throws -> Trainer {
+        if model.lora != nil {
+            guard let base else {
+                throw TrainingError.resumeMismatch(["the run trains LoRA adapters but no base weights were given"])
+            }
+            return try resumeAdapters(from: checkpoint, model: model, base: base, data: data, options: options, group: group)
+        }
         let weights = try checkpoint.tensors("model.safetensors")
         let moments = try checkpoint.tensors("optimizer.safetensors")
         let stateData = try checkpoint.data("trainer_state.json")
@@ -95,6 +113,48 @@ extension Trainer {
             }
         }
         if weights.count != params.count { problems.append("model.safetensors has \(weights.count) tensors, the model has \(params.count)") }
+        if !problems.isEmpty { throw TrainingError.resumeMismatch(problems) }
+        return try Trainer(model: model, parameters: Parameters(params), data: data, options: options, state: state,
+                           optimizerMoments: (Parameters(m), Parameters(v)), group: group)
+    }
+
+    /// `resume` for a LoRA checkpoint: base tensors in the model's order, then the adapters
+    /// in the model's adapter order (the order of a fresh run, so sums match bit for bit).
+    static func resumeAdapters(from checkpoint: Checkpoint, model: DecoderModel, base: Parameters,
+                               data: PreparedData, options: TrainingOptions, group: ProcessGroup) throws -> Trainer {
+        guard checkpoint.contains(LoRABase.adapterFile) else {
+            throw TrainingError.resumeMismatch(["\(checkpoint.directory.path) has no \(LoRABase.adapterFile): it was not trained with finetune.method lora"])
+        }
+        let adapters = try checkpoint.tensors(LoRABase.adapterFile)
+        let moments = try checkpoint.tensors("optimizer.safetensors")
+        let state: TrainerState
+        do {
+            state = try JSONDecoder().decode(TrainerState.self, from: try checkpoint.data("trainer_state.json"))
+        } catch let e as CheckpointError {
+            throw e
+        } catch {
+            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
+                                   reason: "cannot decode the trainer state (\(error))")
+        }
+        var problems: [String] = []
+        var params: [(String, Tensor)] = [], m: [(String, Tensor)] = [], v: [(String, Tensor)] = []
+        for (name, _) in model.parameterShapes {
+            guard let t = base.tensor(named: name) else { problems.append("the base has no tensor '\(name)'"); continue }
+            params.append((name, t))
+        }
+        for (name, shape) in model.adapterShapes {
+            guard let t = adapters[name] else { problems.append("\(LoRABase.adapterFile) has no tensor '\(name)'"); continue }
+            if t.shape != shape { problems.append("'\(name)' is \(t.shape) in the checkpoint, the adapters want \(shape)") }
+            params.append((name, t))
+            if let mt = moments["m." + name], let vt = moments["v." + name] {
+                if mt.shape != shape || vt.shape != shape { problems.append("moments of '\(name)' have shape \(mt.shape)/\(vt.shape), want \(shape)") }
+                m.append((name, mt))
+                v.append((name, vt))
+            }
+        }
+        if adapters.count != model.adapterShapes.count {
+            problems.append("\(LoRABase.adapterFile) has \(adapters.count) tensors, the recipe's LoRA targets make \(model.adapterShapes.count)")
+        }
         if !problems.isEmpty { throw TrainingError.resumeMismatch(problems) }
         return try Trainer(model: model, parameters: Parameters(params), data: data, options: options, state: state,
                            optimizerMoments: (Parameters(m), Parameters(v)), group: group)

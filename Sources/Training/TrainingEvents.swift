@@ -115,6 +115,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case distributed(String)
     /// The ranks' weights differ (weight hashes by rank) at a step.
     case replicasDiverged(step: Int, hashes: [UInt64])
+    /// LoRA adapters were trained on a base whose weights file had another SHA-256.
+    case baseMismatch(file: String, expected: String, found: String, checkpoint: String)
 
     public var description: String {
         switch self {
@@ -126,6 +128,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "no training rows: every example was dropped or the datasets are empty. Run `instruct data inspect RECIPE` to see why."
         case let .io(path, reason):
             return "\(path): \(reason)"
+        case let .baseMismatch(file, expected, found, checkpoint):
+            return "\(file): this base weights file has SHA-256 \(found.prefix(16))..., but the LoRA adapters in \(checkpoint) were trained on one with \(expected.prefix(16))... (base_model.json). The adapters only fit the exact base they were trained on: restore that file (re-import the same model), or train new adapters on this base."
         case let .resumeMismatch(p):
             return "cannot resume: " + p.joined(separator: "; ")
                 + ". Resume with the recipe the checkpoint was trained with, or start a new run in another output.dir."

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Autograd
 import Foundation
+import Models
+import NN
 import Training
 
 /// `instruct bench train`: steady-state training throughput of a GPT-2 on random tokens,
@@ -16,10 +18,17 @@ struct BenchTrain: ParsableCommand {
             timed in the same process just before. Memory growth compares the resident size
             after the first and the last measured step. Per-step lines go to standard error.
 
+            --finetune lora trains rank-r adapters on a frozen copy of the same model (its base
+            gets no gradients and no AdamW moments); --finetune compare runs full and LoRA each in
+            a fresh process of this binary (so each peak resident size is its own) and prints
+            them side by side.
+
             Examples:
               instruct bench train --config tiny
               instruct bench train --config small --steps 20 --json
               instruct bench train --config gpt2-124m --batch 4 --seq 64
+              instruct bench train --config small --finetune compare
+              instruct bench train --config small --finetune lora --lora-rank 16 --lora-targets qkv,o
             """)
 
     @Option(help: "Model size: \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -49,6 +58,27 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print the result as one JSON object.")
     var json = false
 
+    @Option(help: "full, lora, or compare (both, side by side, each in its own process).")
+    var finetune: String = "full"
+
+    @Option(help: "LoRA rank.")
+    var loraRank: Int = 8
+
+    @Option(help: "LoRA targets of GPT-2, comma-separated: qkv, o, up, down.")
+    var loraTargets: String = "qkv,o,up,down"
+
+    /// The adapters of `--finetune lora`.
+    func loraConfig() throws -> LoRAConfig {
+        var targets: [LoRATarget] = []
+        for name in loraTargets.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let t = LoRATarget(rawValue: name), t.moduleSuffix(in: .gpt2) != nil else {
+                throw ValidationError("--lora-targets: '\(name)' is not a GPT-2 projection; use qkv, o, up, down")
+            }
+            targets.append(t)
+        }
+        return LoRAConfig(rank: loraRank, alpha: Float(2 * loraRank), targets: targets)
+    }
+
     func validate() throws {
         guard let preset = TrainBenchmark.Preset(rawValue: config) else {
             throw ValidationError("--config must be one of \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")); got '\(config)'")
@@ -59,13 +89,22 @@ struct BenchTrain: ParsableCommand {
         if let t = seq, t < 2 || t > preset.config.contextLength {
             throw ValidationError("--seq must be in 2...\(preset.config.contextLength) for \(config), got \(t)")
         }
+        guard ["full", "lora", "compare"].contains(finetune) else {
+            throw ValidationError("--finetune must be full, lora or compare; got '\(finetune)'")
+        }
+        if finetune != "full" {
+            let problems = DecoderModel.loraProblems(try loraConfig(), config: preset.config)
+            if let p = problems.first { throw ValidationError("--lora-rank/--lora-targets: \(p)") }
+        }
     }
 
     func run() throws {
+        if finetune == "compare" { return try compare() }
         let preset = TrainBenchmark.Preset(rawValue: config)!  // checked in validate()
         let b = batch ?? preset.shape.batch, t = seq ?? preset.shape.time
+        let lora = finetune == "lora" ? try loraConfig() : nil
         let r = try TrainBenchmark.run(config: preset.config, batch: b, time: t, warmup: warmup, steps: steps,
-                                       threads: threads, seed: seed, measurePeak: sgemmPeak) { i, ms, loss, measured in
+                                       threads: threads, seed: seed, measurePeak: sgemmPeak, lora: lora) { i, ms, loss, measured in
             FileHandle.standardError.write(Data("step \(i) \(measured ? "meas" : "warm") \(f1(ms)) ms loss \(String(format: "%.4f", loss))\n".utf8))
         }
         if json {
@@ -79,6 +118,12 @@ struct BenchTrain: ParsableCommand {
               + "\(f2(Double(r.parameterCount) / 1e6)) M parameters, B \(r.batch) x T \(r.time), "
               + "\(r.threads) BLAS thread(s), OpenBLAS core \(r.blasCore)")
         print("steps: \(r.warmupSteps) warm-up, \(r.measuredSteps) measured")
+        if let l = r.lora {
+            print("finetune       lora rank \(l.settings.rank), targets \(l.targets.map(\.rawValue).joined(separator: ",")): "
+                  + "\(r.trainableParameterCount) trainable parameters, AdamW state \(f2(r.optimizerStateMiB)) MiB")
+        } else {
+            print("finetune       full: \(r.trainableParameterCount) trainable parameters, AdamW state \(f2(r.optimizerStateMiB)) MiB")
+        }
         print("ms/step        median \(f1(r.msPerStepMedian))  min \(f1(r.msPerStepMin))  max \(f1(r.msPerStepMax))")
         print("tokens/s       \(f1(r.tokensPerSecond)) (median step)")
         print("FLOPs/token    \(String(format: "%.3e", r.flopsPerToken)) (6N + 12 L C T)")
@@ -92,4 +137,51 @@ struct BenchTrain: ParsableCommand {
               + "(\(f1(r.residentGrowthPerStepKiB)) KiB/step)")
         print("loss           \(String(format: "%.4f", r.lossFirst)) -> \(String(format: "%.4f", r.lossLast))")
     }
+
+    /// Runs this binary twice (`--finetune full` and `--finetune lora`, `--json`, no sgemm
+    /// peak so neither process holds its buffers) and prints the two results side by side.
+    func compare() throws {
+        var results: [TrainBenchmark.Result] = []
+        for mode in ["full", "lora"] {
+            var args = ["bench", "train", "--config", config, "--steps", "\(steps)", "--warmup", "\(warmup)",
+                        "--threads", "\(threads)", "--seed", "\(seed)", "--no-sgemm-peak", "--json", "--finetune", mode,
+                        "--lora-rank", "\(loraRank)", "--lora-targets", loraTargets]
+            if let batch { args += ["--batch", "\(batch)"] }
+            if let seq { args += ["--seq", "\(seq)"] }
+            FileHandle.standardError.write(Data("running \(mode)...\n".utf8))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            process.arguments = args
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw ValidationError("the \(mode) run exited with status \(process.terminationStatus)")
+            }
+            results.append(try JSONDecoder().decode(TrainBenchmark.Result.self, from: data))
+        }
+        let (full, lora) = (results[0], results[1])
+        let c = full.config
+        print("instruct bench train --finetune compare: \(config) (\(c.layers) layers, C \(c.dim), V \(c.vocabSize)), "
+              + "\(f2(Double(full.parameterCount) / 1e6)) M parameters, B \(full.batch) x T \(full.time), \(full.threads) BLAS thread(s), "
+              + "\(full.measuredSteps) measured steps, each mode in its own process")
+        func row(_ name: String, _ a: String, _ b: String) {
+            print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + a.leftPadded(14) + b.leftPadded(24))
+        }
+        let l = lora.lora!  // the lora run was given --finetune lora
+        row("", "full", "lora r\(l.settings.rank) \(l.targets.map(\.rawValue).joined(separator: ","))")
+        row("trainable parameters", "\(full.trainableParameterCount)", "\(lora.trainableParameterCount)")
+        row("AdamW state MiB", f2(full.optimizerStateMiB), f2(lora.optimizerStateMiB))
+        row("peak RSS MiB", f1(full.peakResidentMiB), f1(lora.peakResidentMiB))
+        row("ms/step median", f1(full.msPerStepMedian), f1(lora.msPerStepMedian))
+        row("ms/step min", f1(full.msPerStepMin), f1(lora.msPerStepMin))
+        row("tokens/s", f1(full.tokensPerSecond), f1(lora.tokensPerSecond))
+        print("LoRA / full: peak RSS \(f2(lora.peakResidentMiB / full.peakResidentMiB))x, median step time \(f2(lora.msPerStepMedian / full.msPerStepMedian))x")
+    }
+}
+
+private extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

@@ -4,26 +4,36 @@ import Foundation
 import Models
 import Training
 
-/// `instruct export CKPT --format safetensors|hf|hdf5 --out PATH`.
+/// `instruct export CKPT --format safetensors|hf|hdf5|peft [--merge] --out PATH`.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a checkpoint's weights for other tools (Hugging Face, safetensors, HDF5).",
+        abstract: "Write a checkpoint's weights for other tools (Hugging Face, safetensors, HDF5, PEFT adapters).",
         discussion: """
             CKPT is a checkpoint directory (step-NNNNNNN; its manifest is verified) or a run
             directory (its latest checkpoint).
+
+            A LoRA checkpoint holds only adapters and the identity of its base (checked by
+            SHA-256): --merge writes full weights with the adapters folded in (hf, hdf5,
+            safetensors); --format peft writes adapter_model.safetensors + adapter_config.json
+            for Hugging Face PEFT, to load on top of the base exported with --format hf.
 
             Examples:
               instruct export checkpoints/quickstart --format hf --out exports/quickstart-hf
               instruct export checkpoints/quickstart/step-0000200 --format hdf5 --out exports/quickstart.h5
               instruct export checkpoints/quickstart --format safetensors --out exports/quickstart.safetensors
+              instruct export checkpoints/stories260k-lora --merge --format hf --out exports/stories260k-lora-merged
+              instruct export checkpoints/stories260k-lora --format peft --out exports/stories260k-lora-peft
             """)
 
     @Argument(help: "A checkpoint or run directory.")
     var checkpoint: String
 
-    @Option(help: "safetensors, hf or hdf5.")
+    @Option(help: "safetensors, hf, hdf5 or peft (LoRA adapters only).")
     var format: String = "hf"
+
+    @Flag(help: "For a LoRA checkpoint: write the base with the adapters merged in.")
+    var merge = false
 
     @Option(help: "Output file (safetensors, hdf5) or directory (hf).")
     var out: String
@@ -41,12 +51,13 @@ struct ExportCommand: ParsableCommand {
             }
             let url = try CheckpointDirectory.resolve(checkpoint, runDirectory: URL(fileURLWithPath: checkpoint))
             let ckpt = try CheckpointReader.open(url)
-            let files = try ModelExport.export(ckpt, format: f, to: URL(fileURLWithPath: out))
+            let files = try ModelExport.export(ckpt, format: f, to: URL(fileURLWithPath: out), merge: merge)
             for file in files { print("wrote \(file.path)") }
             if let dumpLogits {
                 // Reference logits for scripts/check_hf_export.py: one row of tokens, positions 0..T-1.
                 let tokens = logitTokens.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
-                let (model, params) = try ModelImport.load(ckpt)
+                // A LoRA checkpoint runs unmerged (base + adapters), the forward pass training used.
+                let (model, params) = LoRABase.isLoRA(ckpt) ? try LoRABase.adaptedParameters(of: ckpt) : try ModelImport.load(ckpt)
                 let logits = model.logits(tokens: tokens, positions: tokens.indices.map { Int32($0) },
                                           segmentIDs: Array(repeating: 1, count: tokens.count), batch: 1, time: tokens.count,
                                           parameters: params)

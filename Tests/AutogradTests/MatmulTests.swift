@@ -43,6 +43,24 @@ final class MatmulTests: XCTestCase {
         }
     }
 
+    /// c + a @ op(b) in one sgemm equals the two-step sum, and its gradients (c, a, b,
+    /// with a of rank 3 and a size-1 inner dimension) match finite differences.
+    func test_matmulAdding_equalsSumAndGradients() {
+        for tb in [false, true] {
+            for k in [1, 4] {
+                let a = testTensor([2, 3, k], seed: 1), b = testTensor(tb ? [5, k] : [k, 5], seed: 2)
+                let c = testTensor([2, 3, 5], seed: 3)
+                assertClose(Tensor.matmul(a, b, transposeB: tb, adding: c), c + Tensor.matmul(a, b, transposeB: tb), atol: 1e-6)
+                checkGradients([a, b, c]) { t in Tensor.matmul(t[0], t[1], transposeB: tb, adding: t[2]) }
+            }
+        }
+        // Only some inputs tracked: the others get no gradient and nothing breaks.
+        let a = testTensor([3, 4], seed: 4), b = testTensor([4, 2], seed: 5), c = testTensor([3, 2], seed: 6)
+        let ta = a.trackingGradients()
+        let g = gradients(of: Tensor.matmul(ta, b, adding: c).sum(), wrt: [ta])
+        assertClose(g[0], Tensor.matmul(Tensor.ones([3, 2]), b, transposeB: true), atol: 1e-6)
+    }
+
     func test_matmul_sizeOneAndNonSquare() {
         checkGradients([testTensor([1, 5], seed: 7), testTensor([5, 1], seed: 8)]) { Tensor.matmul($0[0], $0[1]) }
         checkGradients([testTensor([2, 3, 1, 4], seed: 9), testTensor([4, 6], seed: 10)]) { Tensor.matmul($0[0], $0[1]) }

@@ -28,7 +28,7 @@ final class RecipeSectionsTests: XCTestCase {
 
     func test_resolvedYAML_decodesBackToTheSameRecipe() throws {
         let dir = Self.root.appendingPathComponent("recipes")
-        for f in ["quickstart.yaml", "oasst-chat.yaml", "dolly-gpt2.yaml"] {
+        for f in ["quickstart.yaml", "oasst-chat.yaml", "dolly-gpt2.yaml", "stories260k-lora.yaml", "gpt2-lora.yaml"] {
             let r = try Recipe.load(path: dir.appendingPathComponent(f).path, overrides: ["training.lr=0.002"])
             var back = try Recipe.decode(yaml: r.resolvedYAML(), file: r.file)
             back.file = r.file

@@ -1,0 +1,102 @@
+import Models
+import NN
+
+/// How the weights are trained: all of them, or LoRA adapters on a frozen base.
+public enum FinetuneMethod: String, CaseIterable, Sendable {
+    /// Every weight is trained (and saved, with its AdamW moments).
+    case full
+    /// Only low-rank adapters on some projections are trained; the base (`model.init`) is
+    /// frozen and checkpoints hold the adapters and the base's identity (docs/lora.md).
+    case lora
+}
+
+/// `finetune:` — full fine-tuning or LoRA.
+///
+///     finetune:
+///       method: lora
+///       rank: 8
+///       alpha: 16
+///       dropout: 0.05
+///       targets: [q, v]
+public struct FinetuneSection: Equatable, Sendable {
+    /// Default `full`: the behaviour of every recipe written before LoRA existed.
+    public var method: FinetuneMethod
+    /// Default 8: PEFT's and torchtune's default; small enough to be cheap, large enough to learn a task.
+    public var rank: Int
+    /// Default 16 (scale alpha/rank = 2): torchtune's Llama LoRA recipes.
+    public var alpha: Double
+    /// Default 0: short CPU runs rarely overfit, and dropout on adapter inputs costs a mask per target.
+    public var dropout: Double
+    /// Default q and v for Llama, qkv for GPT-2: PEFT's defaults for these families
+    /// (q_proj/v_proj, c_attn). Names: q, k, v, o, gate, up, down (Llama); qkv, o, up, down (GPT-2).
+    public var targets: [LoRATarget]
+
+    public static let keys = ["method", "rank", "alpha", "dropout", "targets"]
+
+    /// The default targets of `family`.
+    public static func defaultTargets(_ family: ModelFamily) -> [LoRATarget] {
+        family == .gpt2 ? [.qkv] : [.q, .v]
+    }
+
+    init(from f: RecipeFields, model: ModelSection) throws {
+        method = try f.choice("method", default: .full)
+        rank = try f.int("rank", default: 8, atLeast: 1)
+        alpha = try f.double("alpha", default: 16, in: 1e-6...1e6)
+        dropout = try f.double("dropout", default: 0, in: 0...1, below: 1)
+        let family = model.family
+        if f.value("targets") != nil {
+            let names = LoRATarget.available(in: family).map(\.rawValue)
+            targets = try f.list("targets").enumerated().map { i, v in
+                let key = f.keyPath("targets") + "[\(i)]"
+                guard case let .scalar(text, _, source) = v else {
+                    throw RecipeError.wrongType(source: v.source, key: key, expected: "a target name", found: v.typeDescription)
+                }
+                guard let t = LoRATarget(rawValue: text), t.moduleSuffix(in: family) != nil else {
+                    let reason = LoRATarget(rawValue: text)?.absenceReason(in: family)
+                        ?? "\"\(text)\" is not a \(family.rawValue) projection; targets: \(names.joined(separator: ", "))"
+                        + (closest(to: text, in: names).map { "; did you mean \($0)?" } ?? "")
+                    throw RecipeError.invalidValue(source: source, key: key, reason: reason)
+                }
+                return t
+            }
+            if targets.isEmpty {
+                throw RecipeError.invalidValue(source: f.sourceOf("targets"), key: f.keyPath("targets"),
+                                               reason: "is empty; name at least one of \(names.joined(separator: ", "))")
+            }
+            if Set(targets).count != targets.count {
+                throw RecipeError.invalidValue(source: f.sourceOf("targets"), key: f.keyPath("targets"), reason: "names a target twice")
+            }
+        } else {
+            targets = Self.defaultTargets(family)
+        }
+        if method == .full {
+            for key in ["rank", "alpha", "dropout", "targets"] where f.value(key) != nil {
+                throw RecipeError.invalidValue(source: f.sourceOf(key), key: f.keyPath(key),
+                                               reason: "applies only to finetune.method lora; set method: lora or remove it")
+            }
+            return
+        }
+        if model.initFrom == nil {
+            throw RecipeError.invalidValue(source: f.sourceOf("method"), key: "model.init",
+                                           reason: "finetune.method lora trains adapters on frozen base weights: set model.init to the base checkpoint (for example one written by `instruct import`)")
+        }
+        let config = model.config(vocabSize: model.vocabSize ?? 1, seqLen: model.contextLength ?? 1)
+        for problem in DecoderModel.loraProblems(loraConfig!, config: config) {  // loraConfig is set for method lora
+            let key = problem.contains("rank") ? "rank" : "targets"
+            throw RecipeError.invalidValue(source: f.sourceOf(key), key: f.keyPath(key), reason: problem)
+        }
+    }
+
+    /// The adapters' configuration (nil for full fine-tuning).
+    public var loraConfig: LoRAConfig? {
+        method == .lora ? LoRAConfig(rank: rank, alpha: Float(alpha), dropout: Float(dropout), targets: targets) : nil
+    }
+
+    /// The section as resolved YAML lines (empty for `full`, so recipes without LoRA resolve
+    /// as before and old checkpoints resume unchanged).
+    var resolvedYAML: String {
+        guard method == .lora else { return "" }
+        return "finetune:\n  method: lora\n  rank: \(rank)\n  alpha: \(alpha)\n  dropout: \(dropout)\n"
+            + "  targets: [\(targets.map(\.rawValue).joined(separator: ", "))]\n"
+    }
+}
