@@ -1,5 +1,6 @@
 import Models
 import NN
+import Training
 
 /// How the weights are trained: all of them, or LoRA adapters on a frozen base.
 public enum FinetuneMethod: String, CaseIterable, Sendable {
