@@ -38,8 +38,7 @@ public struct Linear: Sendable {
 
     /// x [.., in] -> [.., out].
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
-        let y = Tensor.matmul(x, p[weightName], transposeB: layout == .outIn)
-        return bias ? y + p[biasName] : y
+        Tensor.linear(x, p[weightName], bias: bias ? p[biasName] : nil, transposeWeight: layout == .outIn)
     }
 }
 

@@ -68,4 +68,37 @@ final class BLASCoreTests: XCTestCase {
         XCTAssertNil(BLAS.recommendedCoreType(current: "Zen", cpuFlags: avx512))
         XCTAssertNil(BLAS.recommendedCoreType(current: "SkylakeX", cpuFlags: avx512))
     }
+
+    /// The fused linear op equals matmul plus a broadcast bias, in both weight layouts,
+    /// with and without bias, for rank-2 and rank-3 inputs.
+    func test_linear_equalsMatmulPlusBias_bothLayouts() {
+        for transposed in [false, true] {
+            let x = testTensor([2, 3, 5], seed: 13)
+            let w = testTensor(transposed ? [4, 5] : [5, 4], seed: 14), b = testTensor([4], seed: 15)
+            let fused = Tensor.linear(x, w, bias: b, transposeWeight: transposed)
+            XCTAssertEqual(fused.shape, [2, 3, 4])
+            assertClose(fused, Tensor.matmul(x, w, transposeB: transposed) + b, atol: 1e-5)
+            assertClose(Tensor.linear(x, w, bias: nil, transposeWeight: transposed),
+                        Tensor.matmul(x, w, transposeB: transposed), atol: 1e-6)
+        }
+    }
+
+    func test_linear_gradients_allInputs_bothLayouts() {
+        for transposed in [false, true] {
+            let w = testTensor(transposed ? [3, 4] : [4, 3], seed: 16), b = testTensor([3], seed: 17)
+            checkGradients([testTensor([2, 5, 4], seed: 18), w, b]) {
+                Tensor.linear($0[0], $0[1], bias: $0[2], transposeWeight: transposed)
+            }
+            checkGradients([testTensor([1, 4], seed: 19), w]) {
+                Tensor.linear($0[0], $0[1], bias: nil, transposeWeight: transposed)
+            }
+        }
+        // Enough rows and columns for the column sums to split across cores (bias gradient).
+        let x = testTensor([300, 8], seed: 20), w = testTensor([8, 130], seed: 21), b = testTensor([130], seed: 22)
+        let xt = x.trackingGradients(), wt = w.trackingGradients(), bt = b.trackingGradients()
+        let y = Tensor.linear(xt, wt, bias: bt)
+        let weights = testTensor([300, 130], seed: 23)
+        let g = gradients(of: (y * weights).sum(), wrt: [bt])[0]
+        assertClose(g, weights.sum(axis: 0), atol: 1e-4)
+    }
 }
