@@ -40,7 +40,7 @@ extension Tensor {
             if k == 0 {
                 out.storage.pointer.initialize(repeating: 0, count: m * n)
             } else {
-                BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                BLAS.product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                            a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
                            c: out.storage.pointer, ldc: n)
             }
@@ -65,7 +65,7 @@ extension Tensor {
             po.initialize(repeating: 0, count: out.count)
         } else if m > 0 && n > 0 {
             for i in 0..<batch {
-                BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                BLAS.product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                            a: pa + i * strideA, lda: lda, b: pb + i * strideB, ldb: ldb,
                            c: po + i * m * n, ldc: n)
             }
@@ -130,7 +130,7 @@ extension Tensor {
             if k == 0 {
                 if bias == nil { po.initialize(repeating: 0, count: m * n) }
             } else {
-                BLAS.sgemm(transposeA: false, transposeB: transposeWeight, m: m, n: n, k: k,
+                BLAS.product(transposeA: false, transposeB: transposeWeight, m: m, n: n, k: k,
                            a: x.storage.pointer, lda: k, b: w.storage.pointer, ldb: w.shape[1],
                            beta: bias == nil ? 0 : 1, c: po, ldc: n)
             }

@@ -101,4 +101,40 @@ final class BLASCoreTests: XCTestCase {
         let g = gradients(of: (y * weights).sum(), wrt: [bt])[0]
         assertClose(g, weights.sum(axis: 0), atol: 1e-4)
     }
+
+    /// `BLAS.product` split across two threads (by rows, or by columns when C has few rows)
+    /// equals one single-call sgemm, for every transpose combination, and is the same on
+    /// a second call.
+    func test_product_splitAcrossThreads_equalsOneCall() {
+        let before = BLAS.productThreads
+        BLAS.setThreadCount(2)
+        defer { BLAS.setThreadCount(before) }
+        for (m, n, k) in [(200, 96, 64), (40, 700, 64)] {   // row split; column split (few rows)
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = testTensor(ta ? [k, m] : [m, k], seed: 24), b = testTensor(tb ? [n, k] : [k, n], seed: 25)
+                func run(_ useProduct: Bool) -> [Float] {
+                    var c = [Float](repeating: 0, count: m * n)
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                if useProduct {
+                                    BLAS.product(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: pa.baseAddress!,
+                                                 lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1], c: pc.baseAddress!, ldc: n)
+                                } else {
+                                    BLAS.sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: pa.baseAddress!,
+                                               lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1], c: pc.baseAddress!, ldc: n)
+                                }
+                            }
+                        }
+                    }
+                    return c
+                }
+                let split = run(true), single = run(false), again = run(true)
+                XCTAssertEqual(split, again, "split product not repeatable: \(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                assertClose(Tensor(shape: [m, n], scalars: split), Tensor(shape: [m, n], scalars: single), atol: 1e-4,
+                            "\(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                assertClose(Tensor(shape: [m, n], scalars: split), reference(a, b, ta, tb), atol: 1e-3)
+            }
+        }
+    }
 }
