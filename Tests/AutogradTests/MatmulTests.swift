@@ -57,17 +57,6 @@ final class MatmulTests: XCTestCase {
             assertClose(c.slice(axis: 0, i..<(i + 1)).reshaped([4, 6]), reference(ai, bi, false, true), atol: 1e-5)
         }
     }
-}
-
-final class BLASCoreTests: XCTestCase {
-    func test_recommendedCoreType_onlyReplacesGenericKernels() {
-        let avx512: Set<String> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
-        XCTAssertEqual(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: avx512), "SkylakeX")
-        XCTAssertEqual(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: ["avx2", "fma"]), "Haswell")
-        XCTAssertNil(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: ["sse3"]))
-        XCTAssertNil(BLAS.recommendedCoreType(current: "Zen", cpuFlags: avx512))
-        XCTAssertNil(BLAS.recommendedCoreType(current: "SkylakeX", cpuFlags: avx512))
-    }
 
     /// The fused linear op equals matmul plus a broadcast bias, in both weight layouts,
     /// with and without bias, for rank-2 and rank-3 inputs.
@@ -137,4 +126,16 @@ final class BLASCoreTests: XCTestCase {
             }
         }
     }
+}
+
+final class BLASCoreTests: XCTestCase {
+    func test_recommendedCoreType_onlyReplacesGenericKernels() {
+        let avx512: Set<String> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+        XCTAssertEqual(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: avx512), "SkylakeX")
+        XCTAssertEqual(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: ["avx2", "fma"]), "Haswell")
+        XCTAssertNil(BLAS.recommendedCoreType(current: "Prescott", cpuFlags: ["sse3"]))
+        XCTAssertNil(BLAS.recommendedCoreType(current: "Zen", cpuFlags: avx512))
+        XCTAssertNil(BLAS.recommendedCoreType(current: "SkylakeX", cpuFlags: avx512))
+    }
+
 }
