@@ -161,15 +161,34 @@ extension Tensor {
         let m = g.shape[0], n = g.shape[1]
         let out = Tensor.zeros([n])
         let pg = g.storage.pointer, po = out.storage.pointer
-        // Blocks of 64 columns keep a block's running sums in registers/L1 across rows.
+        // Blocks of 64 columns: eight 8-lane running sums stay in registers over all rows.
         let block = 64, blocks = (n + block - 1) / block
         Parallel.forRanges(blocks, costPerElement: m * block) { range in
             for bi in range {
-                let c0 = bi * block, c1 = Swift.min(n, c0 + block)
+                let c0 = bi * block, width = Swift.min(n, c0 + block) - c0
                 let dst = po + c0
-                for r in 0..<m {
-                    let src = pg + r * n + c0
-                    for j in 0..<(c1 - c0) { dst[j] += src[j] }
+                if width == block {
+                    typealias V = SIMD8<Float>
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+                    for r in 0..<m {
+                        let src = UnsafeRawPointer(pg + r * n + c0)
+                        a0 += src.loadUnaligned(as: V.self)
+                        a1 += src.loadUnaligned(fromByteOffset: 32, as: V.self)
+                        a2 += src.loadUnaligned(fromByteOffset: 64, as: V.self)
+                        a3 += src.loadUnaligned(fromByteOffset: 96, as: V.self)
+                        a4 += src.loadUnaligned(fromByteOffset: 128, as: V.self)
+                        a5 += src.loadUnaligned(fromByteOffset: 160, as: V.self)
+                        a6 += src.loadUnaligned(fromByteOffset: 192, as: V.self)
+                        a7 += src.loadUnaligned(fromByteOffset: 224, as: V.self)
+                    }
+                    for (i, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() {
+                        UnsafeMutableRawPointer(dst + 8 * i).storeBytes(of: a, as: V.self)
+                    }
+                } else {
+                    for r in 0..<m {
+                        let src = pg + r * n + c0
+                        for j in 0..<width { dst[j] += src[j] }
+                    }
                 }
             }
         }
