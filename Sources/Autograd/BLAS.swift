@@ -1,15 +1,97 @@
 import CBLAS
+import Dispatch
+import Foundation
 
 /// The BLAS library behind matrix products (OpenBLAS on Linux, Accelerate on macOS).
 public enum BLAS {
-    /// Sets how many threads BLAS uses for one product. The command line sets this once
-    /// from the recipe or `--threads`; results of a product may differ in the last bits
-    /// between thread counts, never between runs with the same count.
+    /// How a product uses several cores.
+    ///
+    /// - `split` (default): OpenBLAS runs single-threaded and `product` splits a large
+    ///   product into row (or column) blocks, one per core, on our own worker threads.
+    ///   OpenBLAS's own pool would keep a worker spinning (sched_yield) between calls; on
+    ///   two cores that spinner takes the second core from every elementwise kernel that
+    ///   runs between products (profiles showed 15-20% of all samples in that spin).
+    /// - `openblas`: OpenBLAS's own threads (`INSTRUCTKIT_BLAS_THREADING=openblas`), for
+    ///   comparison.
+    public enum Threading: String, Sendable {
+        case split, openblas
+    }
+
+    /// The threading scheme, fixed at start-up from `INSTRUCTKIT_BLAS_THREADING`.
+    public static let threading: Threading = {
+        #if os(macOS)
+        return .openblas
+        #else
+        let value = ProcessInfo.processInfo.environment["INSTRUCTKIT_BLAS_THREADING"] ?? "split"
+        return Threading(rawValue: value) ?? .split
+        #endif
+    }()
+
+    /// Threads one `product` call may use (the number given to `setThreadCount`).
+    public private(set) static var productThreads = 1
+
+    /// Sets how many threads one product uses. The command line sets this once from the
+    /// recipe or `--threads`; results of a product may differ in the last bits between
+    /// thread counts, never between runs with the same count.
     public static func setThreadCount(_ n: Int) {
         precondition(n >= 1, "BLAS.setThreadCount needs at least 1 thread, got \(n)")
+        productThreads = n
         #if !os(macOS)
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(Int32(threading == .split ? 1 : n))
         #endif
+    }
+
+    /// Runs `body` with OpenBLAS itself using `n` threads (raw-BLAS baselines in
+    /// benchmarks), then restores the setting.
+    public static func withLibraryThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        #if os(macOS)
+        return try body()
+        #else
+        let before = openblas_get_num_threads()
+        openblas_set_num_threads(Int32(n))
+        defer { openblas_set_num_threads(before) }
+        return try body()
+        #endif
+    }
+
+    /// Multiply-adds below which a product stays on one thread (~20 µs of work; handing a
+    /// block to another core costs a few µs).
+    public static let minimumSplitWork = 1 << 20
+
+    /// `sgemm` on `productThreads` cores: in `split` mode a large product is cut into
+    /// blocks of rows of C (or of columns when C has few rows), each one single-threaded
+    /// sgemm on its own core. Every element of C is computed by one call with the same K
+    /// loop whatever the split, and the split depends only on the shapes and the thread
+    /// count, so results are the same from run to run.
+    public static func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                               alpha: Float = 1,
+                               a: UnsafePointer<Float>, lda: Int,
+                               b: UnsafePointer<Float>, ldb: Int,
+                               beta: Float = 0,
+                               c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let parts = productThreads
+        let alongRows = m >= 32 * parts
+        let extent = alongRows ? m : n
+        guard threading == .split, parts > 1, m * n * k >= minimumSplitWork, extent >= 16 * parts else {
+            sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Block edges on multiples of 16 (the AVX-512 kernel's row unroll).
+        let per = ((extent + parts - 1) / parts + 15) / 16 * 16
+        let blocks = (extent + per - 1) / per
+        DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            let lo = i * per, len = Swift.min(extent, lo + per) - lo
+            if alongRows {
+                sgemm(transposeA: transposeA, transposeB: transposeB, m: len, n: n, k: k, alpha: alpha,
+                      a: transposeA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+                      c: c + lo * ldc, ldc: ldc)
+            } else {
+                sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: len, k: k, alpha: alpha,
+                      a: a, lda: lda, b: transposeB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta,
+                      c: c + lo, ldc: ldc)
+            }
+        }
     }
 
     /// The kernel family OpenBLAS chose for this CPU at load time ("SkylakeX", "Haswell",
@@ -39,7 +121,7 @@ public enum BLAS {
         return nil
     }
 
-    /// The number of threads BLAS currently uses.
+    /// The number of threads OpenBLAS itself uses for one call (1 in `split` mode).
     public static var threadCount: Int {
         #if os(macOS)
         return 1

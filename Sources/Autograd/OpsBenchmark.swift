@@ -83,10 +83,13 @@ public enum OpsBenchmark {
         let a = Tensor.randomUniform(transposeA ? [k, m] : [m, k], low: -1, high: 1, rng: &rng)
         let b = Tensor.randomUniform(transposeB ? [n, k] : [k, n], low: -1, high: 1, rng: &rng)
         let c = TensorStorage(uninitializedCount: m * n)
+        // Raw: one OpenBLAS call with OpenBLAS's own threads, whatever `BLAS.threading` is.
         let raw = {
-            BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                       a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
-                       c: c.pointer, ldc: n)
+            BLAS.withLibraryThreads(BLAS.productThreads) {
+                BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                           a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
+                           c: c.pointer, ldc: n)
+            }
         }
         let ours = { _ = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
         let (rawT, ourT) = alternating(reps: reps, raw, ours)

@@ -97,12 +97,38 @@ public struct DecoderModel: Sendable {
 
     /// Summed cross-entropy over counted targets and their count (targets equal to
     /// `ignoreIndex` are not counted). Divide by the count of the whole optimizer step.
+    ///
+    /// Only counted rows go through the final norm and the head: with response-only loss
+    /// (or the benchmark's loss on half of each row) the [rows, V] logits, their softmax and
+    /// both head products shrink by the ignored share, and the result is the same sum (the
+    /// head works row by row, and an ignored row adds nothing to the loss or the gradients).
     public func loss(tokens: [Int32], targets: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
                      parameters p: Parameters, ignoreIndex: Int32 = -100,
                      dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> (sum: Tensor, count: Int) {
-        let z = logits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time,
-                       parameters: p, dropoutRNG: dropoutRNG)
-        return Tensor.crossEntropy(logits: z, targets: targets, ignoreIndex: ignoreIndex)
+        precondition(targets.count == batch * time,
+                     "DecoderModel.loss: need B*T = \(batch * time) targets, got \(targets.count)")
+        var rows: [Int32] = []
+        rows.reserveCapacity(targets.count)
+        for (i, t) in targets.enumerated() where t != ignoreIndex { rows.append(Int32(i)) }
+        // Every row counted, or none (then the full path gives the zero loss and gradients).
+        let headRows: [Int32]? = rows.isEmpty || rows.count == targets.count ? nil : rows
+        let z: Tensor
+        switch config.family {
+        case .gpt2:
+            z = gpt2Logits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time,
+                           p, dropoutRNG, headRows: headRows)
+        case .llama:
+            z = llamaLogits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time,
+                            p, dropoutRNG, headRows: headRows)
+        }
+        let kept = headRows.map { $0.map { targets[Int($0)] } } ?? targets
+        return Tensor.crossEntropy(logits: z, targets: kept, ignoreIndex: ignoreIndex)
+    }
+
+    /// The rows of `x` [B*T, C] listed in `rows` (all of them when nil), differentiably.
+    func selectingHeadRows(_ x: Tensor, _ rows: [Int32]?) -> Tensor {
+        guard let rows = rows else { return x }
+        return Tensor.gatherRows(x, indices: rows)
     }
 
     /// Whether a training forward pass draws dropout masks (model or adapter dropout).

@@ -36,8 +36,8 @@ extension DecoderModel {
     }
 
     func gpt2Logits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
-                    _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
-        gpt2Forward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng) { _, q, k, v in
+                    _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil) -> Tensor {
+        gpt2Forward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows) { _, q, k, v in
             Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
         } attendPacked: { qkv in
             Tensor.causalAttention(packedQKV: qkv, heads: config.heads, kvHeads: config.heads, segmentIDs: segmentIDs)
@@ -50,8 +50,10 @@ extension DecoderModel {
     /// over a key/value cache (DecoderModel+KVCache.swift). Everything else is shared.
     /// When `attendPacked` is given it is used instead: it gets c_attn's output [B, T, 3C]
     /// unsplit and returns [B, T, H, D] (training: no split copies, one gradient tensor).
+    /// `headRows` (token indices `b * T + t`) keeps only those rows for the final norm and
+    /// the head: logits [headRows.count, V] instead of [B*T, V] (see `loss`).
     func gpt2Forward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
-                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?,
+                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
                      attend: (Int, Tensor, Tensor, Tensor) -> Tensor,
                      attendPacked: ((Tensor) -> Tensor)? = nil) -> Tensor {
         let c = config.dim, h = config.heads, d = config.headDim
@@ -78,7 +80,8 @@ extension DecoderModel {
             let hidden = b.fc(b.ln2(x, p), p, dropoutRNG: rng).gelu()                         // [B, T, 4C]
             x = x + maybeDropout(b.fcProj(hidden, p, dropoutRNG: rng), rng)
         }
-        let final = LayerNorm("transformer.ln_f", dim: c, eps: config.normEps)(x, p).reshaped([batch * time, c])
-        return Tensor.matmul(final, p["transformer.wte.weight"], transposeB: true)   // [B*T, V]
+        let rows = selectingHeadRows(x.reshaped([batch * time, c]), headRows)
+        let final = LayerNorm("transformer.ln_f", dim: c, eps: config.normEps)(rows, p)
+        return Tensor.matmul(final, p["transformer.wte.weight"], transposeB: true)   // [B*T or rows, V]
     }
 }

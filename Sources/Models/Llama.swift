@@ -43,8 +43,8 @@ extension DecoderModel {
     }
 
     func llamaLogits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
-                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
-        llamaForward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng) { _, q, k, v in
+                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil) -> Tensor {
+        llamaForward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows) { _, q, k, v in
             Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
         }
     }
@@ -53,9 +53,10 @@ extension DecoderModel {
     /// `attend(layer, q, k, v)` gets q [B, T, Hq, D] and k, v [B, T, Hkv, D] of the new
     /// tokens (q and k already rotated) and returns [B, T, Hq, D]. Training passes
     /// segment-causal attention; generation passes attention over a key/value cache
-    /// (DecoderModel+KVCache.swift). Everything else is shared.
+    /// (DecoderModel+KVCache.swift). Everything else is shared. `headRows` keeps only
+    /// those token rows for the final norm and the head (see `loss`).
     func llamaForward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
-                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?,
+                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
                       attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config.dim, d = config.headDim
         var x = Embedding("model.embed_tokens", count: config.vocabSize, dim: c)(tokens, shape: [batch, time], p)
@@ -72,8 +73,9 @@ extension DecoderModel {
             let h2 = b.postNorm(x, p)
             x = x + maybeDropout(b.down(b.gate(h2, p, dropoutRNG: rng).silu() * b.up(h2, p, dropoutRNG: rng), p, dropoutRNG: rng), rng)
         }
-        let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(x, p).reshaped([batch * time, c])
+        let rows = selectingHeadRows(x.reshaped([batch * time, c]), headRows)
+        let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(rows, p)
         let head = config.tiedEmbeddings ? p["model.embed_tokens.weight"] : p["lm_head.weight"]
-        return Tensor.matmul(final, head, transposeB: true)   // [B*T, V]
+        return Tensor.matmul(final, head, transposeB: true)   // [B*T or rows, V]
     }
 }

@@ -42,8 +42,7 @@ public struct Linear: Sendable {
 
     /// x [.., in] -> [.., out]. `dropoutRNG` enables the adapter's dropout (training).
     public func callAsFunction(_ x: Tensor, _ p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Tensor {
-        var y = Tensor.matmul(x, p[weightName], transposeB: layout == .outIn)
-        if bias { y = y + p[biasName] }
+        var y = Tensor.linear(x, p[weightName], bias: bias ? p[biasName] : nil, transposeWeight: layout == .outIn)
         if let lora, let a = p.tensor(named: LoRA.aName(name)), let b = p.tensor(named: LoRA.bName(name)) {
             y = lora.adding(x, a: a, b: b, to: y, dropoutRNG: dropoutRNG)
         }

@@ -75,6 +75,75 @@ final class MatmulTests: XCTestCase {
             assertClose(c.slice(axis: 0, i..<(i + 1)).reshaped([4, 6]), reference(ai, bi, false, true), atol: 1e-5)
         }
     }
+
+    /// The fused linear op equals matmul plus a broadcast bias, in both weight layouts,
+    /// with and without bias, for rank-2 and rank-3 inputs.
+    func test_linear_equalsMatmulPlusBias_bothLayouts() {
+        for transposed in [false, true] {
+            let x = testTensor([2, 3, 5], seed: 13)
+            let w = testTensor(transposed ? [4, 5] : [5, 4], seed: 14), b = testTensor([4], seed: 15)
+            let fused = Tensor.linear(x, w, bias: b, transposeWeight: transposed)
+            XCTAssertEqual(fused.shape, [2, 3, 4])
+            assertClose(fused, Tensor.matmul(x, w, transposeB: transposed) + b, atol: 1e-5)
+            assertClose(Tensor.linear(x, w, bias: nil, transposeWeight: transposed),
+                        Tensor.matmul(x, w, transposeB: transposed), atol: 1e-6)
+        }
+    }
+
+    func test_linear_gradients_allInputs_bothLayouts() {
+        for transposed in [false, true] {
+            let w = testTensor(transposed ? [3, 4] : [4, 3], seed: 16), b = testTensor([3], seed: 17)
+            checkGradients([testTensor([2, 5, 4], seed: 18), w, b]) {
+                Tensor.linear($0[0], $0[1], bias: $0[2], transposeWeight: transposed)
+            }
+            checkGradients([testTensor([1, 4], seed: 19), w]) {
+                Tensor.linear($0[0], $0[1], bias: nil, transposeWeight: transposed)
+            }
+        }
+        // Enough rows and columns for the column sums to split across cores (bias gradient).
+        let x = testTensor([300, 8], seed: 20), w = testTensor([8, 130], seed: 21), b = testTensor([130], seed: 22)
+        let xt = x.trackingGradients(), wt = w.trackingGradients(), bt = b.trackingGradients()
+        let y = Tensor.linear(xt, wt, bias: bt)
+        let weights = testTensor([300, 130], seed: 23)
+        let g = gradients(of: (y * weights).sum(), wrt: [bt])[0]
+        assertClose(g, weights.sum(axis: 0), atol: 1e-4)
+    }
+
+    /// `BLAS.product` split across two threads (by rows, or by columns when C has few rows)
+    /// equals one single-call sgemm, for every transpose combination, and is the same on
+    /// a second call.
+    func test_product_splitAcrossThreads_equalsOneCall() {
+        let before = BLAS.productThreads
+        BLAS.setThreadCount(2)
+        defer { BLAS.setThreadCount(before) }
+        for (m, n, k) in [(200, 96, 64), (40, 700, 64)] {   // row split; column split (few rows)
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = testTensor(ta ? [k, m] : [m, k], seed: 24), b = testTensor(tb ? [n, k] : [k, n], seed: 25)
+                func run(_ useProduct: Bool) -> [Float] {
+                    var c = [Float](repeating: 0, count: m * n)
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                if useProduct {
+                                    BLAS.product(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: pa.baseAddress!,
+                                                 lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1], c: pc.baseAddress!, ldc: n)
+                                } else {
+                                    BLAS.sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: pa.baseAddress!,
+                                               lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1], c: pc.baseAddress!, ldc: n)
+                                }
+                            }
+                        }
+                    }
+                    return c
+                }
+                let split = run(true), single = run(false), again = run(true)
+                XCTAssertEqual(split, again, "split product not repeatable: \(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                assertClose(Tensor(shape: [m, n], scalars: split), Tensor(shape: [m, n], scalars: single), atol: 1e-4,
+                            "\(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                assertClose(Tensor(shape: [m, n], scalars: split), reference(a, b, ta, tb), atol: 1e-3)
+            }
+        }
+    }
 }
 
 final class BLASCoreTests: XCTestCase {
@@ -86,4 +155,5 @@ final class BLASCoreTests: XCTestCase {
         XCTAssertNil(BLAS.recommendedCoreType(current: "Zen", cpuFlags: avx512))
         XCTAssertNil(BLAS.recommendedCoreType(current: "SkylakeX", cpuFlags: avx512))
     }
+
 }

@@ -89,4 +89,30 @@ final class ModelTests: XCTestCase {
                                 batch: 2, time: 3, parameters: q)
         }
     }
+
+    /// `loss` sends only counted rows through the final norm and the head; the sum and every
+    /// parameter gradient equal those of cross-entropy on the full [B*T, V] logits.
+    func test_loss_onCountedRowsOnly_equalsFullLogitsLoss() throws {
+        for config in [Self.llama, Self.gpt2] {
+            let model = try DecoderModel(config)
+            var rng = RNG(seed: 5)
+            let p = model.initialParameters(rng: &rng).tracked()
+            let tokens: [Int32] = [1, 5, 9, 13, 17, 21, 25, 29, 2, 6, 10, 14, 18, 22, 26, 30]
+            var targets = Array(tokens.dropFirst()) + [-100]
+            for i in [0, 1, 2, 8, 9] { targets[i] = -100 }
+            let positions = (0..<16).map { Int32($0 % 8) }, segments = (0..<16).map { Int32($0 / 8) }
+            let (sum, count) = model.loss(tokens: tokens, targets: targets, positions: positions, segmentIDs: segments,
+                                          batch: 2, time: 8, parameters: p)
+            let full = model.logits(tokens: tokens, positions: positions, segmentIDs: segments, batch: 2, time: 8, parameters: p)
+            XCTAssertEqual(full.shape, [16, config.vocabSize])
+            let (fullSum, fullCount) = Tensor.crossEntropy(logits: full, targets: targets)
+            XCTAssertEqual(count, 10)
+            XCTAssertEqual(count, fullCount)
+            XCTAssertEqual(sum.scalar, fullSum.scalar, accuracy: 1e-4 * abs(fullSum.scalar), "\(config.family)")
+            let g = p.gradients(of: sum), gFull = p.gradients(of: fullSum)
+            for name in p.names {
+                assertClose(g[name], gFull[name], atol: 1e-5, "\(config.family) \(name)")
+            }
+        }
+    }
 }
