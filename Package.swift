@@ -1,7 +1,20 @@
 // swift-tools-version:6.0
 // InstructKit: instruction tuning of small decoder-only language models on CPUs.
 // Targets and the direction of imports are documented in docs/ARCHITECTURE.md.
+import Foundation
 import PackageDescription
+
+// The numeric targets are compiled for x86-64 CPUs with AVX2 and FMA (Haswell, 2013, and
+// later; every AMD Zen): SIMD8<Float> kernels then use one 256-bit register instead of two
+// 128-bit SSE halves (docs/performance.md). CPUCheck stops the binary with a clear message
+// on an older CPU. INSTRUCTKIT_PORTABLE=1 at build time keeps the generic x86-64 target.
+#if arch(x86_64)
+let portable = ProcessInfo.processInfo.environment["INSTRUCTKIT_PORTABLE"] != nil
+#else
+let portable = true
+#endif
+let numericFlags: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-target-cpu", "haswell"])]
+let cpuCheckDefines: [CSetting] = portable ? [] : [.define("INSTRUCTKIT_NEEDS_AVX2")]
 
 let package = Package(
     name: "InstructKit",
@@ -30,9 +43,10 @@ let package = Package(
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
 
         // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
-        .target(name: "Autograd", dependencies: ["CBLAS"]),
-        .target(name: "NN", dependencies: ["Autograd"]),
-        .target(name: "Models", dependencies: ["NN", "Autograd"]),
+        .target(name: "CPUCheck", cSettings: cpuCheckDefines),
+        .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck"], swiftSettings: numericFlags),
+        .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
+        .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
         .target(name: "Tokenizers"),
         .target(
             name: "Datasets",

@@ -1,4 +1,5 @@
 import CBLAS
+import CPUCheck
 import Dispatch
 import Foundation
 
@@ -93,6 +94,10 @@ public enum BLAS {
             }
         }
     }
+
+    /// True when this CPU runs the instruction set the numeric targets were compiled for
+    /// (checked before main as well, by CPUCheck's constructor).
+    public static var cpuSupported: Bool { instructkit_cpu_supported() != 0 }
 
     /// The kernel family OpenBLAS chose for this CPU at load time ("SkylakeX", "Haswell",
     /// "Prescott" ...); "Accelerate" on macOS.
