@@ -3,7 +3,8 @@
 /// Tensors share a storage freely (reshape shares, so does copying a `Tensor`); a
 /// storage is written only while exactly one tensor refers to it, which
 /// `Tensor.withUnsafeMutableBufferPointer` enforces by copying first (copy-on-write).
-/// Buffers are 64-byte aligned for vector loads and never change size.
+/// Buffers are 64-byte aligned for vector loads and never change size; large ones are
+/// reused across steps through `BufferPool`.
 public final class TensorStorage: @unchecked Sendable {
     /// Number of Float32 elements.
     public let count: Int
@@ -14,8 +15,7 @@ public final class TensorStorage: @unchecked Sendable {
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
-                                                   alignment: 64)
+        let raw = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -26,6 +26,6 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        UnsafeMutableRawPointer(pointer).deallocate()
+        BufferPool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride)
     }
 }

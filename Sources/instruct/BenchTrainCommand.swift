@@ -105,7 +105,8 @@ struct BenchTrain: ParsableCommand {
         let lora = finetune == "lora" ? try loraConfig() : nil
         let r = try TrainBenchmark.run(config: preset.config, batch: b, time: t, warmup: warmup, steps: steps,
                                        threads: threads, seed: seed, measurePeak: sgemmPeak, lora: lora) { i, ms, loss, measured in
-            FileHandle.standardError.write(Data("step \(i) \(measured ? "meas" : "warm") \(f1(ms)) ms loss \(String(format: "%.4f", loss))\n".utf8))
+            let rss = Double(MemoryStats.residentBytes()) / (1024 * 1024)
+            FileHandle.standardError.write(Data("step \(i) \(measured ? "meas" : "warm") \(f1(ms)) ms loss \(String(format: "%.4f", loss)) rss \(f1(rss)) MiB\n".utf8))
         }
         if json {
             let encoder = JSONEncoder()

@@ -54,4 +54,26 @@ final class MemoryAndDeterminismTests: XCTestCase {
         // And the large sum is reproducible.
         XCTAssertEqual(y.sum().scalar.bitPattern, y.sum().scalar.bitPattern)
     }
+
+    /// A freed large buffer is handed out again for the next tensor of the same size (no
+    /// new mapping, so no growth across steps); `trim` returns the free ones.
+    func test_bufferPool_reusesLargeBuffersBySize_andTrims() {
+        BufferPool.trim()
+        let n = (BufferPool.minimumBytes / 4) + 1000       // just above the pooled size
+        var first: Tensor? = Tensor.zeros([n])
+        let address = first!.withUnsafeBufferPointer { $0.baseAddress }
+        first = nil
+        XCTAssertGreaterThanOrEqual(BufferPool.heldBytes, n * 4)
+        let second = Tensor.ones([n])
+        XCTAssertEqual(second.withUnsafeBufferPointer { $0.baseAddress }, address, "same-size buffer not reused")
+        XCTAssertEqual(second.scalars.reduce(0, +), Float(n), "a reused buffer must be fully rewritten")
+        XCTAssertEqual(BufferPool.heldBytes, 0)
+        var other: Tensor? = Tensor.zeros([n + 4096])          // another size: a new buffer
+        XCTAssertNotEqual(other!.withUnsafeBufferPointer { $0.baseAddress }, address)
+        other = nil
+        XCTAssertGreaterThan(BufferPool.heldBytes, 0)
+        BufferPool.trim()
+        XCTAssertEqual(BufferPool.heldBytes, 0)
+        _ = other
+    }
 }
