@@ -60,7 +60,7 @@ public enum BLAS {
     public static let minimumSplitWork = 1 << 20
 
     /// `sgemm` on `productThreads` cores: in `split` mode a large product is cut into
-    /// blocks of rows of C (or of columns when C has few rows), each one single-threaded
+    /// blocks of rows or of columns of C (whichever packs less twice), each one single-threaded
     /// sgemm on its own core. Every element of C is computed by one call with the same K
     /// loop whatever the split, and the split depends only on the shapes and the thread
     /// count, so results are the same from run to run.
@@ -71,7 +71,11 @@ public enum BLAS {
                                beta: Float = 0,
                                c: UnsafeMutablePointer<Float>, ldc: Int) {
         let parts = productThreads
-        let alongRows = m >= 32 * parts
+        // Each block packs its share of one operand and all of the other, so the other is
+        // packed once per block: split so that the duplicated operand is the smaller one
+        // (rows of C duplicate B's packing, K x N; columns duplicate A's, M x K).
+        let rowsPossible = m >= 32 * parts, columnsPossible = n >= 32 * parts
+        let alongRows = rowsPossible && (!columnsPossible || k * n <= m * k)
         let extent = alongRows ? m : n
         guard threading == .split, parts > 1, m * n * k >= minimumSplitWork, extent >= 16 * parts else {
             sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,

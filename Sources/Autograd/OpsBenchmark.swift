@@ -6,7 +6,7 @@ import Dispatch
 /// shared machine hits both alike, and reports medians. This type measures only; the
 /// command line prints.
 public enum OpsBenchmark {
-    /// One matrix-product case: raw `cblas_sgemm` on preallocated buffers vs `Tensor.matmul`
+    /// One matrix-product case: `BLAS.product` on preallocated buffers vs `Tensor.matmul`
     /// (which also allocates its result).
     public struct MatmulResult: Codable, Sendable {
         public var name: String
@@ -83,13 +83,14 @@ public enum OpsBenchmark {
         let a = Tensor.randomUniform(transposeA ? [k, m] : [m, k], low: -1, high: 1, rng: &rng)
         let b = Tensor.randomUniform(transposeB ? [n, k] : [k, n], low: -1, high: 1, rng: &rng)
         let c = TensorStorage(uninitializedCount: m * n)
-        // Raw: one OpenBLAS call with OpenBLAS's own threads, whatever `BLAS.threading` is.
+        // Raw: the same product on preallocated buffers through `BLAS.product` (split across
+        // cores by us, or OpenBLAS's own threads with INSTRUCTKIT_BLAS_THREADING=openblas), so
+        // the ratio is the cost of the Tensor layer alone. (Alternating with multi-threaded
+        // OpenBLAS calls would leave its worker spinning on the second core during ours.)
         let raw = {
-            BLAS.withLibraryThreads(BLAS.productThreads) {
-                BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                           a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
-                           c: c.pointer, ldc: n)
-            }
+            BLAS.product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                         a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
+                         c: c.pointer, ldc: n)
         }
         let ours = { _ = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
         let (rawT, ourT) = alternating(reps: reps, raw, ours)
