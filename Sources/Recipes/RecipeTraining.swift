@@ -191,15 +191,7 @@ public enum RecipeTraining {
         let recipeURL = checkpoint.directory.appendingPathComponent("recipe.yaml")
         let saved = try Recipe.decode(yaml: String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self),
                                       file: recipeURL.path)
-        let state: TrainerState
-        do {
-            state = try JSONDecoder().decode(TrainerState.self, from: try checkpoint.data("trainer_state.json"))
-        } catch let e as CheckpointError {
-            throw e
-        } catch {
-            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
-                                   reason: "cannot decode the trainer state (\(error))")
-        }
+        let state = try TrainerState.read(from: checkpoint)
         let check = RecipeResume.compare(saved: saved, current: plan.recipe, savedDataFingerprint: state.dataCursor.dataFingerprint,
                                          currentDataFingerprint: plan.data.fingerprint)
         if !check.refused.isEmpty { throw TrainingError.resumeMismatch(check.refused) }

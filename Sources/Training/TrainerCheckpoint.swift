@@ -72,6 +72,20 @@ extension Trainer {
     }
 }
 
+extension TrainerState {
+    /// `trainer_state.json` of a checkpoint. A checkpoint error (missing or altered file)
+    /// passes through; undecodable JSON is an `io` error naming the file.
+    public static func read(from checkpoint: Checkpoint) throws -> TrainerState {
+        let data = try checkpoint.data("trainer_state.json")
+        do {
+            return try JSONDecoder().decode(TrainerState.self, from: data)
+        } catch {
+            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
+                                   reason: "cannot decode the trainer state (\(error))")
+        }
+    }
+}
+
 extension Trainer {
     /// A trainer that continues the run saved in `checkpoint` (opened, and so verified,
     /// by `CheckpointReader.open`): its weights, AdamW moments and `trainer_state.json`.
@@ -92,14 +106,7 @@ extension Trainer {
         }
         let weights = try checkpoint.tensors("model.safetensors")
         let moments = try checkpoint.tensors("optimizer.safetensors")
-        let stateData = try checkpoint.data("trainer_state.json")
-        let state: TrainerState
-        do {
-            state = try JSONDecoder().decode(TrainerState.self, from: stateData)
-        } catch {
-            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
-                                   reason: "cannot decode the trainer state (\(error))")
-        }
+        let state = try TrainerState.read(from: checkpoint)
         var problems: [String] = []
         var params: [(String, Tensor)] = [], m: [(String, Tensor)] = [], v: [(String, Tensor)] = []
         for (name, shape) in model.parameterShapes {
@@ -127,15 +134,7 @@ extension Trainer {
         }
         let adapters = try checkpoint.tensors(LoRABase.adapterFile)
         let moments = try checkpoint.tensors("optimizer.safetensors")
-        let state: TrainerState
-        do {
-            state = try JSONDecoder().decode(TrainerState.self, from: try checkpoint.data("trainer_state.json"))
-        } catch let e as CheckpointError {
-            throw e
-        } catch {
-            throw TrainingError.io(path: checkpoint.directory.appendingPathComponent("trainer_state.json").path,
-                                   reason: "cannot decode the trainer state (\(error))")
-        }
+        let state = try TrainerState.read(from: checkpoint)
         var problems: [String] = []
         var params: [(String, Tensor)] = [], m: [(String, Tensor)] = [], v: [(String, Tensor)] = []
         for (name, _) in model.parameterShapes {
