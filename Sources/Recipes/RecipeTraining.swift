@@ -142,6 +142,8 @@ public enum RecipeTraining {
                                              return url
                                          },
                                          events: events)
+        // The training step's pooled buffers do not fit the evaluation's shapes: give them back.
+        BufferPool.trim()
         if let checkpoint = result.checkpoint { report("checkpoint: \(checkpoint.path)") }
         var summary = Summary(recipe: recipe.file, steps: result.steps, tokens: result.tokens, trainedTokens: result.trainedTokens,
                               trainSeconds: result.seconds, finalLoss: result.finalLoss, finalEvalLoss: result.finalEvalLoss,
