@@ -87,15 +87,13 @@ public enum BLAS {
         let blocks = (extent + per - 1) / per
         DispatchQueue.concurrentPerform(iterations: blocks) { i in
             let lo = i * per, len = Swift.min(extent, lo + per) - lo
-            if alongRows {
-                sgemm(transposeA: transposeA, transposeB: transposeB, m: len, n: n, k: k, alpha: alpha,
-                      a: transposeA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta,
-                      c: c + lo * ldc, ldc: ldc)
-            } else {
-                sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: len, k: k, alpha: alpha,
-                      a: a, lda: lda, b: transposeB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta,
-                      c: c + lo, ldc: ldc)
-            }
+            // A block of rows of C starts `lo` rows into op(A); a block of columns, `lo`
+            // columns into op(B). A transposed operand stores those as columns / rows.
+            let blockA = !alongRows ? a : (transposeA ? a + lo : a + lo * lda)
+            let blockB = alongRows ? b : (transposeB ? b + lo * ldb : b + lo)
+            sgemm(transposeA: transposeA, transposeB: transposeB, m: alongRows ? len : m, n: alongRows ? n : len,
+                  k: k, alpha: alpha, a: blockA, lda: lda, b: blockB, ldb: ldb, beta: beta,
+                  c: alongRows ? c + lo * ldc : c + lo, ldc: ldc)
         }
     }
 
