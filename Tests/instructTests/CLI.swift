@@ -34,4 +34,32 @@ enum CLI {
         return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self),
                       err: String(decoding: e, as: UTF8.self), exited: p.terminationReason == .exit)
     }
+
+    /// A new temporary directory holding synthetic data in `synth/` (`data synth` with
+    /// `synthSeed`, `train` and `heldout` records) and `r.yaml`: a tiny model (1 layer,
+    /// width 32, 300-token BPE) trained on it, with `training` as the training mapping and
+    /// `extra` as the last lines (eval, output).
+    static func tinyProject(_ name: String, synthSeed: Int, train: Int, heldout: Int, recipeSeed: Int,
+                            training: String, extra: String = "output: {dir: run}") throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let synth = try run(["data", "synth", "--out", "synth", "--seed", "\(synthSeed)", "--train", "\(train)",
+                             "--heldout", "\(heldout)"], in: dir)
+        guard synth.status == 0 else {
+            throw NSError(domain: "CLI", code: Int(synth.status), userInfo: [NSLocalizedDescriptionKey: "data synth failed: \(synth.err)"])
+        }
+        let recipe = """
+            seed: \(recipeSeed)
+            tokenizer: {train: {vocab_size: 300}}
+            data:
+              datasets: [{path: synth/train.jsonl, template: plain}]
+              seq_len: 64
+              cache_dir: null
+            model: {dim: 32, layers: 1, heads: 2}
+            training: \(training)
+            \(extra)
+            """
+        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        return dir
+    }
 }

@@ -17,23 +17,9 @@ final class CommandLineTests: XCTestCase {
 
     func test_synthTrainInspect_endToEnd() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no instruct binary at \(Self.binary.path)")
-        let dir = try tempDir()
-        let synth = try run(["data", "synth", "--out", "synth", "--seed", "3", "--train", "300", "--heldout", "24"], in: dir)
-        XCTAssertEqual(synth.status, 0, synth.err)
-        let recipe = """
-            # test recipe
-            seed: 2
-            tokenizer: {train: {vocab_size: 300}}
-            data:
-              datasets: [{path: synth/train.jsonl, template: plain}]
-              seq_len: 64
-              cache_dir: null
-            model: {dim: 32, layers: 1, heads: 2}
-            training: {batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0}
-            eval: {synth: synth/heldout.jsonl, max_new_tokens: 8}
-            output: {dir: run}
-            """
-        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let dir = try CLI.tinyProject("cli", synthSeed: 3, train: 300, heldout: 24, recipeSeed: 2,
+                                      training: "{batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0}",
+                                      extra: "eval: {synth: synth/heldout.jsonl, max_new_tokens: 8}\noutput: {dir: run}")
         let inspect0 = try run(["data", "inspect", "r.yaml", "--json"], in: dir)
         XCTAssertEqual(inspect0.status, 0, inspect0.err)
         XCTAssertTrue(inspect0.out.contains("\"packing_efficiency\""), inspect0.out)

@@ -24,23 +24,9 @@ final class DiskFullCommandLineTests: XCTestCase {
     }
 
     func test_checkpointWriteFails_errorNamesFile_previousCheckpointIntact_resumeWorks() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-diskfull-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try CLI.tinyProject("diskfull", synthSeed: 4, train: 200, heldout: 8, recipeSeed: 3,
+                                      training: "{batch_size: 4, max_steps: 4, save_every: 2, log_every: 1, threads: 1, warmup_steps: 0}")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let synth = try CLI.run(["data", "synth", "--out", "synth", "--seed", "4", "--train", "200", "--heldout", "8"], in: dir)
-        XCTAssertEqual(synth.status, 0, synth.err)
-        let recipe = """
-            seed: 3
-            tokenizer: {train: {vocab_size: 300}}
-            data:
-              datasets: [{path: synth/train.jsonl, template: plain}]
-              seq_len: 64
-              cache_dir: null
-            model: {dim: 32, layers: 1, heads: 2}
-            training: {batch_size: 4, max_steps: 4, save_every: 2, log_every: 1, threads: 1, warmup_steps: 0}
-            output: {dir: run}
-            """
-        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
         let first = try CLI.run(["train", "r.yaml"], in: dir)
         XCTAssertEqual(first.status, 0, first.err)
 

@@ -17,22 +17,8 @@ final class GenerateEvalCommandLineTests: XCTestCase {
     /// A directory with synth data and a 5-step run in `run/`.
     func trainedDir() throws -> URL {
         if let d = Self.shared { return d }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let synth = try run(["data", "synth", "--out", "synth", "--seed", "3", "--train", "300", "--heldout", "24"], in: dir)
-        XCTAssertEqual(synth.status, 0, synth.err)
-        let recipe = """
-            seed: 2
-            tokenizer: {train: {vocab_size: 300}}
-            data:
-              datasets: [{path: synth/train.jsonl, template: plain}]
-              seq_len: 64
-              cache_dir: null
-            model: {dim: 32, layers: 1, heads: 2}
-            training: {batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0, lr: 1e-3}
-            output: {dir: run}
-            """
-        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let dir = try CLI.tinyProject("eval", synthSeed: 3, train: 300, heldout: 24, recipeSeed: 2,
+                                      training: "{batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0, lr: 1e-3}")
         let train = try run(["train", "r.yaml"], in: dir)
         XCTAssertEqual(train.status, 0, train.err)
         Self.shared = dir
