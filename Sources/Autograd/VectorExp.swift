@@ -23,16 +23,17 @@ enum VectorExp {
         // the integer sits in the low mantissa bits (valid for |x| < 2^21).
         let magic: Float = 12582912
         let xc = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
-        let t = xc * log2e + magic
+        // Fused multiply-adds (one vfmadd each with the AVX2/FMA build): half the
+        // instructions of separate products and sums, and one rounding instead of two.
+        let t = V(repeating: magic).addingProduct(xc, V(repeating: log2e))
         let n = t - magic
-        let r = (xc - n * c1) - n * c2
-        var p: V = V(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        p = p * (r * r) + r + 1
+        let r = xc.addingProduct(n, V(repeating: -c1)).addingProduct(n, V(repeating: -c2))
+        var p: V = V(repeating: 1.3981999507e-3).addingProduct(V(repeating: 1.9875691500e-4), r)
+        p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+        p = (r + 1).addingProduct(p, r * r)
         let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
         let scale = unsafeBitCast((ni &+ 127) &<< 23, to: V.self)
         var y = p * scale
@@ -79,11 +80,89 @@ enum VectorExp {
         var acc = V(repeating: -.infinity)
         var j = 0
         while j + 8 <= count {
-            acc = pointwiseMax(acc, UnsafeRawPointer(src + j).loadUnaligned(as: V.self))
+            // Compare and blend (one vcmpps + vblendvps): the standard library's
+            // pointwiseMax keeps IEEE maximum's NaN rules and compiles to a scalar compare
+            // per lane, which made this loop the slowest part of attention's softmax.
+            // A NaN is never taken here; the exponentials of a NaN row are NaN anyway.
+            let x = UnsafeRawPointer(src + j).loadUnaligned(as: V.self)
+            acc.replace(with: x, where: x .> acc)
             j += 8
         }
-        var m = acc.max()
+        let m4 = SIMD4(acc[0], acc[1], acc[2], acc[3]), n4 = SIMD4(acc[4], acc[5], acc[6], acc[7])
+        let h4 = m4.replacing(with: n4, where: n4 .> m4)
+        var m = Swift.max(Swift.max(h4[0], h4[1]), Swift.max(h4[2], h4[3]))
         while j < count { m = Swift.max(m, src[j]); j += 1 }
         return m
+    }
+
+    /// `p[j] *= s` for `j in 0..<count`, eight lanes at a time.
+    @inline(__always)
+    static func scale(_ p: UnsafeMutablePointer<Float>, count: Int, by s: Float) {
+        var j = 0
+        while j + 8 <= count {
+            let x = UnsafeRawPointer(p + j).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(p + j).storeBytes(of: x * s, as: V.self)
+            j += 8
+        }
+        while j < count { p[j] *= s; j += 1 }
+    }
+
+    /// `sum_j a[j] * b[j]`, accumulated in eight lanes added in a fixed order (deterministic).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + 8 <= count {
+            acc += UnsafeRawPointer(a + j).loadUnaligned(as: V.self) * UnsafeRawPointer(b + j).loadUnaligned(as: V.self)
+            j += 8
+        }
+        var total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+        while j < count { total += a[j] * b[j]; j += 1 }
+        return total
+    }
+
+    /// Softmax's backward on one row, in place: `dp[j] = p[j] * (dp[j] - delta)`.
+    @inline(__always)
+    static func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ dp: UnsafeMutablePointer<Float>, count: Int, delta: Float) {
+        var j = 0
+        while j + 8 <= count {
+            let x = UnsafeRawPointer(p + j).loadUnaligned(as: V.self)
+            let g = UnsafeRawPointer(dp + j).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(dp + j).storeBytes(of: x * (g - delta), as: V.self)
+            j += 8
+        }
+        while j < count { dp[j] = p[j] * (dp[j] - delta); j += 1 }
+    }
+
+    /// Adds the eight lanes in a fixed order.
+    @inline(__always)
+    static func laneSum(_ acc: V) -> Float {
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    }
+
+    /// `sum_j src[j]` in eight lanes (fixed order, deterministic).
+    @inline(__always)
+    static func sum(_ src: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + 8 <= count { acc += UnsafeRawPointer(src + j).loadUnaligned(as: V.self); j += 8 }
+        var total = laneSum(acc)
+        while j < count { total += src[j]; j += 1 }
+        return total
+    }
+
+    /// `sum_j (src[j] - mean)^2` in eight lanes (fixed order, deterministic).
+    @inline(__always)
+    static func sumOfSquaredDeviations(_ src: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + 8 <= count {
+            let d = UnsafeRawPointer(src + j).loadUnaligned(as: V.self) - mean
+            acc += d * d
+            j += 8
+        }
+        var total = laneSum(acc)
+        while j < count { let d = src[j] - mean; total += d * d; j += 1 }
+        return total
     }
 }
