@@ -205,26 +205,30 @@ extension Tensor {
                 let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldo + h * d
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
                 let lseh = pl + token0 * hq + h
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(len, attentionQueryBlock) * len)
+                let blockRows = Swift.min(len, attentionQueryBlock)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len + blockRows)
                 defer { scratch.deallocate() }
+                let inverse = scratch + blockRows * len
                 var r0 = 0
                 while r0 < len {
                     let r1 = Swift.min(len, r0 + attentionQueryBlock), rb = r1 - r0, nk = r1
                     // S [rb, nk] = scale * Q[r0..<r1] K[0..<r1]^T
                     BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
                                a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: scratch, ldc: nk)
+                    // E = exp(S - rowmax), zero above the diagonal; the row sums' inverses are
+                    // applied to the D-wide output rows below instead of the nk-wide E rows.
                     attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                         let row = scratch + i * nk, valid = r0 + i + 1
                         let m = VectorExp.max(row, count: valid)
                         let sum = VectorExp.expShifted(row, row, count: valid, a: m)
-                        let inv = 1 / sum
-                        for j in 0..<valid { row[j] *= inv }
-                        for j in valid..<nk { row[j] = 0 }
+                        (row + valid).update(repeating: 0, count: nk - valid)
+                        inverse[i] = 1 / sum
                         lseh[(r0 + i) * hq] = m + Foundation.log(sum)
                     }
-                    // O[r0..<r1] = P V[0..<r1]
+                    // O[r0..<r1] = diag(1 / rowsum) E V[0..<r1]
                     BLAS.sgemm(transposeA: false, transposeB: false, m: rb, n: d, k: nk,
                                a: scratch, lda: nk, b: vh, ldb: ldk, beta: 0, c: oh + r0 * ldo, ldc: ldo)
+                    for i in 0..<rb { VectorExp.scale(oh + (r0 + i) * ldo, count: d, by: inverse[i]) }
                     r0 = r1
                 }
             }
@@ -269,7 +273,7 @@ extension Tensor {
                         attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                             let row = p + i * nk, valid = r0 + i + 1, l = lseh[(r0 + i) * hq]
                             _ = VectorExp.expShifted(row, row, count: valid, a: l)
-                            for j in valid..<nk { row[j] = 0 }
+                            (row + valid).update(repeating: 0, count: nk - valid)
                         }
                         // dV[0..<r1] += P^T dO[r0..<r1]
                         if let dvh = dvh {
@@ -283,10 +287,8 @@ extension Tensor {
                             // dS = P * (dP - rowsum(dO * O)), stored over dP.
                             attentionRows(rb, columns: nk, inParallel: rowsInParallel) { i in
                                 let go = gh + (r0 + i) * ldo, oo = oh + (r0 + i) * ldo
-                                var delta: Float = 0
-                                for c in 0..<d { delta += go[c] * oo[c] }
-                                let prow = p + i * nk, drow = dp + i * nk
-                                for j in 0..<nk { drow[j] = prow[j] * (drow[j] - delta) }
+                                let delta = VectorExp.dot(go, oo, count: d)
+                                VectorExp.softmaxBackwardRow(p + i * nk, dp + i * nk, count: nk, delta: delta)
                             }
                             // dQ[r0..<r1] = scale dS K[0..<r1]
                             if let dqh = dqh {
