@@ -74,6 +74,32 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// 19 elements: two eight-lane blocks and a three-element scalar tail. Equal inputs must
+    /// give equal bits in both paths, and every element must match the Float64 formula.
+    func test_adamW_eightLaneAndTailPaths_agree() {
+        let n = 19
+        let p0 = (0..<n).map { Float($0 % 5) * 0.25 - 0.5 }, g0 = (0..<n).map { Float(($0 * 7) % 5) * 0.1 - 0.2 }
+        var params = Parameters([("w", Tensor(shape: [n], scalars: p0))])
+        var opt = AdamW(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
+        for _ in 0..<2 { opt.update(&params, grads: Parameters([("w", Tensor(shape: [n], scalars: g0))]), lr: 1e-2, decays: { _ in true }) }
+        let out = params["w"].scalars
+        for i in 0..<n {
+            // Elements 0..<15 run in the eight-lane path; 16, 17, 18 in the tail.
+            for j in 0..<n where p0[j] == p0[i] && g0[j] == g0[i] {
+                XCTAssertEqual(out[i].bitPattern, out[j].bitPattern, "elements \(i) and \(j) had equal inputs")
+            }
+            var p = Double(p0[i]), m = 0.0, v = 0.0
+            let g = Double(g0[i])
+            for t in 1...2 {
+                p *= 1 - 1e-2 * 0.1
+                m = 0.9 * m + 0.1 * g
+                v = 0.999 * v + 0.001 * g * g
+                p -= 1e-2 * (m / (1 - pow(0.9, Double(t)))) / ((v / (1 - pow(0.999, Double(t)))).squareRoot() + 1e-8)
+            }
+            XCTAssertEqual(Double(out[i]), p, accuracy: 2e-6, "element \(i)")
+        }
+    }
+
     func test_adamW_updatesInPlace_withoutCopyingUniqueWeights() {
         var params = Parameters([("w", Tensor.zeros([1000]))])
         var opt = AdamW()
