@@ -92,9 +92,9 @@ extension Tensor {
         let qs = q.detached, ks = k.detached, vs = v.detached, os = out
         let needs = (q.isTracked, k.isTracked, v.isTracked)
         return out.recorded([q, k, v]) { g in
-            // dQ rows are each written once (beta 0); dK and dV accumulate (beta 1) from zero.
+            // Every row of each gradient is written (see causalAttentionBackward).
             let dq = Tensor.uninitialized(needs.0 ? qs.shape : [0])
-            let dk = Tensor.zeros(needs.1 ? ks.shape : [0]), dv = Tensor.zeros(needs.2 ? vs.shape : [0])
+            let dk = Tensor.uninitialized(needs.1 ? ks.shape : [0]), dv = Tensor.uninitialized(needs.2 ? vs.shape : [0])
             causalAttentionBackward(layout, q: qs.storage.pointer, k: ks.storage.pointer, v: vs.storage.pointer,
                                     out: os.storage.pointer, lse: lse.storage.pointer, dOut: g.storage.pointer,
                                     dq: needs.0 ? dq.storage.pointer : nil, dk: needs.1 ? dk.storage.pointer : nil,
@@ -130,8 +130,8 @@ extension Tensor {
         guard anyTracked(qkv) else { return out }
         let xs = qkv.detached, os = out
         return out.recorded([qkv]) { g in
-            // Zeroed: dK and dV accumulate with beta 1 (dQ is overwritten).
-            let dx = Tensor.zeros(xs.shape)
+            // Not zeroed: every row of dQ, dK and dV is written (see causalAttentionBackward).
+            let dx = Tensor.uninitialized(xs.shape)
             let pq = xs.storage.pointer, pdq = dx.storage.pointer
             causalAttentionBackward(layout, q: pq, k: pq + hq * d, v: pq + (hq + hkv) * d,
                                     out: os.storage.pointer, lse: lse.storage.pointer, dOut: g.storage.pointer,
@@ -236,8 +236,11 @@ extension Tensor {
     }
 
     /// d(loss)/d(q, k, v) of `causalAttention`, given `dOut` [B, T, Hq, D] and the saved
-    /// output and logsumexp. Writes `dq` (every row once) and adds into `dk`, `dv` (which
-    /// must start at zero); a nil gradient is not computed.
+    /// output and logsumexp. Writes every row of `dq`, `dk` and `dv` (they need no
+    /// initialisation); a nil gradient is not computed. Query blocks go from the last to the
+    /// first: the last block's keys are the whole segment, so its dK and dV products write
+    /// (beta 0) every key row of the (segment, kv head) and later blocks and heads add into
+    /// them (beta 1). That saves zeroing the gradients first.
     static func causalAttentionBackward(_ layout: AttentionLayout, q pq: UnsafeMutablePointer<Float>,
                                         k pk: UnsafeMutablePointer<Float>, v pv: UnsafeMutablePointer<Float>,
                                         out po: UnsafeMutablePointer<Float>, lse pl: UnsafeMutablePointer<Float>,
@@ -264,9 +267,11 @@ extension Tensor {
                     let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldo + h * d
                     let gh = pg + token0 * ldo + h * d, dqh = pdq.map { $0 + token0 * ldq + h * d }
                     let lseh = pl + token0 * hq + h
-                    var r0 = 0
-                    while r0 < len {
+                    var r0 = (len - 1) / attentionQueryBlock * attentionQueryBlock
+                    while r0 >= 0 {
                         let r1 = Swift.min(len, r0 + attentionQueryBlock), rb = r1 - r0, nk = r1
+                        // The first product into dK / dV rows [0, len) of this item overwrites.
+                        let kvBeta: Float = h == kvh * group && r1 == len ? 0 : 1
                         // P [rb, nk] = exp(scale * Q K^T - lse), zero above the diagonal.
                         BLAS.sgemm(transposeA: false, transposeB: true, m: rb, n: nk, k: d, alpha: scale,
                                    a: qh + r0 * ldq, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: nk)
@@ -278,7 +283,7 @@ extension Tensor {
                         // dV[0..<r1] += P^T dO[r0..<r1]
                         if let dvh = dvh {
                             BLAS.sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: rb,
-                                       a: p, lda: nk, b: gh + r0 * ldo, ldb: ldo, beta: 1, c: dvh, ldc: ldk)
+                                       a: p, lda: nk, b: gh + r0 * ldo, ldb: ldo, beta: kvBeta, c: dvh, ldc: ldk)
                         }
                         if needS {
                             // dP [rb, nk] = dO[r0..<r1] V[0..<r1]^T
@@ -298,10 +303,10 @@ extension Tensor {
                             // dK[0..<r1] += scale dS^T Q[r0..<r1]
                             if let dkh = dkh {
                                 BLAS.sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: rb, alpha: scale,
-                                           a: dp, lda: nk, b: qh + r0 * ldq, ldb: ldq, beta: 1, c: dkh, ldc: ldk)
+                                           a: dp, lda: nk, b: qh + r0 * ldq, ldb: ldq, beta: kvBeta, c: dkh, ldc: ldk)
                             }
                         }
-                        r0 = r1
+                        r0 -= attentionQueryBlock
                     }
                 }
             }
