@@ -208,6 +208,15 @@ final class AttentionTests: XCTestCase {
         assertClose(kv[1], ref.dv, atol: 2e-5, rtol: 2e-5, "v of k, v")
     }
 
+    func test_attention_threeAndMoreQueryBlocks_matchFloat64Reference() {
+        // Segments of 150 (three query blocks, the last partial), 140 and 10 tokens, two query
+        // heads per kv head: the backward pass goes from the last block to the first, and
+        // the first dK/dV product of each (segment, kv head) overwrites the uninitialised
+        // gradient while all later ones add to it.
+        let ids: [Int32] = [Int32](repeating: 3, count: 150) + [Int32](repeating: 0, count: 140) + [Int32](repeating: 1, count: 10)
+        compareWithReference(b: 2, t: 150, hq: 4, hkv: 2, d: 8, ids: ids, scale: nil, seed: 90, tol: 5e-5)
+    }
+
     func test_attention_headSize64AndLargeScores_matchFloat64Reference() {
         // A realistic head size across two query blocks.
         let ids: [Int32] = [Int32](repeating: 0, count: 70) + [Int32](repeating: 1, count: 10)
