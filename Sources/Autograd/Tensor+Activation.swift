@@ -3,8 +3,8 @@
 ///
 /// GELU's 0.5 x (1 + tanh(u)) is computed as x / (1 + e^(-2u)) (the same function), exact at
 /// both saturations; its error is a few 1e-7 |x| (checked against the Float64 formula in
-/// `ElementwiseTests`). Forward and backward are each one pass; the
-/// backward recomputes tanh from the saved input instead of keeping it.
+/// `ElementwiseTests`). Forward and backward are each one pass; the backward recomputes
+/// the logistic from the saved input instead of keeping it.
 
 extension Tensor {
     @usableFromInline typealias V8 = SIMD8<Float>

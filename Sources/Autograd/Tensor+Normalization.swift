@@ -10,8 +10,8 @@ import Foundation
 /// `normRowBlock` rows (independent of the core count); each block accumulates its own
 /// partial sums (possibly on different cores), and the partials are added in block order.
 /// Row statistics accumulate in Float32 over the row, in eight lanes added in a fixed order
-/// (two passes: mean, then the centred variance), which for C up to a few thousand agrees with a Float64 computation to ~1e-6
-/// relative.
+/// (two passes: mean, then the centred variance), which for C up to a few thousand agrees
+/// with a Float64 computation to ~1e-6 relative.
 
 /// Rows per block for the parallel, deterministic reduction of dweight and dbias.
 let normRowBlock = 32

@@ -1,4 +1,6 @@
-/// Vectorised e^x for the softmax-shaped kernels (softmax, cross-entropy, attention).
+/// Vectorised e^x for the softmax-shaped kernels (softmax, cross-entropy, attention) and the
+/// activations, plus the eight-lane row helpers those kernels and the norms share (max,
+/// sum, dot, scale).
 ///
 /// libm's `expf` costs ~10 ns per call here, which made the exponentials the largest
 /// cost of cross-entropy over a large vocabulary. This is the Cephes `expf` scheme on
@@ -6,8 +8,8 @@
 /// degree-7 polynomial, then `2^n` built in the exponent bits. Relative error is at most
 /// ~2 ulp (checked against Float64 in `VectorExpTests`). Range: results below the
 /// smallest normal float are flushed, `x < -87` gives 0 (true values are below 1.7e-38);
-/// `x > 88` gives +inf (true overflow is at 88.72); NaN gives NaN. The kernels only call it
-/// with arguments <= 0.
+/// `x > 88` gives +inf (true overflow is at 88.72); NaN gives NaN. The softmax-shaped
+/// kernels call it with arguments <= 0, GELU and SiLU with any.
 ///
 /// Every element goes through the same eight-lane formula (tails are padded), so a value
 /// does not depend on its position in a row, and sums are accumulated in eight lanes
@@ -69,8 +71,7 @@ enum VectorExp {
             acc += e
             if let d = dst { for l in 0..<(count - j) { d[j + l] = e[l] * scale } }
         }
-        // Lanes added in a fixed order.
-        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+        return laneSum(acc)
     }
 
     /// The largest of `src[0..<count]` (-inf for an empty range). Exact, so lane order
@@ -116,7 +117,7 @@ enum VectorExp {
             acc += UnsafeRawPointer(a + j).loadUnaligned(as: V.self) * UnsafeRawPointer(b + j).loadUnaligned(as: V.self)
             j += 8
         }
-        var total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+        var total = laneSum(acc)
         while j < count { total += a[j] * b[j]; j += 1 }
         return total
     }
