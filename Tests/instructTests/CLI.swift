@@ -48,18 +48,24 @@ enum CLI {
         guard synth.status == 0 else {
             throw NSError(domain: "CLI", code: Int(synth.status), userInfo: [NSLocalizedDescriptionKey: "data synth failed: \(synth.err)"])
         }
-        let recipe = """
-            seed: \(recipeSeed)
-            tokenizer: {train: {vocab_size: 300}}
-            data:
-              datasets: [{path: synth/train.jsonl, template: plain}]
-              seq_len: 64
-              cache_dir: null
-            model: {dim: 32, layers: 1, heads: 2}
-            training: \(training)
-            \(extra)
-            """
-        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        try tinyRecipe(seed: recipeSeed, training: training, extra: extra)
+            .write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
         return dir
+    }
+
+    /// The text of `tinyProject`'s recipe: the tiny model on `synth/train.jsonl`, with
+    /// `training` as the training mapping and `extra` as the last lines.
+    static func tinyRecipe(seed: Int, training: String, extra: String = "output: {dir: run}") -> String {
+        """
+        seed: \(seed)
+        tokenizer: {train: {vocab_size: 300}}
+        data:
+          datasets: [{path: synth/train.jsonl, template: plain}]
+          seq_len: 64
+          cache_dir: null
+        model: {dim: 32, layers: 1, heads: 2}
+        training: \(training)
+        \(extra)
+        """
     }
 }

@@ -67,22 +67,8 @@ final class CommandLineTests: XCTestCase {
     /// train with save_every, resume with a longer max_steps (allowed, reported), refuse a
     /// changed model, then export (hf, hdf5) and import back.
     func test_trainResumeExportImport_endToEnd() throws {
-        let dir = try tempDir()
-        let synth = try run(["data", "synth", "--out", "synth", "--seed", "4", "--train", "200", "--heldout", "8"], in: dir)
-        XCTAssertEqual(synth.status, 0, synth.err)
-        let recipe = """
-            # test recipe
-            seed: 2
-            tokenizer: {train: {vocab_size: 300}}
-            data:
-              datasets: [{path: synth/train.jsonl, template: plain}]
-              seq_len: 64
-              cache_dir: null
-            model: {dim: 32, layers: 1, heads: 2}
-            training: {batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0, save_every: 2}
-            output: {dir: run}
-            """
-        try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let dir = try CLI.tinyProject("e2e", synthSeed: 4, train: 200, heldout: 8, recipeSeed: 2,
+                                      training: "{batch_size: 4, max_steps: 5, threads: 1, warmup_steps: 0, save_every: 2}")
         let train = try run(["train", "r.yaml"], in: dir)
         XCTAssertEqual(train.status, 0, train.err)
         let steps = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run").path)

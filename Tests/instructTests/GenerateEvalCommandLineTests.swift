@@ -192,18 +192,11 @@ final class GenerateEvalCommandLineTests: XCTestCase {
     /// `instruct generate` answers with that checkpoint; a resumed run rewrites later steps.
     func test_train_evalSamples_appendsGreedyAnswersAtEveryCheckpoint() throws {
         let dir = try trainedDir()
-        let recipe = """
-            seed: 2
-            tokenizer: {train: {vocab_size: 300}}
-            data:
-              datasets: [{path: synth/train.jsonl, template: plain}]
-              seq_len: 64
-              cache_dir: null
-            model: {dim: 32, layers: 1, heads: 2}
-            training: {batch_size: 4, max_steps: 4, threads: 1, warmup_steps: 0, lr: 1e-3, save_every: 2}
-            eval: {samples: {prompts: ["Sort the numbers.", "Say hi."], max_new_tokens: 4}}
-            output: {dir: samples-run}
-            """
+        let recipe = CLI.tinyRecipe(seed: 2, training: "{batch_size: 4, max_steps: 4, threads: 1, warmup_steps: 0, lr: 1e-3, save_every: 2}",
+                                    extra: """
+                                        eval: {samples: {prompts: ["Sort the numbers.", "Say hi."], max_new_tokens: 4}}
+                                        output: {dir: samples-run}
+                                        """)
         try recipe.write(to: dir.appendingPathComponent("s.yaml"), atomically: true, encoding: .utf8)
         let train = try run(["train", "s.yaml"], in: dir)
         XCTAssertEqual(train.status, 0, train.err)
