@@ -98,10 +98,12 @@ public struct DecoderModel: Sendable {
     /// Summed cross-entropy over counted targets and their count (targets equal to
     /// `ignoreIndex` are not counted). Divide by the count of the whole optimizer step.
     ///
-    /// Only counted rows go through the final norm and the head: with response-only loss
-    /// (or the benchmark's loss on half of each row) the [rows, V] logits, their softmax and
-    /// both head products shrink by the ignored share, and the result is the same sum (the
-    /// head works row by row, and an ignored row adds nothing to the loss or the gradients).
+    /// Only counted rows go through the last block's output projection and MLP, the final
+    /// norm and the head: with response-only loss (or the benchmark's loss on half of each
+    /// row) those products, the [rows, V] logits and their softmax shrink by the ignored
+    /// share, and the result is the same sum. Those steps work row by row, and an ignored
+    /// row's last-block output reaches nothing that is counted (its keys and values, which
+    /// later rows attend to, are still computed for every row).
     public func loss(tokens: [Int32], targets: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
                      parameters p: Parameters, ignoreIndex: Int32 = -100,
                      dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> (sum: Tensor, count: Int) {

@@ -50,8 +50,9 @@ extension DecoderModel {
     /// over a key/value cache (DecoderModel+KVCache.swift). Everything else is shared.
     /// When `attendPacked` is given it is used instead: it gets c_attn's output [B, T, 3C]
     /// unsplit and returns [B, T, H, D] (training: no split copies, one gradient tensor).
-    /// `headRows` (token indices `b * T + t`) keeps only those rows for the final norm and
-    /// the head: logits [headRows.count, V] instead of [B*T, V] (see `loss`).
+    /// `headRows` (token indices `b * T + t`) keeps only those rows for the last block's
+    /// output projection and MLP, the final norm and the head: logits [headRows.count, V]
+    /// instead of [B*T, V] (see `loss`). Every row still feeds the last block's keys and values.
     func gpt2Forward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
                      attend: (Int, Tensor, Tensor, Tensor) -> Tensor,
@@ -66,7 +67,7 @@ extension DecoderModel {
         for i in 0..<config.layers {
             let b = gpt2Block(i)
             let qkv = b.attn(b.ln1(x, p), p, dropoutRNG: rng)                                  // [B, T, 3C]
-            let a: Tensor
+            var a: Tensor
             if let attendPacked = attendPacked {
                 a = attendPacked(qkv).reshaped([batch, time, c])
             } else {
@@ -76,11 +77,17 @@ extension DecoderModel {
                 let v = parts[2].reshaped([batch, time, h, d])
                 a = attend(i, q, k, v).reshaped([batch, time, c])
             }
+            if i == config.layers - 1, let headRows {
+                (x, a) = (selectingHeadRows(x.reshaped([batch * time, c]), headRows),
+                          selectingHeadRows(a.reshaped([batch * time, c]), headRows))
+            }
             x = x + maybeDropout(b.proj(a, p, dropoutRNG: rng), rng)
             let hidden = b.fc(b.ln2(x, p), p, dropoutRNG: rng).gelu()                         // [B, T, 4C]
             x = x + maybeDropout(b.fcProj(hidden, p, dropoutRNG: rng), rng)
         }
-        let rows = selectingHeadRows(x.reshaped([batch * time, c]), headRows)
+        // With no blocks, nothing has selected the head rows yet.
+        let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)
+                                      : x.reshaped([-1, c])
         let final = LayerNorm("transformer.ln_f", dim: c, eps: config.normEps)(rows, p)
         return Tensor.matmul(final, p["transformer.wte.weight"], transposeB: true)   // [B*T or rows, V]
     }

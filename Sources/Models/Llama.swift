@@ -54,7 +54,8 @@ extension DecoderModel {
     /// tokens (q and k already rotated) and returns [B, T, Hq, D]. Training passes
     /// segment-causal attention; generation passes attention over a key/value cache
     /// (DecoderModel+KVCache.swift). Everything else is shared. `headRows` keeps only
-    /// those token rows for the final norm and the head (see `loss`).
+    /// those token rows for the last block's output projection and MLP, the final norm and
+    /// the head (see `loss`); every row still feeds the last block's keys and values.
     func llamaForward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
                       _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
                       attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
@@ -68,12 +69,18 @@ extension DecoderModel {
             let k = Tensor.rope(b.k(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d]), positions: positions,
                                 theta: config.ropeTheta, layout: .halves)
             let v = b.v(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d])
-            let a = attend(i, q, k, v).reshaped([batch, time, config.heads * d])
+            var a = attend(i, q, k, v).reshaped([batch, time, config.heads * d])
+            if i == config.layers - 1, let headRows {
+                (x, a) = (selectingHeadRows(x.reshaped([batch * time, c]), headRows),
+                          selectingHeadRows(a.reshaped([batch * time, config.heads * d]), headRows))
+            }
             x = x + maybeDropout(b.o(a, p, dropoutRNG: rng), rng)
             let h2 = b.postNorm(x, p)
             x = x + maybeDropout(b.down(b.gate(h2, p, dropoutRNG: rng).silu() * b.up(h2, p, dropoutRNG: rng), p, dropoutRNG: rng), rng)
         }
-        let rows = selectingHeadRows(x.reshaped([batch * time, c]), headRows)
+        // With no blocks, nothing has selected the head rows yet.
+        let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)
+                                      : x.reshaped([-1, c])
         let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(rows, p)
         let head = config.tiedEmbeddings ? p["model.embed_tokens.weight"] : p["lm_head.weight"]
         return Tensor.matmul(final, head, transposeB: true)   // [B*T or rows, V]
