@@ -129,14 +129,17 @@ extension Tensor {
 
 extension Tensor {
     /// A linear layer with its bias in one op: `x @ op(w) + bias`, broadcasting the bias
-    /// over rows.
+    /// over rows, optionally added to a residual: `residual + x @ op(w) + bias`.
     ///
     /// Shapes: `x` [..., K]; `w` [K, N] (or [N, K] with `transposeWeight`); `bias` [N] or
-    /// nil; result [..., N]. Same value as `matmul(x, w) + bias`, with less memory traffic:
-    /// the output rows start as copies of the bias and sgemm adds the product into them
-    /// (beta 1), so there is no second [.., N] tensor and no broadcast pass. Backward:
-    /// dX = g op(w)ᵀ and dW by sgemm with transpose flags, d(bias) = column sums of g.
-    public static func linear(_ x: Tensor, _ w: Tensor, bias: Tensor?, transposeWeight: Bool = false) -> Tensor {
+    /// nil; `residual` nil or the result's shape [..., N]; result [..., N]. Same value as
+    /// `matmul(x, w) + bias` (and `residual + that`) up to float rounding, with less memory
+    /// traffic: the output rows start as copies of the bias (or residual + bias) and sgemm
+    /// adds the product into them (beta 1), so there is no second [.., N] tensor and no
+    /// broadcast or residual-add pass. Backward: dX = g op(w)ᵀ and dW by sgemm with
+    /// transpose flags, d(bias) = column sums of g, d(residual) = g.
+    public static func linear(_ x: Tensor, _ w: Tensor, bias: Tensor?, transposeWeight: Bool = false,
+                              adding residual: Tensor? = nil) -> Tensor {
         precondition(x.rank >= 1 && w.rank == 2, "linear: x must be [..., K] and w rank 2, got \(x.shape) and \(w.shape)")
         let k = x.shape[x.rank - 1]
         let wk = transposeWeight ? w.shape[1] : w.shape[0], n = transposeWeight ? w.shape[0] : w.shape[1]
@@ -144,28 +147,50 @@ extension Tensor {
         if let bias = bias {
             precondition(bias.shape == [n], "linear: bias must be [\(n)], got \(bias.shape)")
         }
+        let outShape = Array(x.shape.dropLast()) + [n]
+        if let residual = residual {
+            precondition(residual.shape == outShape, "linear: residual must be the output's shape \(outShape), got \(residual.shape)")
+        }
         let m = x.count / Swift.max(k, 1)
-        let out = Tensor.uninitialized(Array(x.shape.dropLast()) + [n])
+        let out = Tensor.uninitialized(outShape)
         let po = out.storage.pointer
-        if let bias = bias {
+        switch (residual, bias) {
+        case let (residual?, bias?):
+            let pr = residual.storage.pointer, pb = bias.storage.pointer
+            Parallel.forRanges(m, costPerElement: 2 * n) { rows in
+                for r in rows {
+                    let dst = po + r * n, src = pr + r * n
+                    for j in 0..<n { dst[j] = src[j] + pb[j] }
+                }
+            }
+        case let (residual?, nil):
+            let pr = residual.storage.pointer
+            Parallel.forRanges(m, costPerElement: n) { rows in
+                (po + rows.lowerBound * n).update(from: pr + rows.lowerBound * n, count: rows.count * n)
+            }
+        case let (nil, bias?):
             let pb = bias.storage.pointer
             Parallel.forRanges(m, costPerElement: n) { rows in
                 for r in rows { (po + r * n).update(from: pb, count: n) }
             }
+        case (nil, nil):
+            break
         }
+        let startsFilled = bias != nil || residual != nil
         if m > 0 && n > 0 {
             if k == 0 {
-                if bias == nil { po.initialize(repeating: 0, count: m * n) }
+                if !startsFilled { po.initialize(repeating: 0, count: m * n) }
             } else {
                 BLAS.product(transposeA: false, transposeB: transposeWeight, m: m, n: n, k: k,
                            a: x.storage.pointer, lda: k, b: w.storage.pointer, ldb: w.shape[1],
-                           beta: bias == nil ? 0 : 1, c: po, ldc: n)
+                           beta: startsFilled ? 1 : 0, c: po, ldc: n)
             }
         }
-        let inputs = bias.map { [x, w, $0] } ?? [x, w]
+        let inputs = [x, w] + (bias.map { [$0] } ?? []) + (residual.map { [$0] } ?? [])
         guard anyTracked(inputs) else { return out }
         let xs = x.detached, ws = w.detached
-        let need = (x.isTracked, w.isTracked, bias?.isTracked ?? false)
+        let need = (x.isTracked, w.isTracked, bias?.isTracked ?? false, residual?.isTracked ?? false)
+        let hasBias = bias != nil, hasResidual = residual != nil
         return out.recorded(inputs) { g in
             let g2 = g.reshaped([m, n])
             var dx: Tensor? = nil, dw: Tensor? = nil, db: Tensor? = nil
@@ -178,7 +203,10 @@ extension Tensor {
                                      : matmul2D(x2, g2, transposeA: true, transposeB: false)
             }
             if need.2 { db = columnSums(g2) }
-            return bias == nil ? [dx, dw] : [dx, dw, db]
+            var grads: [Tensor?] = [dx, dw]
+            if hasBias { grads.append(db) }
+            if hasResidual { grads.append(need.3 ? g : nil) }
+            return grads
         }
     }
 

@@ -136,6 +136,17 @@ public struct DecoderModel: Sendable {
     /// Whether a training forward pass draws dropout masks (model or adapter dropout).
     public var usesDropout: Bool { config.dropout > 0 || (lora?.settings.dropout ?? 0) > 0 }
 
+    /// `x + dropout(layer(input))`, a block's residual update. Without model dropout the
+    /// layer's product is added straight onto a copy of `x` (`Linear(adding:)`): one
+    /// output-sized pass and buffer fewer than a separate add.
+    func addingResidual(_ x: Tensor, _ layer: Linear, _ input: Tensor, _ p: Parameters,
+                        _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
+        if rng != nil && config.dropout > 0 {
+            return x + maybeDropout(layer(input, p, dropoutRNG: rng), rng)
+        }
+        return layer(input, p, dropoutRNG: rng, adding: x)
+    }
+
     @inline(__always)
     func maybeDropout(_ x: Tensor, _ rng: UnsafeMutablePointer<RNG>?) -> Tensor {
         guard let rng = rng, config.dropout > 0 else { return x }

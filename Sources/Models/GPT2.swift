@@ -81,9 +81,9 @@ extension DecoderModel {
                 (x, a) = (selectingHeadRows(x.reshaped([batch * time, c]), headRows),
                           selectingHeadRows(a.reshaped([batch * time, c]), headRows))
             }
-            x = x + maybeDropout(b.proj(a, p, dropoutRNG: rng), rng)
+            x = addingResidual(x, b.proj, a, p, rng)
             let hidden = b.fc(b.ln2(x, p), p, dropoutRNG: rng).gelu()                         // [B, T, 4C]
-            x = x + maybeDropout(b.fcProj(hidden, p, dropoutRNG: rng), rng)
+            x = addingResidual(x, b.fcProj, hidden, p, rng)
         }
         // With no blocks, nothing has selected the head rows yet.
         let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)

@@ -74,9 +74,9 @@ extension DecoderModel {
                 (x, a) = (selectingHeadRows(x.reshaped([batch * time, c]), headRows),
                           selectingHeadRows(a.reshaped([batch * time, config.heads * d]), headRows))
             }
-            x = x + maybeDropout(b.o(a, p, dropoutRNG: rng), rng)
+            x = addingResidual(x, b.o, a, p, rng)
             let h2 = b.postNorm(x, p)
-            x = x + maybeDropout(b.down(b.gate(h2, p, dropoutRNG: rng).silu() * b.up(h2, p, dropoutRNG: rng), p, dropoutRNG: rng), rng)
+            x = addingResidual(x, b.down, b.gate(h2, p, dropoutRNG: rng).silu() * b.up(h2, p, dropoutRNG: rng), p, rng)
         }
         // With no blocks, nothing has selected the head rows yet.
         let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)

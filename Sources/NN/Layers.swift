@@ -40,9 +40,12 @@ public struct Linear: Sendable {
         bias ? [(weightName, weightShape), (biasName, [outFeatures])] : [(weightName, weightShape)]
     }
 
-    /// x [.., in] -> [.., out]. `dropoutRNG` enables the adapter's dropout (training).
-    public func callAsFunction(_ x: Tensor, _ p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Tensor {
-        var y = Tensor.linear(x, p[weightName], bias: bias ? p[biasName] : nil, transposeWeight: layout == .outIn)
+    /// x [.., in] -> [.., out]; with `residual` [.., out], `residual + layer(x)` in one
+    /// product (see `Tensor.linear`). `dropoutRNG` enables the adapter's dropout (training).
+    public func callAsFunction(_ x: Tensor, _ p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil,
+                               adding residual: Tensor? = nil) -> Tensor {
+        var y = Tensor.linear(x, p[weightName], bias: bias ? p[biasName] : nil, transposeWeight: layout == .outIn,
+                              adding: residual)
         if let lora, let a = p.tensor(named: LoRA.aName(name)), let b = p.tensor(named: LoRA.bName(name)) {
             y = lora.adding(x, a: a, b: b, to: y, dropoutRNG: dropoutRNG)
         }

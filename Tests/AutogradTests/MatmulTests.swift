@@ -109,6 +109,31 @@ final class MatmulTests: XCTestCase {
         assertClose(g, weights.sum(axis: 0), atol: 1e-4)
     }
 
+    /// `linear(adding: residual)` equals residual + linear, with and without bias, in both
+    /// layouts; its gradients (residual included) pass the finite-difference check; and
+    /// rows enough to split the residual copy across cores give the same sum.
+    func test_linear_addingResidual_equalsSum_andGradients() {
+        for transposed in [false, true] {
+            let x = testTensor([2, 3, 5], seed: 40), r = testTensor([2, 3, 4], seed: 41)
+            let w = testTensor(transposed ? [4, 5] : [5, 4], seed: 42), b = testTensor([4], seed: 43)
+            for bias in [b, nil] {
+                let fused = Tensor.linear(x, w, bias: bias, transposeWeight: transposed, adding: r)
+                XCTAssertEqual(fused.shape, [2, 3, 4])
+                assertClose(fused, r + Tensor.linear(x, w, bias: bias, transposeWeight: transposed), atol: 1e-5)
+            }
+            checkGradients([x, w, b, r]) {
+                Tensor.linear($0[0], $0[1], bias: $0[2], transposeWeight: transposed, adding: $0[3])
+            }
+            checkGradients([x, w, r]) {
+                Tensor.linear($0[0], $0[1], bias: nil, transposeWeight: transposed, adding: $0[2])
+            }
+        }
+        let x = testTensor([600, 8], seed: 44), w = testTensor([8, 130], seed: 45)
+        let b = testTensor([130], seed: 46), r = testTensor([600, 130], seed: 47)
+        assertClose(Tensor.linear(x, w, bias: b, adding: r), r + Tensor.linear(x, w, bias: b), atol: 1e-4)
+        assertClose(Tensor.linear(x, w, bias: nil, adding: r), r + Tensor.linear(x, w, bias: nil), atol: 1e-4)
+    }
+
     /// `BLAS.product` split across two threads (by rows, or by columns when C has few rows)
     /// equals one single-call sgemm, for every transpose combination, and is the same on
     /// a second call.
