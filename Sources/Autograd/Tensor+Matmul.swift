@@ -29,26 +29,15 @@ extension Tensor {
     /// with beta = 1 into a copy of `c`, so the product never exists as a tensor of its own
     /// (one output-sized buffer instead of two). `c` has the result's shape [..., N].
     /// Gradients: dc = g; da and db as for `matmul`. Equal to `c + matmul(a, b)` up to
-    /// float rounding (sgemm adds the product in its own order).
+    /// float rounding (sgemm adds the product in its own order). This is `linear` without
+    /// a bias, adding `c`.
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, adding c: Tensor) -> Tensor {
         precondition(a.rank >= 2 && b.rank == 2, "matmul(adding:): need a [..., K] and a rank-2 b, got \(a.shape) and \(b.shape)")
-        let k = a.shape[a.rank - 1], rows = a.count / Swift.max(k, 1)
-        let (m, _, n) = productDims([rows, k], b.shape, false, transposeB)
+        let k = a.shape[a.rank - 1]
+        let (_, _, n) = productDims([a.count / Swift.max(k, 1), k], b.shape, false, transposeB)
         let outShape = Array(a.shape.dropLast()) + [n]
         precondition(c.shape == outShape, "matmul(adding:): c is \(c.shape), the product \(a.shape) @ \(b.shape)\(transposeB ? "ᵀ" : "") is \(outShape)")
-        let out = Tensor.uninitialized(outShape)
-        out.storage.pointer.initialize(from: c.storage.pointer, count: out.count)
-        if m > 0 && n > 0 && k > 0 {
-            BLAS.product(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a.storage.pointer, lda: k,
-                       b: b.storage.pointer, ldb: b.shape[1], beta: 1, c: out.storage.pointer, ldc: n)
-        }
-        guard anyTracked([a, b, c]) else { return out }
-        let aShape = a.shape, needC = c.isTracked
-        let back = matmulBackward(a.detached.reshaped([rows, k]), b.detached, false, transposeB, a.isTracked, b.isTracked)
-        return out.recorded([c, a, b]) { g in
-            let r = back(g.reshaped([m, n]))
-            return [needC ? g : nil, r[0]?.reshaped(aShape), r[1]]
-        }
+        return linear(a, b, bias: nil, transposeWeight: transposeB, adding: c)
     }
 
     /// Dimensions (M, K) of op(a) and (K, N) of op(b), checked.
