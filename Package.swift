@@ -48,36 +48,50 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
         .target(name: "Tokenizers"),
-        .target(
-            name: "Datasets",
-            dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Datasets", dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Synth", dependencies: ["Datasets", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Interop", dependencies: ["Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
+        .target(name: "Inference", dependencies: ["Interop", "Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints", "CMPI"]),
         .target(
+            name: "Evaluation",
+            dependencies: ["Inference", "Interop", "Training", "Synth", "Datasets", "Models", "NN", "Autograd", "Tokenizers"]),
+        .target(
             name: "Recipes",
-            dependencies: ["Training", "Checkpoints", "Models", "NN", "Datasets", "Tokenizers", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "Training", "Evaluation", "Inference", "Interop", "Synth", "Checkpoints", "Models", "NN", "Autograd", "Datasets",
+                "Tokenizers", .product(name: "Yams", package: "Yams"),
+            ]),
 
         // The command line: parsing and printing only.
         .executableTarget(
             name: "instruct",
             dependencies: [
-                "Autograd", "NN", "Models", "Training", "Tokenizers", "Datasets", "Recipes", "Checkpoints",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Autograd", "NN", "Models", "Tokenizers", "Datasets", "Synth", "Checkpoints", "Interop", "Inference", "Training",
+                "Evaluation", "Recipes", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // Tests.
-        .target(name: "TestSupport", dependencies: ["Autograd"]),
+        // Tests: one target per library target.
+        .target(name: "TestSupport", dependencies: ["Autograd", "Datasets", "Tokenizers", "Models"], exclude: ["README.md"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers", "Training", "Models", "NN", "Checkpoints"]),
-        .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"],
-            resources: [.copy("Fixtures")]),
-        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Training", "Datasets"]),
+        .testTarget(name: "SynthTests", dependencies: ["Synth", "Datasets"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["Interop", "Inference", "Training", "Datasets", "Checkpoints", "Models", "NN", "Autograd", "Tokenizers", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Interop", "Models", "NN", "Autograd", "Tokenizers", "Datasets", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
+        .testTarget(
+            name: "EvaluationTests", dependencies: ["Evaluation", "Inference", "Synth", "Datasets", "Tokenizers"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "RecipesTests",
+            dependencies: ["Recipes", "Training", "Evaluation", "Inference", "Interop", "Datasets", "Tokenizers", "Models", "NN", "Checkpoints"]),
+        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Inference", "Training", "Datasets"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -30,6 +30,14 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case invalidFileName(name: String, reason: String)
     /// No complete checkpoint was found where one was asked for.
     case noCheckpoint(path: String, reason: String)
+    /// Nothing exists at the path given as a checkpoint.
+    case notFound(path: String)
+    /// A JSON file of a checkpoint (trainer state, model card, LoRA settings) is missing or undecodable.
+    case invalidJSON(path: String, reason: String)
+    /// The base weights file a LoRA checkpoint was trained on is gone.
+    case missingBase(file: String, checkpoint: String)
+    /// LoRA adapters were trained on a base whose weights file had another SHA-256.
+    case baseMismatch(file: String, expected: String, found: String, checkpoint: String)
 
     public var description: String {
         switch self {
@@ -57,6 +65,14 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "checkpoint file name '\(name)' \(reason). Use a plain relative name such as 'model.safetensors'."
         case let .noCheckpoint(path, reason):
             return "\(path): no checkpoint: \(reason). Train first, or pass the path of a step-NNNNNNN directory."
+        case let .invalidJSON(path, reason):
+            return "\(path): \(reason)"
+        case let .missingBase(file, checkpoint):
+            return "\(file): missing: the LoRA adapters in \(checkpoint) were trained on this base weights file (base_model.json). Put the base back there (e.g. re-run the same `instruct import`) and try again."
+        case let .baseMismatch(file, expected, found, checkpoint):
+            return "\(file): this base weights file has SHA-256 \(found.prefix(16))..., but the LoRA adapters in \(checkpoint) were trained on one with \(expected.prefix(16))... (base_model.json). The adapters only fit the exact base they were trained on: restore that file (re-import the same model), or train new adapters on this base."
+        case let .notFound(path):
+            return "\(path): no such checkpoint. Pass a step-NNNNNNN directory, a run directory, or its `latest` file."
         }
     }
 }

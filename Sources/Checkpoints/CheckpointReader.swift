@@ -157,14 +157,28 @@ public enum CheckpointDirectory {
         return newest.url
     }
 
-    /// Resolves a `--resume` argument: `latest` (the run's latest checkpoint), a run directory
-    /// (its latest), or a checkpoint directory itself.
-    public static func resolve(_ argument: String, runDirectory: URL) throws -> URL {
-        if argument == latestFileName { return try latest(runDirectory: runDirectory) }
-        let url = URL(fileURLWithPath: URL(fileURLWithPath: argument).standardizedFileURL.path, isDirectory: true)
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent(CheckpointManifest.fileName).path) {
-            return url
+    /// The checkpoint directory a command-line argument names, in one place for every command:
+    /// `latest` (the latest checkpoint of `runDirectory`, for `--resume latest`), a
+    /// `step-NNNNNNN` directory, a run directory (its latest checkpoint) or a run's `latest`
+    /// file. Throws `notFound` when nothing is at `argument`, `noCheckpoint` when a run
+    /// directory holds no complete checkpoint.
+    public static func resolve(_ argument: String, runDirectory: URL? = nil) throws -> URL {
+        if argument == latestFileName, let runDirectory { return try latest(runDirectory: runDirectory) }
+        let url = URL(fileURLWithPath: URL(fileURLWithPath: argument).standardizedFileURL.path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw CheckpointError.notFound(path: argument)
         }
-        return try latest(runDirectory: url)
+        if !isDirectory.boolValue {
+            guard url.lastPathComponent == latestFileName else {
+                throw CheckpointError.noCheckpoint(path: argument, reason: "it is a file; pass a checkpoint directory, a run directory or its `latest` file")
+            }
+            return try latest(runDirectory: url.deletingLastPathComponent())
+        }
+        let directory = URL(fileURLWithPath: url.path, isDirectory: true)
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(CheckpointManifest.fileName).path) {
+            return directory
+        }
+        return try latest(runDirectory: directory)
     }
 }

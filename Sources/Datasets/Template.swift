@@ -43,6 +43,16 @@ public enum TemplateKind: Equatable, Sendable {
         }
     }
 
+    /// The text that ends an assistant turn besides the EOS id (ChatML's `<|im_end|>`,
+    /// Llama 3's `<|eot_id|>`), where generation stops; nil when the EOS id ends it.
+    public var endOfTurn: String? {
+        switch self {
+        case .chatml: return "<|im_end|>"
+        case .llama3: return "<|eot_id|>"
+        default: return nil
+        }
+    }
+
     /// The template's name as written in a recipe.
     public var name: String {
         if case .custom = self { return "custom" }
@@ -255,5 +265,40 @@ extension TemplateKind {
             }
         }
         return pieces.filter { if case let .text(t, _) = $0.kind { return !t.isEmpty } else { return true } }
+    }
+}
+
+extension TemplateKind: Codable {
+    private enum CodingKeys: String, CodingKey { case system, user, assistant, eos }
+
+    /// A built-in template is its name (`"chatml"`); a custom one the object
+    /// `{"system", "user", "assistant", "eos"}` (a model card stores it so).
+    public init(from decoder: Decoder) throws {
+        if let name = try? decoder.singleValueContainer().decode(String.self) {
+            guard let t = TemplateKind(name: name) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "unknown template \"\(name)\"; known: \(TemplateKind.builtInNames.joined(separator: ", "))"))
+            }
+            self = t
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let t = CustomTemplate(system: try c.decode(String.self, forKey: .system), user: try c.decode(String.self, forKey: .user),
+                               assistant: try c.decode(String.self, forKey: .assistant), appendEOS: try c.decode(Bool.self, forKey: .eos))
+        try t.validate()
+        self = .custom(t)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        if case let .custom(t) = self {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(t.system, forKey: .system)
+            try c.encode(t.user, forKey: .user)
+            try c.encode(t.assistant, forKey: .assistant)
+            try c.encode(t.appendEOS, forKey: .eos)
+        } else {
+            var c = encoder.singleValueContainer()
+            try c.encode(name)
+        }
     }
 }

@@ -82,21 +82,20 @@ public struct DecoderModel: Sendable {
         for name in p.names where !known.contains(name) { throw ModelError.unexpectedTensor(name: name) }
     }
 
-    /// Logits [B*T, V] for B rows of T tokens. `dropoutRNG` enables dropout (training).
-    public func logits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
-                       parameters p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Tensor {
-        precondition(tokens.count == batch * time && positions.count == tokens.count && segmentIDs.count == tokens.count,
-                     "DecoderModel.logits: need B*T = \(batch * time) tokens, positions and segment ids; got \(tokens.count), \(positions.count), \(segmentIDs.count)")
+    /// Logits [B*T, V] for the B rows of T tokens of `input`. `dropoutRNG` enables dropout (training).
+    public func logits(_ input: ModelInput, parameters p: Parameters, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Tensor {
+        let x = input
         switch config.family {
         case .gpt2:
-            return gpt2Logits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time, p, dropoutRNG)
+            return gpt2Logits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time, p, dropoutRNG)
         case .llama:
-            return llamaLogits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time, p, dropoutRNG)
+            return llamaLogits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time, p, dropoutRNG)
         }
     }
 
-    /// Summed cross-entropy over counted targets and their count (targets equal to
-    /// `ignoreIndex` are not counted). Divide by the count of the whole optimizer step.
+    /// Summed cross-entropy over the counted targets of `input` and their count (targets
+    /// equal to `input.ignoreIndex` are not counted). Divide by the count of the whole
+    /// optimizer step.
     ///
     /// Only counted rows go through the last block's output projection and MLP, the final
     /// norm and the head: with response-only loss (or the benchmark's loss on half of each
@@ -104,27 +103,39 @@ public struct DecoderModel: Sendable {
     /// share, and the result is the same sum. Those steps work row by row, and an ignored
     /// row's last-block output reaches nothing that is counted (its keys and values, which
     /// later rows attend to, are still computed for every row).
-    public func loss(tokens: [Int32], targets: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
-                     parameters p: Parameters, ignoreIndex: Int32 = -100,
+    public func loss(_ input: ModelInput, parameters p: Parameters,
                      dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> (sum: Tensor, count: Int) {
-        precondition(targets.count == batch * time,
-                     "DecoderModel.loss: need B*T = \(batch * time) targets, got \(targets.count)")
+        let x = input
+        precondition(x.targets.count == x.batch * x.time, "DecoderModel.loss: the input has no targets")
         var rows: [Int32] = []
-        rows.reserveCapacity(targets.count)
-        for (i, t) in targets.enumerated() where t != ignoreIndex { rows.append(Int32(i)) }
+        rows.reserveCapacity(x.targets.count)
+        for (i, t) in x.targets.enumerated() where t != x.ignoreIndex { rows.append(Int32(i)) }
         // Every row counted, or none (then the full path gives the zero loss and gradients).
-        let headRows: [Int32]? = rows.isEmpty || rows.count == targets.count ? nil : rows
+        let headRows: [Int32]? = rows.isEmpty || rows.count == x.targets.count ? nil : rows
         let z: Tensor
         switch config.family {
         case .gpt2:
-            z = gpt2Logits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time,
+            z = gpt2Logits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time,
                            p, dropoutRNG, headRows: headRows)
         case .llama:
-            z = llamaLogits(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: batch, time: time,
+            z = llamaLogits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time,
                             p, dropoutRNG, headRows: headRows)
         }
-        let kept = headRows.map { $0.map { targets[Int($0)] } } ?? targets
-        return Tensor.crossEntropy(logits: z, targets: kept, ignoreIndex: ignoreIndex)
+        let kept = headRows.map { $0.map { x.targets[Int($0)] } } ?? x.targets
+        return Tensor.crossEntropy(logits: z, targets: kept, ignoreIndex: x.ignoreIndex)
+    }
+
+    /// The summed loss and target count over `inputs`, recording no graph: each batch's sum in
+    /// Float, the batches' sums in Double. The one routine behind validation loss during
+    /// training and `instruct eval` on a data file, so both report the same numbers.
+    public func lossSum(over inputs: some Sequence<ModelInput>, parameters p: Parameters) -> (sum: Double, count: Int) {
+        var sum = 0.0, count = 0
+        for input in inputs {
+            let (s, c) = loss(input, parameters: p)
+            sum += Double(s.scalar)
+            count += c
+        }
+        return (sum, count)
     }
 
     /// The rows of `x` [B*T, C] listed in `rows` (all of them when nil), differentiably.

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Models
 import NN
+import Inference
 import Training
 
 /// `eval.samples`: the recipe's prompt set, answered with the weights of each checkpoint as
@@ -21,23 +22,20 @@ public struct CheckpointSamples {
 
     /// Reads the prompt set (a missing or empty file, or a prompt too long for the context,
     /// throws here, before training starts) and prepares the encoder.
-    public init(_ section: SamplesSection, plan: RunPlan) throws {
+    public init(_ section: SamplesSection, setup: Recipe.Setup) throws {
         prompts = try Self.readPrompts(section.prompts)
-        let encoder = try plan.promptEncoder()
+        let encoder = setup.promptEncoder
         tokens = prompts.map { encoder.promptTokens(.instruction(instruction: $0, input: "", response: "")) }
-        let context = plan.model.config.contextLength
+        let context = setup.model.config.contextLength
         for (i, t) in tokens.enumerated() where t.count >= context {
-            throw RecipeError.invalidValue(source: plan.recipe.file, key: "eval.samples.prompts[\(i)]",
+            throw RecipeError.invalidValue(source: setup.recipe.file, key: "eval.samples.prompts[\(i)]",
                                            reason: "has \(t.count) tokens with the template; the context is \(context), leaving no room to answer")
         }
-        let tokenizer = plan.tokenizer
-        options = GenerationOptions(sampling: SamplingOptions(temperature: Float(section.temperature)),
-                                    maxNewTokens: section.maxNewTokens, eosTokenIDs: tokenizer.eosTokenID.map { [$0] } ?? [],
-                                    stopStrings: LoadedModel.templateStopStrings(encoder.template),
-                                    decode: { tokenizer.decode($0) }, padTokenID: tokenizer.eosTokenID ?? 0)
-        seed = plan.recipe.seed
-        model = plan.model
-        file = plan.outputDirectory.appendingPathComponent("samples.jsonl")
+        options = GenerationOptions(card: setup.card, tokenizer: setup.tokenizer,
+                                    sampling: SamplingOptions(temperature: Float(section.temperature)), maxNewTokens: section.maxNewTokens)
+        seed = setup.recipe.seed
+        model = setup.model
+        file = setup.outputDirectory.appendingPathComponent("samples.jsonl")
     }
 
     static func readPrompts(_ prompts: SamplesSection.Prompts) throws -> [String] {
@@ -65,15 +63,14 @@ public struct CheckpointSamples {
 
     /// Answers every prompt with `parameters` and appends the lines for `step`.
     public func append(step: Int, parameters: Parameters) throws {
+        // One batch of every prompt, as the samples have always been drawn (a sampled row's
+        // draws depend on its batch-mates).
         var rng = RNG(seed: seed, stream: UInt64(step))
-        let rows = try Generator.generateRows(model: model, parameters: parameters, prompts: tokens, options: options, rng: &rng)
+        let answers = try Generator.answers(model: model, parameters: parameters, prompts: tokens, options: options,
+                                            batchSize: tokens.count, rng: &rng)
         var out = ""
-        for (prompt, row) in zip(prompts, rows) {
-            var stream = TextStream(decode: options.decode ?? { _ in "" }, stopStrings: options.stopStrings)
-            for t in row.tokens { _ = stream.append(t) }
-            let data = try JSONSerialization.data(withJSONObject: ["step": step, "prompt": prompt, "response": stream.text] as [String: Any],
-                                                  options: [.sortedKeys, .withoutEscapingSlashes])
-            out += String(decoding: data, as: UTF8.self) + "\n"
+        for (prompt, answer) in zip(prompts, answers) {
+            out += try RunFiles.jsonLine(["step": step, "prompt": prompt, "response": answer.text])
         }
         do {
             if !FileManager.default.fileExists(atPath: file.path) { try Data().write(to: file) }

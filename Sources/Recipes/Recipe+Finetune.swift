@@ -1,6 +1,8 @@
+import Datasets
 import Models
 import NN
 import Training
+import Yams
 
 /// How the weights are trained: all of them, or LoRA adapters on a frozen base.
 public enum FinetuneMethod: String, CaseIterable, Sendable {
@@ -11,7 +13,7 @@ public enum FinetuneMethod: String, CaseIterable, Sendable {
     case lora
 }
 
-/// `finetune:` — full fine-tuning or LoRA.
+/// `finetune:` — full fine-tuning or LoRA. Every key must match when a run resumes.
 ///
 ///     finetune:
 ///       method: lora
@@ -19,57 +21,71 @@ public enum FinetuneMethod: String, CaseIterable, Sendable {
 ///       alpha: 16
 ///       dropout: 0.05
 ///       targets: [q, v]
-public struct FinetuneSection: Equatable, Sendable {
+public struct FinetuneSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// Default `full`: the behaviour of every recipe written before LoRA existed.
-    public var method: FinetuneMethod
+    public var method = FinetuneMethod.full
     /// Default 8: PEFT's and torchtune's default; small enough to be cheap, large enough to learn a task.
-    public var rank: Int
+    public var rank = 8
     /// Default 16 (scale alpha/rank = 2): torchtune's Llama LoRA recipes.
-    public var alpha: Double
+    public var alpha = 16.0
     /// Default 0: short CPU runs rarely overfit, and dropout on adapter inputs costs a mask per target.
-    public var dropout: Double
+    public var dropout = 0.0
     /// Default q and v for Llama, qkv for GPT-2: PEFT's defaults for these families
     /// (q_proj/v_proj, c_attn). Names: q, k, v, o, gate, up, down (Llama); qkv, o, up, down (GPT-2).
     public var targets: [LoRATarget]
+    /// The model family the targets belong to (from `model.family`; not a key).
+    let family: ModelFamily
 
-    public static let keys = ["method", "rank", "alpha", "dropout", "targets"]
+    /// The defaults for a model of `family`.
+    init(family: ModelFamily) {
+        self.family = family
+        targets = Self.defaultTargets(family)
+    }
 
     /// The default targets of `family`.
     public static func defaultTargets(_ family: ModelFamily) -> [LoRATarget] {
         family == .gpt2 ? [.qkv] : [.q, .v]
     }
 
-    init(from f: RecipeFields, model: ModelSection) throws {
-        method = try f.choice("method", default: .full)
-        rank = try f.int("rank", default: 8, atLeast: 1)
-        alpha = try f.double("alpha", default: 16, in: 1e-6...1e6)
-        dropout = try f.double("dropout", default: 0, in: 0...1, below: 1)
-        let family = model.family
-        if f.value("targets") != nil {
-            let names = LoRATarget.available(in: family).map(\.rawValue)
-            targets = try f.list("targets").enumerated().map { i, v in
-                let key = f.keyPath("targets") + "[\(i)]"
-                guard case let .scalar(text, _, source) = v else {
-                    throw RecipeError.wrongType(source: v.source, key: key, expected: "a target name", found: v.typeDescription)
-                }
-                guard let t = LoRATarget(rawValue: text), t.moduleSuffix(in: family) != nil else {
-                    let reason = LoRATarget(rawValue: text)?.absenceReason(in: family)
-                        ?? "\"\(text)\" is not a \(family.rawValue) projection; targets: \(names.joined(separator: ", "))"
-                        + (closest(to: text, in: names).map { "; did you mean \($0)?" } ?? "")
-                    throw RecipeError.invalidValue(source: source, key: key, reason: reason)
-                }
-                return t
+    static let keys: [RecipeKey<FinetuneSection>] = [
+        .choice("method", \.method, resume: .mustMatch),
+        .int("rank", \.rank, atLeast: 1, resume: .mustMatch),
+        .double("alpha", \.alpha, in: 1e-6...1e6, resume: .mustMatch),
+        .double("dropout", \.dropout, in: 0...1, below: 1, resume: .mustMatch),
+        RecipeKey("targets", resume: .mustMatch, read: { s, f in
+            guard f.value("targets") != nil else { return }
+            s.targets = try s.readTargets(f)
+        }, write: { s in .flowList(s.targets.map { Node($0.rawValue) }) }),
+    ]
+
+    private func readTargets(_ f: RecipeFields) throws -> [LoRATarget] {
+        let names = LoRATarget.available(in: family).map(\.rawValue)
+        let targets = try f.list("targets").enumerated().map { i, v in
+            let key = f.keyPath("targets") + "[\(i)]"
+            guard case let .scalar(text, _, source) = v else {
+                throw RecipeError.wrongType(source: v.source, key: key, expected: "a target name", found: v.typeDescription)
             }
-            if targets.isEmpty {
-                throw RecipeError.invalidValue(source: f.sourceOf("targets"), key: f.keyPath("targets"),
-                                               reason: "is empty; name at least one of \(names.joined(separator: ", "))")
+            guard let t = LoRATarget(rawValue: text), t.moduleSuffix(in: family) != nil else {
+                let reason = LoRATarget(rawValue: text)?.absenceReason(in: family)
+                    ?? "\"\(text)\" is not a \(family.rawValue) projection; targets: \(names.joined(separator: ", "))"
+                    + (closest(to: text, in: names).map { "; did you mean \($0)?" } ?? "")
+                throw RecipeError.invalidValue(source: source, key: key, reason: reason)
             }
-            if Set(targets).count != targets.count {
-                throw RecipeError.invalidValue(source: f.sourceOf("targets"), key: f.keyPath("targets"), reason: "names a target twice")
-            }
-        } else {
-            targets = Self.defaultTargets(family)
+            return t
         }
+        if targets.isEmpty {
+            throw RecipeError.invalidValue(source: f.sourceOf("targets"), key: f.keyPath("targets"),
+                                           reason: "is empty; name at least one of \(names.joined(separator: ", "))")
+        }
+        if Set(targets).count != targets.count {
+            throw RecipeError.invalidValue(source: f.sourceOf("targets"), key: f.keyPath("targets"), reason: "names a target twice")
+        }
+        return targets
+    }
+
+    /// Checks that need the model section: LoRA's keys apply only to `method: lora`, which
+    /// needs `model.init` (the frozen base) and a rank that fits the model.
+    func check(model: ModelSection, _ f: RecipeFields) throws {
         if method == .full {
             for key in ["rank", "alpha", "dropout", "targets"] where f.value(key) != nil {
                 throw RecipeError.invalidValue(source: f.sourceOf(key), key: f.keyPath(key),
@@ -81,8 +97,9 @@ public struct FinetuneSection: Equatable, Sendable {
             throw RecipeError.invalidValue(source: f.sourceOf("method"), key: "model.init",
                                            reason: "finetune.method lora trains adapters on frozen base weights: set model.init to the base checkpoint (for example one written by `instruct import`)")
         }
+        guard let lora = loraConfig else { return }
         let config = model.config(vocabSize: model.vocabSize ?? 1, seqLen: model.contextLength ?? 1)
-        for problem in DecoderModel.loraProblems(loraConfig!, config: config) {  // loraConfig is set for method lora
+        for problem in DecoderModel.loraProblems(lora, config: config) {
             let key = problem.contains("rank") ? "rank" : "targets"
             throw RecipeError.invalidValue(source: f.sourceOf(key), key: f.keyPath(key), reason: problem)
         }
@@ -91,13 +108,5 @@ public struct FinetuneSection: Equatable, Sendable {
     /// The adapters' configuration (nil for full fine-tuning).
     public var loraConfig: LoRAConfig? {
         method == .lora ? LoRAConfig(rank: rank, alpha: Float(alpha), dropout: Float(dropout), targets: targets) : nil
-    }
-
-    /// The section as resolved YAML lines (empty for `full`, so recipes without LoRA resolve
-    /// as before and old checkpoints resume unchanged).
-    var resolvedYAML: String {
-        guard method == .lora else { return "" }
-        return "finetune:\n  method: lora\n  rank: \(rank)\n  alpha: \(alpha)\n  dropout: \(dropout)\n"
-            + "  targets: [\(targets.map(\.rawValue).joined(separator: ", "))]\n"
     }
 }

@@ -2,58 +2,59 @@ import Foundation
 import Models
 import NN
 import Training
+import Yams
 
 /// `model:` — the decoder's shape. Defaults describe a small Llama that trains from scratch
-/// on a CPU in minutes; each field's reason is beside it.
-public struct ModelSection: Equatable, Sendable {
+/// on a CPU in minutes; each field's reason is beside it. Every key but `dropout` must match
+/// when a run resumes: the weights are those of this shape.
+public struct ModelSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// Default `llama`: RMSNorm, RoPE and SwiGLU train well at small sizes.
-    public var family: ModelFamily
+    public var family = ModelFamily.llama
     /// Default nil: the tokenizer's vocabulary size, so ids always fit.
     public var vocabSize: Int?
     /// Default nil: `data.seq_len`, the longest row the model will see.
     public var contextLength: Int?
     /// Default 128 (C).
-    public var dim: Int
+    public var dim = 128
     /// Default 4.
-    public var layers: Int
+    public var layers = 4
     /// Default 4 (head size 32).
-    public var heads: Int
+    public var heads = 4
     /// Default nil: equal to `heads` (no grouped-query attention).
     public var kvHeads: Int?
     /// Default nil: 4 x dim for GPT-2, Llama's 8/3 x dim rounded up to 32.
     public var ffnDim: Int?
     /// Default 1e-5, as GPT-2 and Llama 2.
-    public var normEps: Double
+    public var normEps = 1e-5
     /// Default 10000, as Llama 2.
-    public var ropeTheta: Double
+    public var ropeTheta = 10000.0
     /// Default true: a small model spends a large share of its weights on the embedding; tying halves it.
-    public var tiedEmbeddings: Bool
+    public var tiedEmbeddings = true
     /// Default 0: short fine-tunes rarely overfit enough to need it, and it costs speed.
-    public var dropout: Double
+    public var dropout = 0.0
     /// Default none (fresh weights): a checkpoint (step directory, run directory or its
     /// `latest`, e.g. one written by `instruct import`) whose weights the run starts from.
     /// They must match this section's shape; the error names each mismatching tensor.
     public var initFrom: String?
 
-    public static let keys = ["family", "vocab_size", "context_length", "dim", "layers", "heads", "kv_heads",
-                              "ffn_dim", "norm_eps", "rope_theta", "tied_embeddings", "dropout", "init"]
+    static let keys: [RecipeKey<ModelSection>] = [
+        .choice("family", \.family, resume: .mustMatch),
+        .int("vocab_size", \.vocabSize, atLeast: 1, resume: .mustMatch),
+        .int("context_length", \.contextLength, atLeast: 1, resume: .mustMatch),
+        .int("dim", \.dim, atLeast: 1, resume: .mustMatch),
+        .int("layers", \.layers, atLeast: 1, resume: .mustMatch),
+        .int("heads", \.heads, atLeast: 1, resume: .mustMatch),
+        .int("kv_heads", \.kvHeads, atLeast: 1, resume: .mustMatch),
+        .int("ffn_dim", \.ffnDim, atLeast: 1, resume: .mustMatch),
+        .double("norm_eps", \.normEps, in: 0...1, below: 1, resume: .mustMatch),
+        .double("rope_theta", \.ropeTheta, in: 1...1e9, resume: .mustMatch),
+        .bool("tied_embeddings", \.tiedEmbeddings, resume: .mustMatch),
+        .double("dropout", \.dropout, in: 0...1, below: 1),
+        .string("init", \.initFrom, resume: .mustMatch),
+    ]
 
-    init(from f: RecipeFields) throws {
-        family = try f.choice("family", default: .llama)
-        vocabSize = try f.value("vocab_size") == nil ? nil : f.int("vocab_size", default: 0, atLeast: 1)
-        contextLength = try f.value("context_length") == nil ? nil : f.int("context_length", default: 0, atLeast: 1)
-        dim = try f.int("dim", default: 128, atLeast: 1)
-        layers = try f.int("layers", default: 4, atLeast: 1)
-        heads = try f.int("heads", default: 4, atLeast: 1)
-        kvHeads = try f.value("kv_heads") == nil ? nil : f.int("kv_heads", default: 0, atLeast: 1)
-        ffnDim = try f.value("ffn_dim") == nil ? nil : f.int("ffn_dim", default: 0, atLeast: 1)
-        normEps = try f.double("norm_eps", default: 1e-5, in: 0...1, below: 1)
-        ropeTheta = try f.double("rope_theta", default: 10000, in: 1...1e9)
-        tiedEmbeddings = try f.bool("tied_embeddings", default: true)
-        dropout = try f.double("dropout", default: 0, in: 0...1, below: 1)
-        initFrom = try f.optionalString("init")
-        let config = self.config(vocabSize: vocabSize ?? 1, seqLen: contextLength ?? 1)
-        if let problem = config.problems().first {
+    func check(_ f: RecipeFields) throws {
+        if let problem = config(vocabSize: vocabSize ?? 1, seqLen: contextLength ?? 1).problems().first {
             throw RecipeError.invalidValue(source: f.source, key: f.path.isEmpty ? "model" : f.path, reason: problem)
         }
     }
@@ -68,79 +69,70 @@ public struct ModelSection: Equatable, Sendable {
     }
 }
 
-/// `training:` — maps onto `Training.TrainingOptions`, whose doc comments give each
-/// default and its reason.
-public struct TrainingSection: Equatable, Sendable {
-    public var options: TrainingOptions
+/// `training:` — the keys of `Training.TrainingOptions`, whose doc comments give each
+/// default and its reason. `batch_size` and `grad_accum` must match when a run resumes
+/// (they change what a step and the data cursor mean); `threads` may differ between
+/// data-parallel ranks (it changes only how a rank computes its share).
+public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSection {
+    /// The options, with `seed`, `evalEvery` and `evalBatches` filled by `Recipe.trainingOptions`.
+    public var options = TrainingOptions()
+    /// `training.seed`; default nil: the recipe's top-level seed.
+    public var seed: UInt64?
 
-    public static let keys = ["batch_size", "grad_accum", "max_steps", "epochs", "lr", "min_lr_ratio", "schedule",
-                              "warmup_steps", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "log_every",
-                              "threads", "seed", "save_every", "keep_last", "sync_check_every"]
-
-    init(from f: RecipeFields) throws {
-        var o = TrainingOptions()
-        o.microBatchSize = try f.int("batch_size", default: o.microBatchSize, atLeast: 1)
-        o.gradientAccumulation = try f.int("grad_accum", default: o.gradientAccumulation, atLeast: 1)
-        o.maxSteps = try f.value("max_steps") == nil ? nil : f.int("max_steps", default: 1, atLeast: 1)
-        o.epochs = try f.int("epochs", default: o.epochs, atLeast: 1)
-        o.lr = try f.double("lr", default: o.lr, in: 1e-12...10)
-        o.minLRRatio = try f.double("min_lr_ratio", default: o.minLRRatio, in: 0...1)
-        o.schedule = try f.choice("schedule", default: o.schedule)
-        o.warmupSteps = try f.int("warmup_steps", default: o.warmupSteps, atLeast: 0)
-        o.weightDecay = try f.double("weight_decay", default: o.weightDecay, in: 0...10)
-        o.beta1 = try f.double("beta1", default: o.beta1, in: 0...1, below: 1)
-        o.beta2 = try f.double("beta2", default: o.beta2, in: 0...1, below: 1)
-        o.adamEps = try f.double("eps", default: o.adamEps, in: 0...1)
-        o.gradClip = try f.double("grad_clip", default: o.gradClip, in: 0...1e9)
-        o.logEvery = try f.int("log_every", default: o.logEvery, atLeast: 1)
-        o.threads = try f.int("threads", default: o.threads, atLeast: 1)
-        if f.value("seed") != nil { o.seed = try f.uint64("seed", default: 0) }
-        o.saveEvery = try f.int("save_every", default: o.saveEvery, atLeast: 0)
-        o.keepLast = try f.value("keep_last") == nil ? nil : f.int("keep_last", default: 1, atLeast: 1)
-        o.syncCheckEvery = try f.int("sync_check_every", default: o.syncCheckEvery, atLeast: 0)
-        options = o
-        explicitSeed = f.value("seed") != nil
-    }
-
-    /// Whether `training.seed` was given (else the recipe's top-level seed is used).
-    public var explicitSeed: Bool
+    static let keys: [RecipeKey<TrainingSection>] = [
+        .int("batch_size", \.options.microBatchSize, atLeast: 1, resume: .mustMatch),
+        .int("grad_accum", \.options.gradientAccumulation, atLeast: 1, resume: .mustMatch),
+        .int("max_steps", \.options.maxSteps, atLeast: 1),
+        .int("epochs", \.options.epochs, atLeast: 1),
+        .double("lr", \.options.lr, in: 1e-12...10),
+        .double("min_lr_ratio", \.options.minLRRatio, in: 0...1),
+        .choice("schedule", \.options.schedule),
+        .int("warmup_steps", \.options.warmupSteps, atLeast: 0),
+        .double("weight_decay", \.options.weightDecay, in: 0...10),
+        .double("beta1", \.options.beta1, in: 0...1, below: 1),
+        .double("beta2", \.options.beta2, in: 0...1, below: 1),
+        .double("eps", \.options.adamEps, in: 0...1),
+        .double("grad_clip", \.options.gradClip, in: 0...1e9),
+        .int("log_every", \.options.logEvery, atLeast: 1),
+        .int("threads", \.options.threads, atLeast: 1, perRank: true),
+        .uint64("seed", \.seed),
+        .int("save_every", \.options.saveEvery, atLeast: 0),
+        .int("keep_last", \.options.keepLast, atLeast: 1),
+        .int("sync_check_every", \.options.syncCheckEvery, atLeast: 0),
+    ]
 }
 
 /// `eval:` — validation loss during training, and accuracy on verifiable prompts.
-public struct EvalSection: Equatable, Sendable {
+public struct EvalSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// Evaluate validation loss every this many steps (0: only at the end). Default 0.
-    public var every: Int
+    public var every = 0
     /// At most this many validation batches per evaluation (0: all). Default 0.
-    public var batches: Int
+    public var batches = 0
     /// A held-out file from `instruct data synth`: greedy answers are scored with its
     /// checker before and after training. Default none.
     public var synth: String?
     /// Score at most this many synth records (0: all). Default 0.
-    public var synthLimit: Int
+    public var synthLimit = 0
     /// Longest generated answer in tokens. Default 48: synth answers are short.
-    public var maxNewTokens: Int
+    public var maxNewTokens = 48
     /// A fixed prompt set answered at every checkpoint into `RUN/samples.jsonl`. Default
     /// none: sampling costs generation time at every save.
     public var samples: SamplesSection?
 
-    public static let keys = ["every", "batches", "synth", "synth_limit", "max_new_tokens", "samples"]
-
-    init(from f: RecipeFields) throws {
-        every = try f.int("every", default: 0, atLeast: 0)
-        batches = try f.int("batches", default: 0, atLeast: 0)
-        synth = try f.optionalString("synth")
-        synthLimit = try f.int("synth_limit", default: 0, atLeast: 0)
-        maxNewTokens = try f.int("max_new_tokens", default: 48, atLeast: 1)
-        if f.value("samples") != nil {
-            samples = try SamplesSection(from: f.section("samples", known: SamplesSection.keys))
-        }
-    }
+    static let keys: [RecipeKey<EvalSection>] = [
+        .int("every", \.every, atLeast: 0),
+        .int("batches", \.batches, atLeast: 0),
+        .string("synth", \.synth),
+        .int("synth_limit", \.synthLimit, atLeast: 0),
+        .int("max_new_tokens", \.maxNewTokens, atLeast: 1),
+        .section("samples", \.samples, default: { SamplesSection(prompts: .inline([])) }),
+    ]
 }
 
 /// `eval.samples:` — prompts answered with the weights of every checkpoint as it is saved;
 /// one line `{step, prompt, response}` per prompt is appended to `RUN/samples.jsonl`, so a
 /// run shows how its answers change.
-public struct SamplesSection: Equatable, Sendable {
+public struct SamplesSection: Equatable, Sendable, RecipeSection {
     /// Where the prompts come from.
     public enum Prompts: Equatable, Sendable {
         /// Written in the recipe.
@@ -158,60 +150,49 @@ public struct SamplesSection: Equatable, Sendable {
     /// the recipe seed and the step.
     public var temperature: Double
 
-    public static let keys = ["prompts", "max_new_tokens", "temperature"]
-
     public init(prompts: Prompts, maxNewTokens: Int = 32, temperature: Double = 0) {
         self.prompts = prompts
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
     }
 
-    init(from f: RecipeFields) throws {
-        maxNewTokens = try f.int("max_new_tokens", default: 32, atLeast: 1)
-        temperature = try f.double("temperature", default: 0, in: 0...10)
-        switch f.value("prompts") {
-        case nil:
-            throw RecipeError.missingKey(source: f.source, key: f.keyPath("prompts"))
-        case let .scalar(path, _, _)?:
-            prompts = .file(path)
-        case .sequence?:
-            prompts = .inline(try f.list("prompts").enumerated().map { i, v in
-                guard case let .scalar(text, _, _) = v, !text.isEmpty else {
-                    throw RecipeError.wrongType(source: v.source, key: f.keyPath("prompts") + "[\(i)]",
-                                                expected: "a non-empty string", found: v.typeDescription)
+    static let keys: [RecipeKey<SamplesSection>] = [
+        .int("max_new_tokens", \.maxNewTokens, atLeast: 1),
+        .double("temperature", \.temperature, in: 0...10),
+        RecipeKey("prompts", read: { s, f in
+            switch f.value("prompts") {
+            case nil:
+                throw RecipeError.missingKey(source: f.source, key: f.keyPath("prompts"))
+            case let .scalar(path, _, _)?:
+                s.prompts = .file(path)
+            case .sequence?:
+                let list = try f.texts("prompts")
+                if list.isEmpty {
+                    throw RecipeError.invalidValue(source: f.sourceOf("prompts"), key: f.keyPath("prompts"), reason: "is empty; give at least one prompt")
                 }
-                return text
-            })
-            if case .inline([]) = prompts {
-                throw RecipeError.invalidValue(source: f.sourceOf("prompts"), key: f.keyPath("prompts"), reason: "is empty; give at least one prompt")
+                s.prompts = .inline(list)
+            case let v?:
+                throw RecipeError.wrongType(source: v.source, key: f.keyPath("prompts"),
+                                            expected: "a list of prompts or a file path", found: v.typeDescription)
             }
-        case let v?:
-            throw RecipeError.wrongType(source: v.source, key: f.keyPath("prompts"),
-                                        expected: "a list of prompts or a file path", found: v.typeDescription)
-        }
-    }
+        }, write: { s in
+            switch s.prompts {
+            case let .inline(list): return .flowList(list.map(Node.quoted))
+            case let .file(path): return .quoted(path)
+            }
+        }),
+    ]
 }
 
 /// `output:` — where the run writes.
-public struct OutputSection: Equatable, Sendable {
+public struct OutputSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// Default `checkpoints/NAME`, NAME being the recipe file's name without extension.
     public var dir: String
 
-    public static let keys = ["dir"]
-
-    init(from f: RecipeFields, recipeFile: String) throws {
+    init(recipeFile: String) {
         let stem = URL(fileURLWithPath: recipeFile).deletingPathExtension().lastPathComponent
-        dir = try f.string("dir", default: "checkpoints/" + (stem.isEmpty || stem.hasPrefix("<") ? "run" : stem))
+        dir = "checkpoints/" + (stem.isEmpty || stem.hasPrefix("<") ? "run" : stem)
     }
-}
 
-extension Recipe {
-    /// The training options, with the recipe's top-level `seed` unless `training.seed` is set.
-    public var trainingOptions: TrainingOptions {
-        var o = training.options
-        o.evalEvery = eval.every
-        o.evalBatches = eval.batches
-        if !training.explicitSeed { o.seed = seed }
-        return o
-    }
+    static let keys: [RecipeKey<OutputSection>] = [.string("dir", \.dir)]
 }

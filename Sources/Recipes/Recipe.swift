@@ -1,12 +1,13 @@
 import Datasets
 import Models
 import Training
+import Yams
 
 /// A training recipe: everything a run needs, read strictly from YAML.
 ///
-/// Each section is its own type with its own `init(from:)`, listed once in `Recipe.sections`.
-/// Adding `model`, `training`, `eval` or `output` later means a new section type, a new stored
-/// property and one line in each of `sections` and `init(from:)`; existing sections are untouched.
+/// Each section is its own type whose keys are one table (`RecipeKey`): decoding, defaults,
+/// the resolved recipe, the resume comparison and the data-parallel ranks' hash all come
+/// from those tables. A new key is one line in its section's table.
 public struct Recipe: Equatable, Sendable {
     /// Seed of every random draw in the run unless a section sets its own. Default 0: a recipe
     /// run twice gives the same result without anyone choosing a seed.
@@ -35,23 +36,65 @@ public struct Recipe: Equatable, Sendable {
         let f = try RecipeFields(root, path: "", known: Self.sections, parentSource: file)
         self.file = file
         seed = try f.uint64("seed", default: 0)
-        tokenizer = try TokenizerSection(from: f.section("tokenizer", known: TokenizerSection.keys))
-        data = try DataSection(from: f.section("data", known: DataSection.keys))
-        model = try ModelSection(from: f.section("model", known: ModelSection.keys))
-        finetune = try FinetuneSection(from: f.section("finetune", known: FinetuneSection.keys), model: model)
-        training = try TrainingSection(from: f.section("training", known: TrainingSection.keys))
-        eval = try EvalSection(from: f.section("eval", known: EvalSection.keys))
-        output = try OutputSection(from: f.section("output", known: OutputSection.keys), recipeFile: file)
+        tokenizer = try Self.read(TokenizerSection(), "tokenizer", f)
+        data = try Self.read(DataSection(), "data", f)
+        model = try Self.read(ModelSection(), "model", f)
+        finetune = try Self.read(FinetuneSection(family: model.family), "finetune", f)
+        try finetune.check(model: model, f.section("finetune", known: FinetuneSection.keyNames))
+        training = try Self.read(TrainingSection(), "training", f)
+        eval = try Self.read(EvalSection(), "eval", f)
+        output = try Self.read(OutputSection(recipeFile: file), "output", f)
+    }
+
+    /// `defaults` with the keys of section `name` read into it, then its own checks.
+    private static func read<S: RecipeSection & CheckedSection>(_ defaults: S, _ name: String, _ f: RecipeFields) throws -> S {
+        var s = defaults
+        let fields = try f.section(name, known: S.keyNames)
+        try s.read(fields)
+        try s.check(fields)
+        return s
+    }
+
+    /// Every key of the recipe as `(dotted key, resolved text, resume rule, per rank)`, in
+    /// resolved order: what the resume comparison and the ranks' hash compare.
+    var flattened: [(key: String, value: String, resume: ResumeRule, perRank: Bool)] {
+        [("seed", "\(seed)", .mayChange, false)] + tokenizer.flattened(path: "tokenizer") + data.flattened(path: "data")
+            + model.flattened(path: "model") + finetune.flattened(path: "finetune") + training.flattened(path: "training")
+            + eval.flattened(path: "eval") + output.flattened(path: "output")
     }
 
     /// The data pipeline's configuration: `data.seed` if set, else the recipe's `seed`.
-    public var dataConfig: DataConfig { data.config(recipeSeed: seed) }
+    public var dataConfig: DataConfig {
+        var c = data.config
+        c.seed = data.seed ?? seed
+        return c
+    }
+
+    /// The training options, with the recipe's top-level `seed` unless `training.seed` is set,
+    /// and the validation cadence of `eval:`.
+    public var trainingOptions: TrainingOptions {
+        var o = training.options
+        o.evalEvery = eval.every
+        o.evalBatches = eval.batches
+        o.seed = training.seed ?? seed
+        return o
+    }
+}
+
+/// A section whose keys, once read, are checked together (a key that needs another).
+protocol CheckedSection {
+    /// Checks that span keys; `f` locates the keys in errors.
+    func check(_ f: RecipeFields) throws
+}
+
+extension CheckedSection {
+    func check(_ f: RecipeFields) throws {}
 }
 
 /// `tokenizer:` — where the tokenizer lives, or how to train one from the data.
 /// Exactly one of `path` and `train` is given: no default can match the data and model a
 /// user has in mind.
-public struct TokenizerSection: Equatable, Sendable {
+public struct TokenizerSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// A HF `tokenizer.json`, a GPT-2 directory (vocab.json + merges.txt) or a llama2.c
     /// `tokenizer.bin`.
     public var path: String?
@@ -59,14 +102,12 @@ public struct TokenizerSection: Equatable, Sendable {
     /// result is written to the run directory as `tokenizer.json`).
     public var train: TokenizerTraining?
 
-    /// Keys of this section.
-    public static let keys = ["path", "train"]
+    static let keys: [RecipeKey<TokenizerSection>] = [
+        .string("path", \.path, resume: .mustMatch),
+        .section("train", \.train, default: TokenizerTraining.init, resume: .mustMatch),
+    ]
 
-    init(from f: RecipeFields) throws {
-        path = try f.optionalString("path")
-        if f.value("train") != nil {
-            train = try TokenizerTraining(from: f.section("train", known: TokenizerTraining.keys))
-        }
+    func check(_ f: RecipeFields) throws {
         if path == nil && train == nil {
             // Named as the missing `path`: the common case is an existing tokenizer.
             throw RecipeError.missingKey(source: f.source, key: f.keyPath("path"))
@@ -80,98 +121,88 @@ public struct TokenizerSection: Equatable, Sendable {
 }
 
 /// `tokenizer.train:` — options for training a BPE vocabulary on the data.
-public struct TokenizerTraining: Equatable, Sendable {
+public struct TokenizerTraining: Equatable, Sendable, RecipeSection {
     /// Vocabulary size including specials and the 256 bytes. Default 1024: small models
     /// trained from scratch learn a small vocabulary faster.
-    public var vocabSize: Int
+    public var vocabSize = 1024
     /// Special tokens, ids 0.. in order. Default `<|endoftext|>` (the EOS).
-    public var specialTokens: [String]
+    public var specialTokens = ["<|endoftext|>"]
     /// A pair must occur this often to be merged. Default 2: merges seen once are noise.
-    public var minFrequency: Int
+    public var minFrequency = 2
 
-    public static let keys = ["vocab_size", "special_tokens", "min_frequency"]
-
-    init(from f: RecipeFields) throws {
-        vocabSize = try f.int("vocab_size", default: 1024, atLeast: 257)
-        minFrequency = try f.int("min_frequency", default: 2, atLeast: 1)
-        if f.value("special_tokens") != nil {
-            specialTokens = try f.list("special_tokens").enumerated().map { i, v in
-                guard case let .scalar(text, _, _) = v, !text.isEmpty else {
-                    throw RecipeError.wrongType(source: v.source, key: f.keyPath("special_tokens") + "[\(i)]",
-                                                expected: "a non-empty string", found: v.typeDescription)
-                }
-                return text
-            }
-        } else {
-            specialTokens = ["<|endoftext|>"]
-        }
-    }
+    static let keys: [RecipeKey<TokenizerTraining>] = [
+        .int("vocab_size", \.vocabSize, atLeast: 257),
+        .int("min_frequency", \.minFrequency, atLeast: 1),
+        .textList("special_tokens", \.specialTokens),
+    ]
 }
 
-/// `data:` — the datasets and how they become packed rows. Maps onto `Datasets.DataConfig`.
-public struct DataSection: Equatable, Sendable {
-    /// The datasets, mixed by weight. Required and non-empty: there is nothing to train on otherwise.
-    public var datasets: [DatasetSpec]
-    /// Row length in tokens. Default 512: the context of the small models InstructKit targets,
-    /// and long enough that most instruction examples fit whole.
-    public var seqLen: Int
-    /// Default `pack`: several examples per row wastes far less compute than padding.
-    public var packing: PackingMode
-    /// Default `truncate`: long examples still teach their response's end; `drop` is stricter.
-    public var lengthPolicy: LengthPolicy
-    /// Default false: instruction tuning trains on responses only, the standard SFT recipe.
-    public var trainOnInput: Bool
-    /// Default `all_assistant`: every assistant turn is a valid answer to learn from.
-    public var trainOn: ChatTrainingScope
-    /// Default `error`: bad data should be seen and fixed, not silently thinned.
-    public var onBadRecord: BadRecordPolicy
+/// `data:` — the datasets and how they become packed rows: the keys map onto
+/// `Datasets.DataConfig` (whose doc comments say what each does).
+public struct DataSection: Equatable, Sendable, RecipeSection {
+    /// The pipeline's settings. Defaults, each with its reason: `datasets` required and
+    /// non-empty (there is nothing to train on otherwise); `seq_len` 512 (the context of the
+    /// small models InstructKit targets, long enough that most instruction examples fit
+    /// whole); `packing: pack` (several examples per row wastes far less compute than
+    /// padding); `length_policy: truncate` (long examples still teach their response's end;
+    /// `drop` is stricter); `train_on_input: false` (instruction tuning trains on responses
+    /// only); `train_on: all_assistant` (every assistant turn is a valid answer to learn
+    /// from); `on_bad_record: error` (bad data should be seen and fixed, not silently
+    /// thinned); `cache_dir: datasets/cache` (ignored by git: tokenizing once saves minutes
+    /// on every rerun; `null` disables the cache).
+    public var config = DataConfig(datasets: [], cacheDirectory: "datasets/cache")
     /// Default nil: use the recipe's top-level `seed`, so one number controls a run.
     public var seed: UInt64?
-    /// Default `datasets/cache` (ignored by git): tokenizing once saves minutes on every rerun.
-    /// `null` disables the cache.
-    public var cacheDir: String?
 
-    /// Keys of this section.
-    public static let keys = [
-        "datasets", "seq_len", "packing", "length_policy", "train_on_input", "train_on", "on_bad_record",
-        "seed", "cache_dir",
+    static let keys: [RecipeKey<DataSection>] = [
+        .datasets("datasets", \.config.datasets),
+        .int("seq_len", \.config.seqLen, atLeast: 2),
+        .choice("packing", \.config.packing),
+        .choice("length_policy", \.config.lengthPolicy),
+        .bool("train_on_input", \.config.trainOnInput),
+        .choice("train_on", \.config.chatScope),
+        .choice("on_bad_record", \.config.onBadRecord),
+        .uint64("seed", \.seed),
+        RecipeKey("cache_dir",
+                  // Present-and-null disables the cache; absent uses the default directory.
+                  read: { s, f in
+                      if case .null? = f.valueIncludingNull("cache_dir") { s.config.cacheDirectory = nil } else {
+                          s.config.cacheDirectory = try f.string("cache_dir", default: "datasets/cache")
+                      }
+                  },
+                  write: { s in s.config.cacheDirectory.map(Node.quoted) ?? Node("null") }),
     ]
+}
 
-    init(from f: RecipeFields) throws {
-        let items = try f.list("datasets")
-        if items.isEmpty { throw RecipeError.missingKey(source: f.sourceOf("datasets"), key: f.keyPath("datasets")) }
-        datasets = try items.enumerated().map { i, item in
-            try DataSection.dataset(
-                from: RecipeFields(item, path: f.keyPath("datasets") + "[\(i)]", known: DataSection.datasetKeys, parentSource: item.source))
-        }
-        seqLen = try f.int("seq_len", default: 512, atLeast: 2)
-        packing = try f.choice("packing", default: .pack)
-        lengthPolicy = try f.choice("length_policy", default: .truncate)
-        trainOnInput = try f.bool("train_on_input", default: false)
-        trainOn = try f.choice("train_on", default: .allAssistant)
-        onBadRecord = try f.choice("on_bad_record", default: .error)
-        seed = try f.optionalUInt64("seed")
-        // Present-and-null disables the cache; absent uses the default directory.
-        if case .null? = f.rawValue("cache_dir") { cacheDir = nil } else { cacheDir = try f.string("cache_dir", default: "datasets/cache") }
-    }
+extension DataSection: CheckedSection {}
 
-    /// Keys of one entry of `datasets:`.
-    public static let datasetKeys = ["path", "format", "columns", "template", "weight", "split", "system"]
+/// One entry of `data.datasets`: `Datasets.DatasetSpec`'s keys. Defaults: `format: auto`
+/// (the fields tell), no column renames, the format's template, `weight: 1` (each row once
+/// per epoch), `split: 0` (no held-out rows unless asked), no system prompt.
+extension DatasetSpec: RecipeSection {
+    static let keys: [RecipeKey<DatasetSpec>] = [
+        .requiredString("path", \.path),
+        .choice("format", \.format),
+        RecipeKey("columns", read: { s, f in s.columns = try DataSection.columns(f) }, write: { s in
+            s.columns.renames.isEmpty ? nil
+                : .flowMapping(s.columns.renames.sorted { $0.key < $1.key }.map { ($0.key, Node.quoted($0.value)) })
+        }),
+        RecipeKey("template", read: { s, f in s.template = try DataSection.template(f) }, write: { s in
+            switch s.template {
+            case nil: return nil
+            case let .custom(t)?:
+                return .flowMapping([("system", .quoted(t.system)), ("user", .quoted(t.user)), ("assistant", .quoted(t.assistant)),
+                                     ("eos", .plain(t.appendEOS))])
+            case let t?: return Node(t.name)
+            }
+        }),
+        .double("weight", \.weight, in: 0...1_000_000),
+        .double("split", \.validationFraction, in: 0...1, below: 1),
+        .string("system", \.systemPrompt),
+    ]
+}
 
-    /// Reads one dataset entry. Defaults: `format: auto` (the fields tell), no column renames,
-    /// the format's template, `weight: 1` (each row once per epoch), `split: 0` (no held-out
-    /// rows unless asked), no system prompt.
-    static func dataset(from f: RecipeFields) throws -> DatasetSpec {
-        DatasetSpec(
-            path: try f.requiredString("path"),
-            format: try f.choice("format", default: .auto),
-            columns: try columns(f),
-            template: try template(f),
-            weight: try f.double("weight", default: 1, in: 0...1_000_000),
-            validationFraction: try f.double("split", default: 0, in: 0...1, below: 1),
-            systemPrompt: try f.optionalString("system"))
-    }
-
+extension DataSection {
     /// Every canonical field a column mapping may rename.
     static let canonicalFields = Array(Set(RecordFormat.allCases.flatMap(\.fields))).sorted()
 
@@ -209,17 +240,28 @@ public struct DataSection: Equatable, Sendable {
                 source: v.source, key: f.keyPath("template"), expected: "a template name or a mapping", found: v.typeDescription)
         }
     }
-
-    /// The pipeline configuration, with `recipeSeed` used when `data.seed` is unset.
-    public func config(recipeSeed: UInt64) -> DataConfig {
-        DataConfig(
-            datasets: datasets, seqLen: seqLen, packing: packing, lengthPolicy: lengthPolicy,
-            trainOnInput: trainOnInput, chatScope: trainOn, onBadRecord: onBadRecord,
-            seed: seed ?? recipeSeed, cacheDirectory: cacheDir)
-    }
 }
 
-extension RecipeFields {
-    /// The value of `key` as written, null included.
-    func rawValue(_ key: String) -> RecipeValue? { valueIncludingNull(key) }
+extension RecipeKey {
+    /// `data.datasets`: a required, non-empty list of dataset entries.
+    static func datasets(_ name: String, _ path: WritableKeyPath<Section, [DatasetSpec]>) -> RecipeKey {
+        RecipeKey(name, read: { s, f in
+            let items = try f.list(name)
+            if items.isEmpty { throw RecipeError.missingKey(source: f.sourceOf(name), key: f.keyPath(name)) }
+            s[keyPath: path] = try items.enumerated().map { i, item in
+                var spec = DatasetSpec(path: "")
+                try spec.read(RecipeFields(item, path: f.keyPath(name) + "[\(i)]", known: DatasetSpec.keyNames,
+                                           parentSource: item.source))
+                return spec
+            }
+        }, write: { s in .sequence(.init(s[keyPath: path].map(\.resolved))) })
+    }
+
+    /// A list of non-empty texts, written in flow style.
+    static func textList(_ name: String, _ path: WritableKeyPath<Section, [String]>, resume: ResumeRule = .mayChange) -> RecipeKey {
+        RecipeKey(name, resume: resume, read: { s, f in
+            guard f.value(name) != nil else { return }
+            s[keyPath: path] = try f.texts(name)
+        }, write: { s in .flowList(s[keyPath: path].map(Node.quoted)) })
+    }
 }

@@ -1,4 +1,4 @@
-import Training
+import Datasets
 import Yams
 
 /// Reads the keys of one recipe mapping with types and defaults. Unknown keys are rejected
@@ -133,6 +133,18 @@ struct RecipeFields {
     /// A nested mapping (absent or null: all defaults).
     func section(_ key: String, known: [String]) throws -> RecipeFields {
         try RecipeFields(pairs[key], path: keyPath(key), known: known, parentSource: sourceOf(key))
+    }
+
+    /// A list of non-empty texts (absent or null: empty); an item of another kind is named
+    /// with its index (`eval.samples.prompts[1]`).
+    func texts(_ key: String) throws -> [String] {
+        try list(key).enumerated().map { i, v in
+            guard case let .scalar(text, _, _) = v, !text.isEmpty else {
+                throw RecipeError.wrongType(source: v.source, key: keyPath(key) + "[\(i)]", expected: "a non-empty string",
+                                            found: v.typeDescription)
+            }
+            return text
+        }
     }
 
     /// The items of a list (absent or null: empty).

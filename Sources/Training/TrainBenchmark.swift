@@ -1,4 +1,5 @@
 import Autograd
+import Datasets
 import Dispatch
 import Models
 import NN
@@ -142,10 +143,11 @@ public enum TrainBenchmark {
         for i in 0..<(warmup + steps) {
             let tokens = (0..<n).map { _ in Int32(rng.nextInt(below: v)) }
             var targets = (0..<n).map { _ in Int32(rng.nextInt(below: v)) }
-            for r in 0..<n where r % time < time / 2 { targets[r] = -100 }
+            for r in 0..<n where r % time < time / 2 { targets[r] = PackedRow.ignoreIndex }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let (grads, loss) = lossAndGradients(model, params, trainable: trainable, tokens: tokens, targets: targets,
-                                                 positions: positions, segments: segments, batch: batch, time: time)
+            let input = ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: batch, time: time,
+                                   targets: targets, ignoreIndex: PackedRow.ignoreIndex)
+            let (grads, loss) = lossAndGradients(model, params, trainable: trainable, input)
             optimizer.update(&params, grads: grads, lr: 3e-4, decays: { _ in true })
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6
             losses.append(loss)
@@ -184,11 +186,10 @@ public enum TrainBenchmark {
     /// Mean loss over counted targets and its gradients. A separate function so that the
     /// tracked copies of the weights and the graph are released before the optimizer
     /// writes the weights in place (a live tracked copy would force a copy of each).
-    static func lossAndGradients(_ model: DecoderModel, _ params: Parameters, trainable: Set<String>?, tokens: [Int32],
-                                 targets: [Int32], positions: [Int32], segments: [Int32], batch: Int, time: Int) -> (Parameters, Float) {
+    static func lossAndGradients(_ model: DecoderModel, _ params: Parameters, trainable: Set<String>?,
+                                 _ input: ModelInput) -> (Parameters, Float) {
         let tracked = params.tracked(only: trainable)
-        let (sum, count) = model.loss(tokens: tokens, targets: targets, positions: positions, segmentIDs: segments,
-                                      batch: batch, time: time, parameters: tracked)
+        let (sum, count) = model.loss(input, parameters: tracked)
         let loss = sum * (1 / Float(Swift.max(count, 1)))
         let grads = tracked.gradients(of: loss)
         return (grads, loss.scalar)

@@ -55,8 +55,7 @@ public struct Trainer {
     /// Sets BLAS's thread count. Every rank of `group` must start from the same `parameters`.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
                 group: ProcessGroup = .single) throws {
-        let problems = options.problems()
-        if !problems.isEmpty { throw TrainingError.invalidOptions(problems) }
+        precondition(options.problems().isEmpty, "Trainer: invalid options: \(options.problems().joined(separator: "; "))")
         try model.validate(parameters)
         if model.lora != nil {
             let adapters = model.adapterShapes.map(\.name)
@@ -157,9 +156,7 @@ public struct Trainer {
             tokens += batch.segmentIDs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             let tracked = parameters.tracked(only: trainableNames)
             let (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
-                model.loss(tokens: batch.tokens, targets: batch.targets, positions: batch.positions,
-                           segmentIDs: batch.segmentIDs, batch: batch.rowCount, time: batch.seqLen,
-                           parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
+                model.loss(batch.modelInput, parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
             }
             let value = Double(sum.scalar)
             if !value.isFinite { throw TrainingError.nonFiniteLoss(step: step + 1, value: value) }
@@ -247,13 +244,13 @@ public struct Trainer {
 
     /// A hash of every weight's bits (FNV-1a over the float bit patterns, in parameter order).
     public var weightHash: UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var h = FNV1a()
         for (_, t) in parameters.pairs {
             t.withUnsafeBufferPointer { buf in
-                for x in buf { h = (h ^ UInt64(x.bitPattern)) &* 0x100_0000_01B3 }
+                for x in buf { h.combine(UInt64(x.bitPattern)) }
             }
         }
-        return h
+        return h.value
     }
 
     /// Checks that every rank holds the same weights (their `weightHash`es agree). Collective:
@@ -269,19 +266,18 @@ public struct Trainer {
     /// collective; batches are global (N x `microBatchSize` rows) and sharded like training's.
     public func evaluate(maxBatches: Int = 0) throws -> EvalMetrics? {
         var val = try DataLoader(data: data, batchSize: options.microBatchSize * group.size, split: .validation)
-        var sum = 0.0, count = 0, batches = 0
-        while let global = val.next() {
-            let batch = group.isDistributed
-                ? global.rows(ProcessGroup.shard(rows: global.rowCount, rank: group.rank, size: group.size)) : global
-            batches += 1
-            if maxBatches > 0 && batches > maxBatches { break }
-            if batch.rowCount == 0 { continue }
-            let (s, c) = model.loss(tokens: batch.tokens, targets: batch.targets, positions: batch.positions,
-                                    segmentIDs: batch.segmentIDs, batch: batch.rowCount, time: batch.seqLen,
-                                    parameters: parameters)
-            sum += Double(s.scalar)
-            count += c
+        var batches = 0
+        let inputs = AnyIterator<ModelInput> {
+            while true {
+                guard let global = val.next() else { return nil }
+                batches += 1
+                if maxBatches > 0 && batches > maxBatches { return nil }
+                let batch = self.group.isDistributed
+                    ? global.rows(ProcessGroup.shard(rows: global.rowCount, rank: self.group.rank, size: self.group.size)) : global
+                if batch.rowCount > 0 { return batch.modelInput }
+            }
         }
+        var (sum, count) = model.lossSum(over: IteratorSequence(inputs), parameters: parameters)
         if group.isDistributed {
             var totals = [sum, Double(count)]
             try group.allreduceSum(&totals)
@@ -291,6 +287,14 @@ public struct Trainer {
         guard count > 0 else { return nil }
         let mean = sum / Double(count)
         return EvalMetrics(step: step, evalLoss: mean, evalPerplexity: exp(mean), evalTokens: count)
+    }
+}
+
+extension Batch {
+    /// The batch as the model's input, with the data pipeline's ignore value for uncounted targets.
+    public var modelInput: ModelInput {
+        ModelInput(tokens: tokens, positions: positions, segmentIDs: segmentIDs, batch: rowCount, time: seqLen,
+                   targets: targets, ignoreIndex: PackedRow.ignoreIndex)
     }
 }
 

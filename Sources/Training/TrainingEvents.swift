@@ -78,34 +78,75 @@ public enum TrainingEvent: Sendable {
     case warning(String)
     /// A checkpoint was written (periodically, on a stop request, or at the end).
     case checkpoint(step: Int, directory: URL)
-    case finished(TrainingSummary)
+    case finished(RunSummary)
 }
 
-/// The end of a run.
-public struct TrainingSummary: Codable, Sendable, Equatable {
+/// The end of a run: what `Trainer.train` returns and what `instruct train` writes to
+/// `RUN/NAME.json` (Recipes adds the recipe and the held-out accuracy).
+public struct RunSummary: Codable, Sendable, Equatable {
+    /// The recipe file (set by Recipes).
+    public var recipe: String?
+    /// Optimizer steps taken in all (a resumed run counts those before the resume).
     public var steps: Int
     public var tokens: Int
     public var trainedTokens: Int
-    public var seconds: Double
+    /// Seconds spent in steps (continued across resumes).
+    public var trainSeconds: Double
     public var finalLoss: Double?
     public var finalEvalLoss: Double?
-    /// Whether the run stopped early because `shouldStop` said so (Ctrl-C).
-    public var stopped: Bool = false
-    /// The last checkpoint written by this run, if any.
-    public var checkpoint: URL? = nil
-    /// Ranks of a data-parallel run (1 for one process).
-    public var ranks: Int = 1
-    /// Data parallel: seconds spent in the gradient all-reduce, and waiting for the slowest
-    /// rank before it, over the steps of this process (nil for one process).
-    public var allreduceSeconds: Double? = nil
-    public var rankWaitSeconds: Double? = nil
-    /// Steps taken by this process (not counting steps before a resume).
-    public var stepsThisRun: Int = 0
+    /// Scalar parameters of the model (the base's with LoRA).
+    public var parameters: Int
+    /// Held-out accuracy on `eval.synth` before and after training (nil without it).
+    public var accuracyBefore: Double?
+    public var accuracyAfter: Double?
+    /// Per family: accuracy before and after, and the number of examples.
+    public var perFamily: [String: FamilyAccuracy]?
+    public var evalSeconds: Double?
+    /// The step this run resumed from (nil for a fresh run).
+    public var resumedFrom: Int?
+    /// Whether the run stopped early on request (Ctrl-C); resume it with `--resume`.
+    public var stopped = false
+    /// The last checkpoint directory written by this run, if any.
+    public var checkpoint: String?
+    /// Data-parallel ranks (nil for one process).
+    public var ranks: Int?
+    /// Data parallel: mean seconds per step of this process spent in the gradient
+    /// all-reduce, and waiting for the slowest rank before it (nil for one process).
+    public var allreduceSecondsPerStep: Double?
+    public var rankWaitSecondsPerStep: Double?
+
+    public init(steps: Int, tokens: Int, trainedTokens: Int, trainSeconds: Double, parameters: Int) {
+        self.steps = steps
+        self.tokens = tokens
+        self.trainedTokens = trainedTokens
+        self.trainSeconds = trainSeconds
+        self.parameters = parameters
+    }
+
+    /// One task family's held-out accuracy.
+    public struct FamilyAccuracy: Codable, Sendable, Equatable {
+        public var before: Double
+        public var after: Double
+        public var examples: Int
+
+        public init(before: Double, after: Double, examples: Int) {
+            self.before = before
+            self.after = after
+            self.examples = examples
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
+        case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
+        case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
+        case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
+        case ranks, allreduceSecondsPerStep = "allreduce_s_per_step", rankWaitSecondsPerStep = "rank_wait_s_per_step"
+    }
 }
 
 /// Errors that stop training. Each says what to do next.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    case invalidOptions([String])
     case nonFiniteLoss(step: Int, value: Double)
     case noTrainingData
     case io(path: String, reason: String)
@@ -115,21 +156,15 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case distributed(String)
     /// The ranks' weights differ (weight hashes by rank) at a step.
     case replicasDiverged(step: Int, hashes: [UInt64])
-    /// LoRA adapters were trained on a base whose weights file had another SHA-256.
-    case baseMismatch(file: String, expected: String, found: String, checkpoint: String)
 
     public var description: String {
         switch self {
-        case let .invalidOptions(p):
-            return "invalid training options: " + p.joined(separator: "; ")
         case let .nonFiniteLoss(step, value):
             return "the loss became \(value) at step \(step); the weights were not updated with it. Lower training.lr or raise training.warmup_steps, and resume from the last checkpoint."
         case .noTrainingData:
             return "no training rows: every example was dropped or the datasets are empty. Run `instruct data inspect RECIPE` to see why."
         case let .io(path, reason):
             return "\(path): \(reason)"
-        case let .baseMismatch(file, expected, found, checkpoint):
-            return "\(file): this base weights file has SHA-256 \(found.prefix(16))..., but the LoRA adapters in \(checkpoint) were trained on one with \(expected.prefix(16))... (base_model.json). The adapters only fit the exact base they were trained on: restore that file (re-import the same model), or train new adapters on this base."
         case let .resumeMismatch(p):
             return "cannot resume: " + p.joined(separator: "; ")
                 + ". Resume with the recipe the checkpoint was trained with, or start a new run in another output.dir."

@@ -55,21 +55,22 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// Problems with these options, each naming its recipe key.
+    /// Problems with these options, each naming the option (the recipe reports the same
+    /// limits naming its keys when it is read; this guards library callers).
     public func problems() -> [String] {
         var p: [String] = []
-        if microBatchSize < 1 { p.append("training.batch_size must be at least 1") }
-        if gradientAccumulation < 1 { p.append("training.grad_accum must be at least 1") }
-        if let m = maxSteps, m < 1 { p.append("training.max_steps must be at least 1") }
-        if epochs < 1 { p.append("training.epochs must be at least 1") }
-        if !(lr > 0) { p.append("training.lr must be positive") }
-        if !(minLRRatio >= 0 && minLRRatio <= 1) { p.append("training.min_lr_ratio must be in [0, 1]") }
-        if warmupSteps < 0 { p.append("training.warmup_steps must be >= 0") }
-        if threads < 1 { p.append("training.threads must be at least 1") }
-        if logEvery < 1 { p.append("training.log_every must be at least 1") }
-        if saveEvery < 0 { p.append("training.save_every must be >= 0") }
-        if let k = keepLast, k < 1 { p.append("training.keep_last must be at least 1") }
-        if syncCheckEvery < 0 { p.append("training.sync_check_every must be >= 0") }
+        if microBatchSize < 1 { p.append("microBatchSize must be at least 1") }
+        if gradientAccumulation < 1 { p.append("gradientAccumulation must be at least 1") }
+        if let m = maxSteps, m < 1 { p.append("maxSteps must be at least 1") }
+        if epochs < 1 { p.append("epochs must be at least 1") }
+        if !(lr > 0) { p.append("lr must be positive") }
+        if !(minLRRatio >= 0 && minLRRatio <= 1) { p.append("minLRRatio must be in [0, 1]") }
+        if warmupSteps < 0 { p.append("warmupSteps must be >= 0") }
+        if threads < 1 { p.append("threads must be at least 1") }
+        if logEvery < 1 { p.append("logEvery must be at least 1") }
+        if saveEvery < 0 { p.append("saveEvery must be >= 0") }
+        if let k = keepLast, k < 1 { p.append("keepLast must be at least 1") }
+        if syncCheckEvery < 0 { p.append("syncCheckEvery must be >= 0") }
         return p
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Autograd
 import Foundation
+import Inference
 import Models
 import Training
 

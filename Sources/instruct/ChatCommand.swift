@@ -2,6 +2,7 @@ import ArgumentParser
 import Autograd
 import Datasets
 import Foundation
+import Inference
 import Recipes
 import Training
 
@@ -33,8 +34,8 @@ struct ChatCommand: ParsableCommand {
 
     private func chat() throws {
         BLAS.setThreadCount(sampling.threads)
-        let loaded = try LoadedModel.load(path: checkpoint, verify: !sampling.noVerify)
-        let encoder = try loaded.promptEncoder()
+        let loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
+        let encoder = loaded.encoder
         let interactive = isatty(0) != 0
         var systemPrompt = system
         var history: [Message] = []

@@ -52,8 +52,8 @@ struct DataInspectCommand: ParsableCommand {
         let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
         // The tokenizer as training would have it: loaded from tokenizer.path, or trained
         // from the data when the recipe says tokenizer.train.
-        let plan = try RunPlan.prepare(recipe)
-        let tokenizer = plan.tokenizer, data = plan.data
+        let setup = try recipe.setUp()
+        let tokenizer = setup.tokenizer, data = setup.data
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

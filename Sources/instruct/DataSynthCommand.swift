@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Synth
 
 /// `instruct data synth`: writes the synthetic verifiable-instruction dataset.
 struct DataSynth: ParsableCommand {

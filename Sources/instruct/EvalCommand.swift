@@ -1,8 +1,11 @@
 import ArgumentParser
 import Autograd
 import Datasets
+import Evaluation
 import Foundation
+import Inference
 import Recipes
+import Synth
 import Training
 
 /// `instruct eval`: measure a checkpoint on a data file (default), or score IFEval responses.
@@ -69,13 +72,14 @@ struct EvalCheckpointCommand: ParsableCommand {
 
     private func evaluate() throws {
         BLAS.setThreadCount(threads)
-        let loaded = try LoadedModel.load(path: checkpoint, verify: !noVerify)
+        let loaded = try LoadedModel.open(path: checkpoint, verify: !noVerify)
+        let settings = try EvaluationSettings.of(loaded)
         var metrics: [String: Any] = ["checkpoint": loaded.directory.path, "data": data]
         if let step = loaded.step { metrics["step"] = step }
         if !json { print("checkpoint \(loaded.directory.path)" + (loaded.step.map { " (step \($0))" } ?? "")) }
 
         let t0 = Date()
-        let loss = try loaded.evaluateLoss(path: data)
+        let loss = try loaded.evaluateLoss(path: data, like: settings.data, batchSize: settings.batchSize)
         metrics["loss"] = loss.loss
         metrics["perplexity"] = loss.perplexity
         metrics["tokens"] = loss.tokens
@@ -91,13 +95,13 @@ struct EvalCheckpointCommand: ParsableCommand {
             print(String(format: "loss %.4f  perplexity %.3f  over %d target tokens", loss.loss, loss.perplexity, loss.tokens))
         }
 
-        let maxNew = maxNewTokens ?? loaded.recipe.eval.maxNewTokens
+        let maxNew = maxNewTokens ?? settings.maxNewTokens
         if !noSynth && (synth || Self.hasCheckField(data)) {
             var records = try SynthFiles.load(path: data)
             if let limit { records = Array(records.prefix(limit)) }
             let t1 = Date()
             let (score, responses) = try SynthEvaluation.evaluate(model: loaded.model, parameters: loaded.parameters,
-                                                                  encoder: loaded.encoder, records: records,
+                                                                  encoder: loaded.encoder, card: loaded.card, records: records,
                                                                   maxNewTokens: maxNew, batchSize: batchSize)
             metrics["accuracy"] = score.overall.accuracy
             metrics["correct"] = score.overall.correct
@@ -126,7 +130,7 @@ struct EvalCheckpointCommand: ParsableCommand {
             }
         } else if let out = generateOut {
             let t1 = Date()
-            var answers = try loaded.generateResponses(path: data, maxNewTokens: maxNew, batchSize: batchSize, limit: limit)
+            var answers = try loaded.generateResponses(path: data, like: settings.data, maxNewTokens: maxNew, batchSize: batchSize, limit: limit)
             if let limit { answers = Array(answers.prefix(limit)) }
             let lines = try answers.map { a -> String in
                 var object: [String: Any] = ["response": a.response, "stop": a.stopReason.rawValue,
@@ -242,12 +246,11 @@ struct EvalIFEvalCommand: ParsableCommand {
         }
         var prompts = try IFEval.loadPrompts(path: input)
         if let limit { prompts = Array(prompts.prefix(max(0, limit))) }
-        let loaded = try LoadedModel.load(path: checkpoint)
-        let encoder = try loaded.promptEncoder()
-        let tokens = prompts.map { encoder.promptTokens(.instruction(instruction: $0.prompt, input: "", response: "")) }
+        let loaded = try LoadedModel.open(path: checkpoint)
+        let tokens = prompts.map { loaded.encoder.promptTokens(.instruction(instruction: $0.prompt, input: "", response: "")) }
         let context = loaded.model.config.contextLength
         let fits = tokens.indices.filter { tokens[$0].count < context }
-        let answers = try loaded.answer(prompts: fits.map { tokens[$0] }, maxNewTokens: maxNewTokens, batchSize: batchSize)
+        let answers = try loaded.answers(prompts: fits.map { tokens[$0] }, maxNewTokens: maxNewTokens, batchSize: batchSize)
         var responses = [String](repeating: "", count: prompts.count)
         for (i, a) in zip(fits, answers) { responses[i] = a.text }
         let lines = try zip(prompts, responses).map { try EvalCheckpointCommand.jsonLine(["prompt": $0.prompt, "response": $1]) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoints
 import Foundation
+import Interop
 import Models
 import Training
 
@@ -49,18 +50,17 @@ struct ExportCommand: ParsableCommand {
             guard let f = ModelExport.Format(rawValue: format) else {
                 throw ValidationError("--format must be one of \(ModelExport.Format.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'")
             }
-            let url = try CheckpointDirectory.resolve(checkpoint, runDirectory: URL(fileURLWithPath: checkpoint))
-            let ckpt = try CheckpointReader.open(url)
+            let ckpt = try CheckpointReader.open(try CheckpointDirectory.resolve(checkpoint))
             let files = try ModelExport.export(ckpt, format: f, to: URL(fileURLWithPath: out), merge: merge)
             for file in files { print("wrote \(file.path)") }
             if let dumpLogits {
                 // Reference logits for scripts/check_hf_export.py: one row of tokens, positions 0..T-1.
                 let tokens = logitTokens.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
                 // A LoRA checkpoint runs unmerged (base + adapters), the forward pass training used.
-                let (model, params) = LoRABase.isLoRA(ckpt) ? try LoRABase.adaptedParameters(of: ckpt) : try ModelImport.load(ckpt)
-                let logits = model.logits(tokens: tokens, positions: tokens.indices.map { Int32($0) },
-                                          segmentIDs: Array(repeating: 1, count: tokens.count), batch: 1, time: tokens.count,
-                                          parameters: params)
+                let card = try ModelCard.read(from: ckpt)
+                let (model, params) = LoRAFiles.isLoRA(ckpt) ? try CheckpointWeights.adapted(ckpt, card: card)
+                                                             : try CheckpointWeights.load(ckpt, card: card)
+                let logits = model.logits(ModelInput(sequence: tokens), parameters: params)
                 let v = model.config.vocabSize
                 let s = logits.scalars
                 let rows = (0..<tokens.count).map { t in (0..<v).map { Double(s[t * v + $0]) } }

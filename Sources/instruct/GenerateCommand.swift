@@ -2,6 +2,7 @@ import ArgumentParser
 import Autograd
 import Datasets
 import Foundation
+import Inference
 import Recipes
 import Training
 
@@ -38,10 +39,9 @@ func streamAnswer(_ loaded: LoadedModel, prompt: [Int32], arguments: SamplingArg
     if prompt.count >= context {
         throw CommandFailure("the prompt has \(prompt.count) tokens but the model's context is \(context) tokens; shorten it to leave room for an answer")
     }
-    let stops = arguments.stop + loaded.templateStopStrings
-    let options = loaded.generationOptions(sampling: arguments.sampling, maxNewTokens: arguments.maxNewTokens, stopStrings: stops)
+    let options = loaded.generationOptions(sampling: arguments.sampling, maxNewTokens: arguments.maxNewTokens, stopStrings: arguments.stop)
     let tokenizer = loaded.tokenizer
-    var stream = TextStream(decode: { tokenizer.decode($0) }, stopStrings: stops)
+    var stream = TextStream(decode: { tokenizer.decode($0) }, stopStrings: options.stopStrings)
     let rows = try Generator.generateRows(model: loaded.model, parameters: loaded.parameters, prompts: [prompt],
                                           options: options, rng: &rng) { _, token in
         let piece = stream.append(token)
@@ -92,7 +92,7 @@ struct GenerateCommand: ParsableCommand {
 
     private func generate() throws {
         BLAS.setThreadCount(sampling.threads)
-        let loaded = try LoadedModel.load(path: checkpoint, verify: !sampling.noVerify)
+        let loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
         let tokens: [Int32]
         if raw {
             var t = loaded.tokenizer.encode(prompt, allowSpecial: false)

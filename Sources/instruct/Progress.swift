@@ -37,11 +37,10 @@ final class ProgressPrinter {
             print("checkpoint step \(step): \(directory.path)")
         case let .finished(s):
             if isTerminal { print("") }
-            print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.seconds))
-            if let r = s.allreduceSeconds, s.stepsThisRun > 0 {
-                let n = Double(s.stepsThisRun)
+            print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.trainSeconds))
+            if let r = s.allreduceSecondsPerStep, let ranks = s.ranks {
                 print(String(format: "all-reduce: %.2f ms per step over %d ranks (rank 0 also waited %.2f ms per step for the slowest rank)",
-                             r / n * 1000, s.ranks, (s.rankWaitSeconds ?? 0) / n * 1000))
+                             r * 1000, ranks, (s.rankWaitSecondsPerStep ?? 0) * 1000))
             }
         }
     }

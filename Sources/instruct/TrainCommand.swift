@@ -51,14 +51,14 @@ struct TrainCommand: ParsableCommand {
             let stop = StopRequest.installForSIGINT()
             let fault = FaultInjection(environment: ProcessInfo.processInfo.environment, rank: group.rank)
             let main = group.isMain
-            let summary = try RecipeTraining.run(recipe, resume: resume, shouldStop: { stop.isRequested }, group: group,
-                                                 events: { e in
-                                                     fault.check(e)
-                                                     if main { progress.handle(e) }
-                                                 },
-                                                 report: { if main { print($0) } })
+            let summary = try recipe.run(resume: resume, shouldStop: { stop.isRequested }, group: group,
+                                         events: { e in
+                                             fault.check(e)
+                                             if main { progress.handle(e) }
+                                         },
+                                         report: { if main { print($0) } })
             group.finalize()
-            if summary.stopped == true && main {
+            if summary.stopped && main {
                 var command = "instruct train \(self.recipe)"
                 for o in overrides { command += " \(o)" }
                 if group.isDistributed { command = "mpirun -np \(group.size) " + command }

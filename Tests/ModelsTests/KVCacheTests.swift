@@ -36,8 +36,7 @@ final class KVCacheTests: XCTestCase {
             let t = 12, b = 2
             let seq = tokens(b * t, seed: 5)
             let positions = (0..<(b * t)).map { Int32($0 % t) }
-            let full = model.logits(tokens: seq, positions: positions, segmentIDs: [Int32](repeating: 0, count: b * t),
-                                    batch: b, time: t, parameters: p)                        // [B*T, V]
+            let full = model.logits(ModelInput(tokens: seq, positions: positions, segmentIDs: [Int32](repeating: 0, count: b * t), batch: b, time: t), parameters: p)                        // [B*T, V]
             for k in [1, 5, t] {
                 var cache = model.makeCache(batch: b, capacity: t)
                 var steps: [Tensor] = []   // each [B*n, V]
@@ -114,8 +113,7 @@ final class KVCacheTests: XCTestCase {
         _ = model.logits(appending: [9], positions: [3], cache: &cache, parameters: p)
         var fork2 = fork
         let again = model.logits(appending: [5], positions: [4], cache: &fork2, parameters: p)
-        let reference = model.logits(tokens: [1, 2, 3, 4, 5], positions: [0, 1, 2, 3, 4], segmentIDs: [0, 0, 0, 0, 0],
-                                     batch: 1, time: 5, parameters: p)
+        let reference = model.logits(ModelInput(tokens: [1, 2, 3, 4, 5], positions: [0, 1, 2, 3, 4], segmentIDs: [0, 0, 0, 0, 0], batch: 1, time: 5), parameters: p)
         assertClose(a, rows(reference, 3..<4), atol: 1e-5, rtol: 0)
         assertClose(again, rows(reference, 4..<5), atol: 1e-5, rtol: 0)
         XCTAssertEqual(cache.length, 4)

@@ -18,12 +18,12 @@ final class LoRAModelTests: XCTestCase {
             for (name, shape) in model.adapterShapes { p[name] = Tensor.randomNormal(shape, std: 0.2, rng: &rng) }
             let tokens: [Int32] = [3, 9, 4, 1, 30, 7, 2, 8]
             let pos = (0..<8).map { Int32($0) }, seg = [Int32](repeating: 1, count: 8)
-            let adapted = model.logits(tokens: tokens, positions: pos, segmentIDs: seg, batch: 1, time: 8, parameters: p)
+            let adapted = model.logits(ModelInput(tokens: tokens, positions: pos, segmentIDs: seg, batch: 1, time: 8), parameters: p)
             let merged = model.merged(p)
             XCTAssertEqual(merged.names, base.names, "merging removes the adapter tensors")
-            let plain = model.withoutAdapters.logits(tokens: tokens, positions: pos, segmentIDs: seg, batch: 1, time: 8, parameters: merged)
+            let plain = model.withoutAdapters.logits(ModelInput(tokens: tokens, positions: pos, segmentIDs: seg, batch: 1, time: 8), parameters: merged)
             assertClose(plain, adapted, atol: 2e-5, rtol: 1e-4, "\(config.family)")
-            let unadapted = model.withoutAdapters.logits(tokens: tokens, positions: pos, segmentIDs: seg, batch: 1, time: 8, parameters: base)
+            let unadapted = model.withoutAdapters.logits(ModelInput(tokens: tokens, positions: pos, segmentIDs: seg, batch: 1, time: 8), parameters: base)
             let moved = zip(unadapted.scalars, adapted.scalars).map { abs($0 - $1) }.max()!
             XCTAssertGreaterThan(moved, 1e-3, "the adapters must change the logits for this test to mean anything")
         }
@@ -37,8 +37,8 @@ final class LoRAModelTests: XCTestCase {
         var p = base
         for (n, t) in model.initialAdapters(rng: &rng).pairs { p[n] = t }
         let args = (tokens: [Int32]([1, 2, 3, 4]), pos: [Int32]([0, 1, 2, 3]), seg: [Int32]([1, 1, 1, 1]))
-        let a = model.logits(tokens: args.tokens, positions: args.pos, segmentIDs: args.seg, batch: 1, time: 4, parameters: p)
-        let b = model.withoutAdapters.logits(tokens: args.tokens, positions: args.pos, segmentIDs: args.seg, batch: 1, time: 4, parameters: base)
+        let a = model.logits(ModelInput(tokens: args.tokens, positions: args.pos, segmentIDs: args.seg, batch: 1, time: 4), parameters: p)
+        let b = model.withoutAdapters.logits(ModelInput(tokens: args.tokens, positions: args.pos, segmentIDs: args.seg, batch: 1, time: 4), parameters: base)
         XCTAssertEqual(a.scalars, b.scalars)
     }
 

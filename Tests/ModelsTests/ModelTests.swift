@@ -16,10 +16,9 @@ final class ModelTests: XCTestCase {
             var rng = RNG(seed: 1)
             let p = model.initialParameters(rng: &rng)
             let a: [Int32] = [3, 9, 4, 1, 30], b: [Int32] = [7, 2, 8]
-            let packed = model.logits(tokens: a + b, positions: [0, 1, 2, 3, 4, 0, 1, 2],
-                                      segmentIDs: [0, 0, 0, 0, 0, 1, 1, 1], batch: 1, time: 8, parameters: p)
-            let la = model.logits(tokens: a, positions: [0, 1, 2, 3, 4], segmentIDs: [0, 0, 0, 0, 0], batch: 1, time: 5, parameters: p)
-            let lb = model.logits(tokens: b, positions: [0, 1, 2], segmentIDs: [0, 0, 0], batch: 1, time: 3, parameters: p)
+            let packed = model.logits(ModelInput(tokens: a + b, positions: [0, 1, 2, 3, 4, 0, 1, 2], segmentIDs: [0, 0, 0, 0, 0, 1, 1, 1], batch: 1, time: 8), parameters: p)
+            let la = model.logits(ModelInput(tokens: a, positions: [0, 1, 2, 3, 4], segmentIDs: [0, 0, 0, 0, 0], batch: 1, time: 5), parameters: p)
+            let lb = model.logits(ModelInput(tokens: b, positions: [0, 1, 2], segmentIDs: [0, 0, 0], batch: 1, time: 3), parameters: p)
             assertClose(packed, Tensor.concatenate([la, lb], axis: 0), atol: 1e-5, "\(config.family)")
         }
     }
@@ -64,8 +63,7 @@ final class ModelTests: XCTestCase {
             var loss: Float = 0
             for _ in 0..<200 {
                 let t = p.tracked()
-                let (sum, count) = model.loss(tokens: tokens, targets: targets, positions: positions, segmentIDs: segments,
-                                              batch: 2, time: 8, parameters: t)
+                let (sum, count) = model.loss(ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: 2, time: 8, targets: targets, ignoreIndex: -100), parameters: t)
                 let mean = sum / Float(count)
                 loss = mean.scalar
                 let g = t.gradients(of: mean)
@@ -85,8 +83,7 @@ final class ModelTests: XCTestCase {
         checkGradients(names.map { p[$0] }) { xs in
             var q = p
             for (n, x) in zip(names, xs) { q[n] = x }
-            return model.logits(tokens: [1, 2, 3, 4, 5, 6], positions: [0, 1, 2, 0, 1, 2], segmentIDs: [0, 0, 0, 1, 1, 1],
-                                batch: 2, time: 3, parameters: q)
+            return model.logits(ModelInput(tokens: [1, 2, 3, 4, 5, 6], positions: [0, 1, 2, 0, 1, 2], segmentIDs: [0, 0, 0, 1, 1, 1], batch: 2, time: 3), parameters: q)
         }
     }
 
@@ -101,9 +98,8 @@ final class ModelTests: XCTestCase {
             var targets = Array(tokens.dropFirst()) + [-100]
             for i in [0, 1, 2, 8, 9] { targets[i] = -100 }
             let positions = (0..<16).map { Int32($0 % 8) }, segments = (0..<16).map { Int32($0 / 8) }
-            let (sum, count) = model.loss(tokens: tokens, targets: targets, positions: positions, segmentIDs: segments,
-                                          batch: 2, time: 8, parameters: p)
-            let full = model.logits(tokens: tokens, positions: positions, segmentIDs: segments, batch: 2, time: 8, parameters: p)
+            let (sum, count) = model.loss(ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: 2, time: 8, targets: targets, ignoreIndex: -100), parameters: p)
+            let full = model.logits(ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: 2, time: 8), parameters: p)
             XCTAssertEqual(full.shape, [16, config.vocabSize])
             let (fullSum, fullCount) = Tensor.crossEntropy(logits: full, targets: targets)
             XCTAssertEqual(count, 10)

@@ -57,8 +57,7 @@ final class ReferenceTests: XCTestCase {
         let (model, p, f) = try load(name)
         let positions = (0..<f.batch).flatMap { _ in (0..<f.time).map { Int32($0) } }
         let segments = (0..<f.batch).flatMap { b in [Int32](repeating: Int32(b), count: f.time) }
-        let logits = model.logits(tokens: f.tokens, positions: positions, segmentIDs: segments,
-                                  batch: f.batch, time: f.time, parameters: p)
+        let logits = model.logits(ModelInput(tokens: f.tokens, positions: positions, segmentIDs: segments, batch: f.batch, time: f.time), parameters: p)
         assertClose(logits, Tensor(shape: logits.shape, scalars: f.logits), atol: 1e-4, rtol: 0, name)
         var targets = [Int32]()
         for b in 0..<f.batch { for t in 0..<f.time {

@@ -3,6 +3,8 @@ import Datasets
 import Foundation
 import Models
 import NN
+import Inference
+import Interop
 import Training
 import XCTest
 @testable import Recipes
@@ -38,7 +40,7 @@ final class CheckpointModelTests: XCTestCase {
             output: {dir: \(dir.appendingPathComponent("run").path)}
             """
         let recipe = try Recipe.decode(yaml: yaml, file: "tiny.yaml")
-        _ = try RecipeTraining.run(recipe, events: { _ in }, report: { _ in })
+        _ = try recipe.run(events: { _ in }, report: { _ in })
         runDirectory = dir.appendingPathComponent("run")
         return runDirectory!  // just set
     }
@@ -58,14 +60,16 @@ final class CheckpointModelTests: XCTestCase {
     func test_evaluateLoss_trainingFile_equalsTrainerEvaluate() throws {
         let run = try Self.trainedRun()
         let loaded = try LoadedModel.load(path: run.path)
-        let report = try loaded.evaluateLoss(path: Self.dataPath)
+        let settings = try EvaluationSettings.of(loaded)
+        let report = try loaded.evaluateLoss(path: Self.dataPath, like: settings.data, batchSize: settings.batchSize)
         XCTAssertEqual(report.records, 48)
         XCTAssertEqual(report.examples, 48)
 
-        // The trainer's own path: the recipe prepared by RunPlan with the whole file as
-        // training data, its rows also served as the validation split.
-        let recipe = try Recipe.decode(yaml: loaded.recipe.resolvedYAML(), file: "resolved", overrides: ["data.datasets[0].split=0"])
-        var plan = try RunPlan.prepare(recipe)
+        // The trainer's own path: the stored recipe set up with the whole file as training
+        // data, its rows also served as the validation split.
+        let stored = try XCTUnwrap(try Recipe.stored(in: try CheckpointReader.open(loaded.directory)))
+        let recipe = try Recipe.decode(yaml: stored.resolvedYAML(), file: "resolved", overrides: ["data.datasets[0].split=0"])
+        var plan = try recipe.setUp()
         for i in plan.data.datasets.indices {
             plan.data.datasets[i].validation = plan.data.datasets[i].train
             plan.data.datasets[i].validationPlan = plan.data.datasets[i].trainPlan
@@ -81,7 +85,8 @@ final class CheckpointModelTests: XCTestCase {
     func test_generateResponses_greedy_equalsGeneratorOnPromptTokens() throws {
         let run = try Self.trainedRun()
         let loaded = try LoadedModel.load(path: run.path)
-        let answers = try loaded.generateResponses(path: Self.dataPath, maxNewTokens: 6, batchSize: 5, limit: 7)
+        let answers = try loaded.generateResponses(path: Self.dataPath, like: try EvaluationSettings.of(loaded).data, maxNewTokens: 6,
+                                                   batchSize: 5, limit: 7)
         XCTAssertEqual(answers.count, 7)
         let file = try RecordReader.read(path: Self.dataPath)
         for (i, a) in answers.enumerated() {
@@ -94,20 +99,20 @@ final class CheckpointModelTests: XCTestCase {
 
     func test_load_missingPath_throwsNotFound() {
         XCTAssertThrowsError(try LoadedModel.load(path: "/nonexistent/ckpt")) { error in
-            XCTAssertEqual(error as? CheckpointModelError, .notFound(path: "/nonexistent/ckpt"))
+            XCTAssertEqual(error as? CheckpointError, .notFound(path: "/nonexistent/ckpt"))
             XCTAssertTrue("\(error)".contains("/nonexistent/ckpt"))
         }
     }
 
-    func test_load_recipeWithOtherModelShape_namesWeightsFile() throws {
+    func test_load_cardWithOtherModelShape_namesWeightsFile() throws {
         let run = try Self.trainedRun()
-        let source = try LoadedModel.resolve(path: run.path)
+        let source = try CheckpointDirectory.resolve(run.path)
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-bad-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: source, to: copy)
-        let recipeURL = copy.appendingPathComponent("recipe.yaml")
-        let yaml = try String(contentsOf: recipeURL, encoding: .utf8).replacingOccurrences(of: "dim: 32", with: "dim: 48")
-        XCTAssertTrue(yaml.contains("dim: 48"))
-        try yaml.write(to: recipeURL, atomically: true, encoding: .utf8)
+        let cardURL = copy.appendingPathComponent("model_card.json")
+        let json = try String(contentsOf: cardURL, encoding: .utf8).replacingOccurrences(of: "\"dim\" : 32", with: "\"dim\" : 48")
+        XCTAssertTrue(json.contains("\"dim\" : 48"))
+        try json.write(to: cardURL, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try LoadedModel.load(path: copy.path)) { error in
             XCTAssertTrue(error is CheckpointError, "the manifest's checksum catches the edit first: \(error)")
         }
@@ -117,20 +122,30 @@ final class CheckpointModelTests: XCTestCase {
         }
     }
 
-    func test_load_withoutRecipe_namesRecipeFile() throws {
+    /// A checkpoint without a model card opens with the card its recipe describes; without
+    /// either, the error names the card.
+    func test_load_withoutCard_usesRecipe_withoutEither_namesCardFile() throws {
         let run = try Self.trainedRun()
-        let source = try LoadedModel.resolve(path: run.path)
+        let source = try CheckpointDirectory.resolve(run.path)
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-norecipe-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: source, to: copy)
-        // Drop recipe.yaml from the manifest too, so the checkpoint is consistent but lacks it.
-        let manifestURL = copy.appendingPathComponent("manifest.json")
-        var manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [String: Any])
-        let files = try XCTUnwrap(manifest["files"] as? [[String: Any]])
-        manifest["files"] = files.filter { ($0["name"] as? String) != "recipe.yaml" }
-        try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
-        try FileManager.default.removeItem(at: copy.appendingPathComponent("recipe.yaml"))
-        XCTAssertThrowsError(try LoadedModel.load(path: copy.path)) { error in
-            XCTAssertTrue("\(error)".contains("recipe.yaml"), "\(error)")
+        // Drop files from the manifest too, so the checkpoint is consistent but lacks them.
+        func drop(_ name: String) throws {
+            let manifestURL = copy.appendingPathComponent("manifest.json")
+            var manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [String: Any])
+            let files = try XCTUnwrap(manifest["files"] as? [[String: Any]])
+            manifest["files"] = files.filter { ($0["name"] as? String) != name }
+            try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
+            try FileManager.default.removeItem(at: copy.appendingPathComponent(name))
+        }
+        let original = try LoadedModel.load(path: source.path)
+        try drop("model_card.json")
+        let derived = try LoadedModel.open(path: copy.path)
+        XCTAssertEqual(derived.card.config, original.card.config)
+        XCTAssertEqual(derived.card.template, .alpaca)
+        try drop("recipe.yaml")
+        XCTAssertThrowsError(try LoadedModel.open(path: copy.path)) { error in
+            XCTAssertTrue("\(error)".contains("model_card.json"), "\(error)")
         }
     }
 
@@ -140,8 +155,8 @@ final class CheckpointModelTests: XCTestCase {
         let chat = dir.appendingPathComponent("chat.jsonl").path
         try "\n{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n"
             .write(toFile: chat, atomically: true, encoding: .utf8)
-        XCTAssertEqual(LoadedModel.trainingTemplate(DatasetSpec(path: chat)), .chatml)
-        XCTAssertEqual(LoadedModel.trainingTemplate(DatasetSpec(path: chat, template: .plain)), .plain)
-        XCTAssertEqual(LoadedModel.trainingTemplate(DatasetSpec(path: dir.appendingPathComponent("gone.jsonl").path)), .alpaca)
+        XCTAssertEqual(Recipe.trainingTemplate(DatasetSpec(path: chat)), .chatml)
+        XCTAssertEqual(Recipe.trainingTemplate(DatasetSpec(path: chat, template: .plain)), .plain)
+        XCTAssertEqual(Recipe.trainingTemplate(DatasetSpec(path: dir.appendingPathComponent("gone.jsonl").path)), .alpaca)
     }
 }

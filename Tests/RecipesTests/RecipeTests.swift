@@ -26,7 +26,7 @@ final class RecipeTests: XCTestCase {
         let r = try decode(minimal)
         XCTAssertEqual(r.seed, 0)
         XCTAssertEqual(r.tokenizer.path, "tok/gpt2")
-        XCTAssertEqual(r.data.datasets, [DatasetSpec(path: "data/a.jsonl")])
+        XCTAssertEqual(r.data.config.datasets, [DatasetSpec(path: "data/a.jsonl")])
         XCTAssertEqual(r.dataConfig, DataConfig(
             datasets: [DatasetSpec(path: "data/a.jsonl")], seqLen: 512, packing: .pack, lengthPolicy: .truncate,
             trainOnInput: false, chatScope: .allAssistant, onBadRecord: .error, seed: 0, cacheDirectory: "datasets/cache"))
@@ -147,12 +147,12 @@ final class RecipeTests: XCTestCase {
     func test_overrides_areTypedAndApplied() throws {
         let r = try decode(minimal, ["data.seq_len=1024", "seed=5", "data.datasets.0.weight=2", "data.datasets[0].template=llama3",
                                      "data.packing=pad", "data.cache_dir=null"])
-        XCTAssertEqual(r.data.seqLen, 1024)
+        XCTAssertEqual(r.data.config.seqLen, 1024)
         XCTAssertEqual(r.seed, 5)
-        XCTAssertEqual(r.data.datasets[0].weight, 2)
-        XCTAssertEqual(r.data.datasets[0].template, .llama3)
-        XCTAssertEqual(r.data.packing, .pad)
-        XCTAssertNil(r.data.cacheDir)
+        XCTAssertEqual(r.data.config.datasets[0].weight, 2)
+        XCTAssertEqual(r.data.config.datasets[0].template, .llama3)
+        XCTAssertEqual(r.data.config.packing, .pad)
+        XCTAssertNil(r.data.config.cacheDirectory)
         XCTAssertEqual(try decode("data:\n  datasets: [{path: a}]", ["tokenizer.path=t"]).tokenizer.path, "t")
     }
 

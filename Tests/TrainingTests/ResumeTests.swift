@@ -5,11 +5,12 @@ import Checkpoints
 import Datasets
 import Models
 import NN
+import TestSupport
 import Training
 
 /// Exact resume: N steps straight vs k steps, save, load, resume to N gives the same loss at
 /// every later step and the same final weights, bit for bit. A checkpoint is only ever taken
-/// after a whole optimizer step (`TrainingRun` saves between `trainStep` calls), so a resume
+/// after a whole optimizer step (`Trainer.train` saves between `trainStep` calls), so a resume
 /// cannot begin inside a gradient-accumulation window; the grad_accum case checks that the
 /// window after a resume is the same one.
 final class ResumeTests: XCTestCase {
@@ -116,23 +117,23 @@ final class ResumeTests: XCTestCase {
 
         let straightRun = f.dir.appendingPathComponent("straight")
         var straight = try Trainer(model: f.model, parameters: start, data: f.data, options: o)
-        let s = try TrainingRun.run(&straight, directory: straightRun, title: "t", save: save(straightRun)) { _ in }
+        let s = try straight.train(directory: straightRun, title: "t", save: save(straightRun)) { _ in }
         XCTAssertFalse(s.stopped)
         XCTAssertEqual(try CheckpointDirectory.list(runDirectory: straightRun).map(\.step), [5, 10, 12])
 
         let run = f.dir.appendingPathComponent("stopped")
         var first = try Trainer(model: f.model, parameters: start, data: f.data, options: o)
         var polls = 0
-        let stoppedSummary = try TrainingRun.run(&first, directory: run, title: "t", shouldStop: { polls += 1; return polls >= 7 },
+        let stoppedSummary = try first.train(directory: run, title: "t", shouldStop: { polls += 1; return polls >= 7 },
                                                  save: save(run)) { _ in }
         XCTAssertTrue(stoppedSummary.stopped)
         XCTAssertEqual(first.step, 7)
-        XCTAssertEqual(stoppedSummary.checkpoint?.lastPathComponent, "step-0000007")
+        XCTAssertEqual(stoppedSummary.checkpoint.map { URL(fileURLWithPath: $0).lastPathComponent }, "step-0000007")
         XCTAssertEqual(try CheckpointDirectory.list(runDirectory: run).map(\.step), [5, 7])
         // A killed run may have logged steps after its last checkpoint; resuming from step 5 drops them.
         let checkpoint = try CheckpointReader.open(run.appendingPathComponent("step-0000005"))
         var resumed = try Trainer.resume(from: checkpoint, model: f.model, data: f.data, options: o)
-        let r = try TrainingRun.run(&resumed, directory: run, title: "t", save: save(run)) { _ in }
+        let r = try resumed.train(directory: run, title: "t", save: save(run)) { _ in }
         XCTAssertEqual(r.steps, 12)
         let a = try loggedSteps(straightRun), b = try loggedSteps(run)
         XCTAssertEqual(b.map(\.0), Array(1...12))
@@ -146,7 +147,7 @@ final class ResumeTests: XCTestCase {
         o.saveEvery = 2
         var t = try Trainer(model: f.model, parameters: Trainer.initialParameters(f.model, seed: 1), data: f.data, options: o)
         let run = f.dir.appendingPathComponent("keep")
-        _ = try TrainingRun.run(&t, directory: run, title: "t",
+        _ = try t.train(directory: run, title: "t",
                                 save: { t in try t.saveCheckpoint(in: run, extraFiles: [:], keepLast: 2) }) { _ in }
         XCTAssertEqual(try CheckpointDirectory.list(runDirectory: run).map(\.step), [4, 6])
     }

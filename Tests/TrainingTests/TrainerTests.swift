@@ -8,41 +8,6 @@ import Tokenizers
 import Training
 import TestSupport
 
-/// Small end-to-end fixtures: a JSONL of instruction records, a BPE trained on them, the
-/// prepared data and a tiny Llama.
-enum TrainingFixture {
-    static func directory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("instructkit-training-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
-    static func records(_ n: Int) -> String {
-        let words = ["red", "blue", "cat", "dog", "sun", "tree", "moon", "fish", "bird", "rain"]
-        var lines: [String] = []
-        for i in 0..<n {
-            let a = words[i % words.count], b = words[(i * 7 + 3) % words.count]
-            lines.append("{\"instruction\": \"Reverse the words.\", \"input\": \"\(a) \(b)\", \"output\": \"\(b) \(a)\"}")
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    static func prepare(in dir: URL, count: Int = 24, seqLen: Int = 64, packing: PackingMode = .pack,
-                        split: Double = 0.25) throws -> (PreparedData, any TextTokenizer) {
-        let path = dir.appendingPathComponent("data.jsonl")
-        try records(count).write(to: path, atomically: true, encoding: .utf8)
-        let tokenizer = try BPETrainer.train(text: records(count), vocabularySize: 300, specialTokens: ["<|endoftext|>"])
-        let config = DataConfig(datasets: [DatasetSpec(path: path.path, template: TemplateKind(name: "plain"), validationFraction: split)], seqLen: seqLen,
-                                packing: packing, seed: 1, cacheDirectory: nil)
-        return (try DataPipeline.prepare(config, tokenizer: tokenizer), tokenizer)
-    }
-
-    static func model(vocab: Int) throws -> DecoderModel {
-        try DecoderModel(ModelConfig(family: .llama, vocabSize: vocab, contextLength: 128, dim: 16, layers: 1, heads: 2,
-                                     kvHeads: 1, ffnDim: 32))
-    }
-}
-
 final class TrainerTests: XCTestCase {
     func options(batch: Int, accum: Int, steps: Int) -> TrainingOptions {
         var o = TrainingOptions()
@@ -134,7 +99,7 @@ final class TrainerTests: XCTestCase {
                             options: { var o = options(batch: 4, accum: 1, steps: 40); o.lr = 1e-2; return o }())
         var events: [String] = []
         var losses: [Double] = []
-        let summary = try TrainingRun.run(&t, directory: dir.appendingPathComponent("run"), title: "test") { e in
+        let summary = try t.train(directory: dir.appendingPathComponent("run"), title: "test") { e in
             if case .eval = e { events.append("eval") }
             if case let .step(m) = e, let l = m.loss { losses.append(l) }
         }

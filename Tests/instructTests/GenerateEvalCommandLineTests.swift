@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Inference
 import Recipes
 import Training
 import XCTest

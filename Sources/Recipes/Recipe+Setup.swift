@@ -1,0 +1,127 @@
+import Autograd
+import Checkpoints
+import Datasets
+import Foundation
+import Interop
+import Models
+import NN
+import Tokenizers
+import Training
+
+extension Recipe {
+    /// Everything a recipe resolves to before the first step: the tokenizer (loaded, or
+    /// trained from the data), the prepared data, the model, its card and the run directory.
+    public struct Setup {
+        public var recipe: Recipe
+        public var tokenizer: any TextTokenizer
+        /// `tokenizer.json` text to store with the run (nil for a llama2.c tokenizer, which is
+        /// stored by path only).
+        public var tokenizerJSON: String?
+        public var data: PreparedData
+        public var model: DecoderModel
+        /// The model card every checkpoint of the run carries.
+        public var card: ModelCard
+        public var outputDirectory: URL
+
+        /// The encoder that renders prompts exactly as the first dataset is trained.
+        public var promptEncoder: ExampleEncoder
+    }
+
+    /// Resolves the recipe. Trains the tokenizer when asked (deterministic), prepares the
+    /// data (using the cache), and checks the model against the tokenizer and data.
+    public func setUp() throws -> Setup {
+        let dataConfig = self.dataConfig
+        var json: String? = nil
+        let tokenizer: any TextTokenizer
+        if let t = self.tokenizer.train {
+            let corpus = try TrainingCorpus.text(dataConfig)
+            let bpe = try BPETrainer.train(text: corpus, vocabularySize: t.vocabSize, specialTokens: t.specialTokens,
+                                           minimumFrequency: t.minFrequency)
+            tokenizer = bpe
+            json = bpe.tokenizerJSON()
+        } else {
+            tokenizer = try loadTokenizer(from: self.tokenizer.path ?? "")
+            json = (tokenizer as? BPETokenizer)?.tokenizerJSON()
+        }
+        let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
+        let config = model.config(vocabSize: tokenizer.vocabularySize, seqLen: dataConfig.seqLen)
+        if config.vocabSize < tokenizer.vocabularySize {
+            throw RecipeError.invalidValue(source: file, key: "model.vocab_size",
+                                           reason: "\(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids; remove it to use the tokenizer's size")
+        }
+        if config.family == .gpt2 && config.contextLength < dataConfig.seqLen {
+            throw RecipeError.invalidValue(source: file, key: "model.context_length",
+                                           reason: "\(config.contextLength) is shorter than data.seq_len \(dataConfig.seqLen); GPT-2's learned positions need one row per position")
+        }
+        let decoder = try DecoderModel(config, lora: finetune.loraConfig)
+        let card = modelCard(config: config, tokenizer: tokenizer, storesTokenizer: json != nil)
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, template: card.template, systemPrompt: card.systemPrompt,
+                                         trainOnInput: false, scope: dataConfig.chatScope)
+        return Setup(recipe: self, tokenizer: tokenizer, tokenizerJSON: json, data: data, model: decoder, card: card,
+                     outputDirectory: URL(fileURLWithPath: output.dir), promptEncoder: encoder)
+    }
+
+    /// The card of a model trained by this recipe: `config`, the tokenizer (stored in the
+    /// checkpoint as tokenizer.json, or the recipe's path), and the first dataset's template
+    /// and system prompt, which generation uses to prompt the model as it was trained.
+    func modelCard(config: ModelConfig, tokenizer: any TextTokenizer, storesTokenizer: Bool) -> ModelCard {
+        let spec = dataConfig.datasets[0]
+        let template = Self.trainingTemplate(spec)
+        let stops = ModelCard.stops(template: template, tokenizer: tokenizer)
+        return ModelCard(config: config, tokenizer: storesTokenizer ? "tokenizer.json" : self.tokenizer.path ?? "",
+                         template: template, systemPrompt: spec.systemPrompt, bosTokenID: tokenizer.bosTokenID,
+                         stopTokenIDs: stops.ids, stopStrings: stops.strings, source: file)
+    }
+
+    /// The template the first dataset is trained with: the recipe's, else the default of its
+    /// format; for `format: auto`, the format detected from the first line of the dataset
+    /// file when that file is there and is JSONL (training detects it the same way), else
+    /// Alpaca.
+    static func trainingTemplate(_ spec: DatasetSpec) -> TemplateKind {
+        if let t = spec.template { return t }
+        guard spec.format == .auto, let handle = FileHandle(forReadingAtPath: spec.path) else { return spec.format.defaultTemplate }
+        defer { try? handle.close() }
+        let head = handle.readData(ofLength: 1 << 20)
+        guard let line = head.split(separator: 0x0A).first(where: { !$0.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }),
+              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let format = RecordFormat.detect(fields: Set(object.keys), columns: spec.columns)
+        else { return spec.format.defaultTemplate }
+        return format.defaultTemplate
+    }
+}
+
+extension Recipe.Setup {
+    /// The weights the run starts from: `model.init`'s checkpoint when set (checked against
+    /// the model), else fresh weights from the seed. With LoRA, the base's weights plus fresh
+    /// adapters (PEFT's initialisation, stream 0x10A of `seed`).
+    public func startingParameters(seed: UInt64) throws -> Parameters {
+        guard let path = recipe.model.initFrom else { return Trainer.initialParameters(model, seed: seed) }
+        let checkpoint = try CheckpointReader.open(try CheckpointDirectory.resolve(path))
+        let weights = checkpoint.directory.appendingPathComponent("model.safetensors")
+        guard checkpoint.contains("model.safetensors") else {
+            throw RecipeError.invalidValue(source: recipe.file, key: "model.init",
+                                           reason: "\(checkpoint.directory.path) has no model.safetensors (a LoRA checkpoint holds only adapters); export it merged with `instruct export \(checkpoint.directory.path) --merge --format hf --out DIR`, import that, and start from the import")
+        }
+        let tensors = try checkpoint.tensors("model.safetensors")
+        var p = Parameters(tensors.entries.map { ($0.name, $0.tensor) })
+        if model.lora != nil {
+            var rng = RNG(seed: seed, stream: 0x10A)
+            for (n, t) in model.initialAdapters(rng: &rng).pairs { p[n] = t }
+        }
+        do {
+            try model.validate(p)
+        } catch {
+            throw RecipeError.invalidValue(source: recipe.file, key: "model.init",
+                                           reason: "\(weights.path) does not fit the model section (\(error)); make the model section match the checkpoint (an imported one has it in model.yaml)")
+        }
+        return p
+    }
+
+    /// With LoRA, the identity of the base weights file (`model.init`'s model.safetensors and
+    /// its SHA-256), saved in every checkpoint as `base_model.json`; nil otherwise.
+    public func baseIdentity() throws -> LoRAFiles.Identity? {
+        guard model.lora != nil, let path = recipe.model.initFrom else { return nil }
+        let dir = try CheckpointDirectory.resolve(path)
+        return try LoRAFiles.identify(weightsFile: dir.appendingPathComponent("model.safetensors"))
+    }
+}

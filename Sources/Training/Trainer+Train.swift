@@ -1,0 +1,88 @@
+import Foundation
+
+extension Trainer {
+    /// Drives the trainer to the end: steps, periodic evaluation, `metrics.jsonl` and the loss
+    /// curve in the run directory, and events for the command line to show.
+    ///
+    /// Runs every remaining step. `events` receives progress; the directory receives metrics.
+    /// A thrown error (for example a non-finite loss) leaves everything already written intact.
+    ///
+    /// With `save`, a checkpoint is written every `options.saveEvery` steps, when
+    /// `shouldStop` returns true (checked between optimizer steps, so the current step
+    /// finishes first), and after the last step; the run stops after a stop request.
+    /// Checkpoints are only ever taken after a whole optimizer step, so a resume can never
+    /// start inside a gradient-accumulation window. `save` receives the trainer and returns
+    /// the checkpoint directory (the caller adds the recipe and tokenizer; Training does
+    /// not know recipes).
+    ///
+    /// Data parallel (`group`): every rank runs this loop; rank 0 alone writes
+    /// metrics.jsonl and the loss curve (`save` gathers and writes on rank 0 itself), a stop
+    /// request on any rank stops every rank after the same step, and the ranks' weights are
+    /// compared at the start, every `options.syncCheckEvery` steps and at the end.
+    public mutating func train(directory: URL, title: String, shouldStop: () -> Bool = { false },
+                               save: ((Trainer) throws -> URL)? = nil,
+                               events: (TrainingEvent) -> Void) throws -> RunSummary {
+        let log = group.isMain ? try MetricsLog(directory: directory, truncateAfterStep: step) : nil
+        try checkReplicasInSync()
+        let stepsBefore = step
+        events(.started(totalSteps: totalSteps, startStep: step,
+                        parameterCount: parameters.elementCount, rowsPerEpoch: loader.rowsPerEpoch))
+        var lastLoss: Double? = nil
+        var lastEval: Double? = nil
+        let opts = options
+        var savedStep = step
+        var lastCheckpoint: URL? = nil
+        var stopped = false
+        func checkpoint(_ t: Trainer) throws {
+            guard let save, t.step != savedStep else { return }
+            let url = try save(t)
+            savedStep = t.step
+            lastCheckpoint = url
+            events(.checkpoint(step: t.step, directory: url))
+        }
+        while !isFinished, let m = try trainStep() {
+            if m.loss == nil {
+                events(.warning("step \(m.step) had no trained tokens; the weights were not updated"))
+            }
+            lastLoss = m.loss ?? lastLoss
+            if m.step % opts.logEvery == 0 || m.step == totalSteps {
+                try log?.append(m)
+                events(.step(m))
+            }
+            let evalNow = opts.evalEvery > 0 && m.step % opts.evalEvery == 0
+            if evalNow || m.step == totalSteps {
+                if let e = try evaluate(maxBatches: opts.evalBatches) {
+                    try log?.append(e)
+                    lastEval = e.evalLoss
+                    events(.eval(e))
+                }
+            }
+            if m.step % max(opts.logEvery, 10) == 0 || m.step == totalSteps {
+                try log?.writeCurve(title: title)
+            }
+            if opts.syncCheckEvery > 0 && m.step % opts.syncCheckEvery == 0 { try checkReplicasInSync() }
+            if opts.saveEvery > 0 && m.step % opts.saveEvery == 0 { try checkpoint(self) }
+            if !isFinished, try group.any(shouldStop()) {
+                stopped = true
+                break
+            }
+        }
+        try checkReplicasInSync()
+        try checkpoint(self)
+        try log?.writeCurve(title: title)
+        var summary = RunSummary(steps: step, tokens: tokensSeen, trainedTokens: trainedTokensSeen, trainSeconds: elapsedSeconds,
+                                 parameters: model.parameterCount)
+        summary.finalLoss = lastLoss
+        summary.finalEvalLoss = lastEval
+        summary.stopped = stopped
+        summary.checkpoint = lastCheckpoint?.path
+        if group.isDistributed {
+            let steps = Double(Swift.max(step - stepsBefore, 1))
+            summary.ranks = group.size
+            summary.allreduceSecondsPerStep = allreduceSeconds / steps
+            summary.rankWaitSecondsPerStep = rankWaitSeconds / steps
+        }
+        events(.finished(summary))
+        return summary
+    }
+}
