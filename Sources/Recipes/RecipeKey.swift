@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizers
 import Yams
 
 /// Whether a key may differ between a checkpoint's recipe and the recipe that resumes it.
@@ -183,9 +184,5 @@ enum ResolvedText {
     }
 
     /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
-    static func quoted(_ s: String) -> String {
-        // An array of one string always serialises; the fallback is unreachable.
-        let data = (try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
-    }
+    static func quoted(_ s: String) -> String { JSONText.quoted(s) }
 }

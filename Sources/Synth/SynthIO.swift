@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Tokenizers
 
 /// What `manifest.json` records about a generated dataset: generator and version, seed,
 /// families, options, and for each split its file, record count per family and SHA-256.
@@ -48,23 +49,23 @@ public enum SynthFiles {
     /// One record as a JSON object on one line (no trailing newline), fields in a fixed order.
     public static func encodeLine(_ record: SynthRecord) -> String {
         var fields: [(String, String)] = [
-            ("instruction", quote(record.instruction)),
-            ("input", quote(record.input)),
-            ("output", quote(record.output)),
-            ("family", quote(record.family.rawValue)),
+            ("instruction", JSONText.quoted(record.instruction)),
+            ("input", JSONText.quoted(record.input)),
+            ("output", JSONText.quoted(record.output)),
+            ("family", JSONText.quoted(record.family.rawValue)),
         ]
-        var check: [(String, String)] = [("kind", quote(record.check.kind))]
+        var check: [(String, String)] = [("kind", JSONText.quoted(record.check.kind))]
         switch record.check {
         case let .exact(answer):
-            check.append(("answer", quote(answer)))
+            check.append(("answer", JSONText.quoted(answer)))
         case let .jsonKey(key, value):
-            check.append(("key", quote(key)))
-            if let value { check.append(("value", quote(value))) }
+            check.append(("key", JSONText.quoted(key)))
+            if let value { check.append(("value", JSONText.quoted(value))) }
         case let .endsWith(phrase, body):
-            check.append(("phrase", quote(phrase)))
-            if let body { check.append(("body", quote(body))) }
+            check.append(("phrase", JSONText.quoted(phrase)))
+            if let body { check.append(("body", JSONText.quoted(body))) }
         case let .allCaps(answer):
-            if let answer { check.append(("answer", quote(answer))) }
+            if let answer { check.append(("answer", JSONText.quoted(answer))) }
         }
         fields.append(("check", object(check)))
         return object(fields)
@@ -213,26 +214,6 @@ public enum SynthFiles {
     }
 
     private static func object(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped; everything
-    /// else (including non-ASCII) left as UTF-8.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        "{" + fields.map { JSONText.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 }

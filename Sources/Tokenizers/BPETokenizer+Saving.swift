@@ -10,7 +10,7 @@ extension BPETokenizer {
         var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
         for (i, t) in addedTokens.enumerated() {
             out += i == 0 ? "\n" : ",\n"
-            out += "    {\"id\": \(t.id), \"content\": \(jsonQuote(t.content)), \"single_word\": false, "
+            out += "    {\"id\": \(t.id), \"content\": \(JSONText.quoted(t.content)), \"single_word\": false, "
             out += "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(!t.special), \"special\": \(t.special)}"
         }
         out += addedTokens.isEmpty ? "],\n" : "\n  ],\n"
@@ -20,7 +20,7 @@ extension BPETokenizer {
         out += "  \"post_processor\": null,\n"
         out += "  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n"
         out += "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n"
-        out += "    \"unk_token\": \(unknownTokenID.map { jsonQuote(tokenStrings[Int($0)]) } ?? "null"),\n"
+        out += "    \"unk_token\": \(unknownTokenID.map { JSONText.quoted(tokenStrings[Int($0)]) } ?? "null"),\n"
         out += "    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n"
         out += "    \"fuse_unk\": false,\n    \"byte_fallback\": false,\n    \"ignore_merges\": false,\n"
         out += "    \"vocab\": {"
@@ -28,14 +28,14 @@ extension BPETokenizer {
         for id in 0..<tokenStrings.count where inModelVocabulary[id] {
             out += first ? "\n      " : ",\n      "
             first = false
-            out += "\(jsonQuote(tokenStrings[id])): \(id)"
+            out += "\(JSONText.quoted(tokenStrings[id])): \(id)"
         }
         out += "\n    },\n    \"merges\": ["
         let pairs = merges.contains { tokenStrings[Int($0.0)].contains(" ") || tokenStrings[Int($0.1)].contains(" ") }
         for (i, (a, b)) in merges.enumerated() {
             out += i == 0 ? "\n      " : ",\n      "
             let sa = tokenStrings[Int(a)], sb = tokenStrings[Int(b)]
-            out += pairs ? "[\(jsonQuote(sa)), \(jsonQuote(sb))]" : jsonQuote(sa + " " + sb)
+            out += pairs ? "[\(JSONText.quoted(sa)), \(JSONText.quoted(sb))]" : JSONText.quoted(sa + " " + sb)
         }
         out += merges.isEmpty ? "]\n  }\n}\n" : "\n    ]\n  }\n}\n"
         return out
@@ -52,26 +52,4 @@ extension BPETokenizer {
             throw TokenizerError.writeFailed(path: path, detail: "\(error.localizedDescription)")
         }
     }
-}
-
-/// `s` as a JSON string literal: quotes, backslashes and control characters escaped, the rest raw UTF-8.
-func jsonQuote(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

@@ -33,34 +33,25 @@ struct CheckpointInspect: ParsableCommand {
     var noVerify = false
 
     func run() throws {
-        var url = URL(fileURLWithPath: path)
+        let url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw ValidationError("\(path): no such file or directory")
         }
-        // A run's `latest` pointer, or a run directory: inspect the checkpoint it names.
-        let run = isDir.boolValue ? url : url.deletingLastPathComponent()
-        if url.lastPathComponent == CheckpointDirectory.latestFileName
-            || (isDir.boolValue && !FileManager.default.fileExists(atPath: url.appendingPathComponent("manifest.json").path)
-                && FileManager.default.fileExists(atPath: url.appendingPathComponent(CheckpointDirectory.latestFileName).path)) {
-            url = try CheckpointDirectory.latest(runDirectory: run)
-            isDir = true
-        }
-        if isDir.boolValue {
-            try inspectDirectory(url)
-        } else {
+        if !isDir.boolValue && url.lastPathComponent != CheckpointDirectory.latestFileName {
             try inspectFile(url)
+            return
         }
-    }
-
-    private func inspectDirectory(_ url: URL) throws {
-        let manifestPath = url.appendingPathComponent("manifest.json").path
-        let dir = FileManager.default.fileExists(atPath: manifestPath)
-            ? url : try CheckpointDirectory.latest(runDirectory: url)
-        if dir.standardizedFileURL.path != url.standardizedFileURL.path {
+        // A checkpoint, a run directory or its `latest` pointer: inspect the checkpoint it names.
+        let dir = try CheckpointDirectory.resolve(path)
+        if isDir.boolValue && dir.standardizedFileURL.path != url.standardizedFileURL.path {
             let names = try CheckpointDirectory.list(runDirectory: url).map { $0.url.lastPathComponent }
             print("run \(url.path): checkpoints \(names.joined(separator: ", ")); latest is \(dir.lastPathComponent)")
         }
+        try inspectDirectory(dir)
+    }
+
+    private func inspectDirectory(_ dir: URL) throws {
         let checkpoint: Checkpoint
         var verification = "verified (every file's size and SHA-256 match)"
         if noVerify {

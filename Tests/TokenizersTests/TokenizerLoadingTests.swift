@@ -140,6 +140,6 @@ final class TokenizerLoadingTests: XCTestCase {
     }
 
     func test_jsonQuote_escapesControlCharacters() {
-        XCTAssertEqual(jsonQuote("a\"b\\c\n\u{1}é"), #""a\"b\\c\n\u0001é""#)
+        XCTAssertEqual(JSONText.quoted("a\"b\\c\n\u{1}é"), #""a\"b\\c\n\u0001é""#)
     }
 }
