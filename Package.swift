@@ -77,7 +77,7 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Training", "Datasets"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
