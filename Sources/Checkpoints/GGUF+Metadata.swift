@@ -1,6 +1,8 @@
 /// The type code of a GGUF metadata value (`enum gguf_type`, gguf-py's `GGUFValueType`).
 public enum GGUFValueType: UInt32, CaseIterable, Sendable {
+    /// Fixed-size scalars of GGUF version 1 and later.
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
+    /// Length-prefixed strings and arrays, and the 64-bit scalars added in version 2.
     case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
 
     /// The name gguf-py prints (`UINT8`, `STRING`, `ARRAY`, ...).
@@ -28,19 +30,32 @@ public enum GGUFValueType: UInt32, CaseIterable, Sendable {
 /// written again keeps every type. An array carries its element type, which matters for an
 /// empty array; its elements all have that type, and arrays may nest.
 public indirect enum GGUFValue: Equatable, Sendable {
+    /// An unsigned 8-bit integer.
     case uint8(UInt8)
+    /// A signed 8-bit integer.
     case int8(Int8)
+    /// An unsigned 16-bit integer.
     case uint16(UInt16)
+    /// A signed 16-bit integer.
     case int16(Int16)
+    /// An unsigned 32-bit integer (most llama.cpp hyperparameters).
     case uint32(UInt32)
+    /// A signed 32-bit integer.
     case int32(Int32)
+    /// An unsigned 64-bit integer.
     case uint64(UInt64)
+    /// A signed 64-bit integer.
     case int64(Int64)
+    /// A single-precision float.
     case float32(Float)
+    /// A double-precision float.
     case float64(Double)
+    /// A boolean (stored as one byte, 0 or 1).
     case bool(Bool)
+    /// A UTF-8 string.
     case string(String)
-    /// Elements all of `elementType` (an `.array` element may itself hold any element type).
+    /// An array: its element type, then the elements, all of that type (an `.array` element
+    /// may itself hold any element type).
     case array(GGUFValueType, [GGUFValue])
 
     /// The value's type code.

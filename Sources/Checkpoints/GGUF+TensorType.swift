@@ -5,10 +5,15 @@
 /// store `blockSize` consecutive elements (along `ne0`, the fastest-varying dimension) in
 /// `typeSize` bytes; plain types have a block size of 1.
 public enum GGUFTensorType: UInt32, CaseIterable, Sendable {
+    /// Plain floats and the legacy 32-element block types.
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
+    /// The K-quants: 256-element super-blocks of 16 or 32-element sub-blocks.
     case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
+    /// The importance-matrix quants (lattice codebooks); read as raw blocks only.
     case iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22, iq4_xs = 23
+    /// Integers, double precision, IQ1_M and bfloat16.
     case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30
+    /// Ternary and 4-bit floating-point block types; read as raw blocks only.
     case tq1_0 = 34, tq2_0 = 35, mxfp4 = 39, nvfp4 = 40, q1_0 = 41
 
     /// ggml's name for the type (`Q4_K`, `BF16`, ...), as llama.cpp and gguf-py print it.

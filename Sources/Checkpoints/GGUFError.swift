@@ -36,6 +36,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
     /// The writer was given something it cannot store (bad name, shape, value or duplicate).
     case invalidWrite(path: String, item: String, reason: String)
 
+    /// What went wrong, where, and what to do about it.
     public var description: String {
         switch self {
         case let .io(path, operation, reason):
@@ -75,5 +76,6 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
 }
 
 extension GGUFError: LocalizedError {
+    /// The same text as `description`, for `localizedDescription`.
     public var errorDescription: String? { description }
 }
