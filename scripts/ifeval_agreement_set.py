@@ -8,9 +8,9 @@ off-by-one in the Swift splitter or tokenizer flips a verdict); the count comes 
 punkt English model, set up as scripts/ifeval_reference.py does. The verdicts themselves are
 written by scripts/ifeval_reference.py, not here.
 
-  python3 scripts/ifeval_agreement_set.py Tests/TrainingTests/Fixtures/ifeval_agreement_responses.jsonl
-  python3 scripts/ifeval_reference.py Tests/TrainingTests/Fixtures/ifeval_agreement_responses.jsonl \
-      Tests/TrainingTests/Fixtures/ifeval_agreement_reference.jsonl
+  python3 scripts/ifeval_agreement_set.py Tests/EvaluationTests/Fixtures/ifeval_agreement_responses.jsonl
+  python3 scripts/ifeval_reference.py Tests/EvaluationTests/Fixtures/ifeval_agreement_responses.jsonl \
+      Tests/EvaluationTests/Fixtures/ifeval_agreement_reference.jsonl
 """
 import json
 import os

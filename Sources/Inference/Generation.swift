@@ -15,8 +15,8 @@ public struct GenerationOptions {
     /// The tokens up to and including the one that completed the string are returned (a
     /// stop string may end inside a token, so nothing is cut). Needs `decode`.
     public var stopStrings: [String]
-    /// Turns generated token ids into text, for stop strings (Training does not know the
-    /// tokenizer type: pass `tokenizer.decode`).
+    /// Turns generated token ids into text, for stop strings (the model does not know the
+    /// tokenizer: pass `tokenizer.decode`).
     public var decode: (([Int32]) -> String)?
     /// The id written into left-padding slots and fed to finished rows. Never attended by
     /// real tokens, so any valid id works.

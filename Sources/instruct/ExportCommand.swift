@@ -78,9 +78,9 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Turn a Hugging Face model directory or a llama2.c .bin into a step-0 checkpoint.",
         discussion: """
-            Writes CKPT/step-0000000 with model.safetensors, model_config.json, model.yaml (the
-            recipe model: section for these weights), special_tokens.json and the tokenizer
-            (tokenizer.json from the HF directory, or the file given with --tokenizer).
+            Writes CKPT/step-0000000 with model.safetensors, model_card.json (shape, tokenizer,
+            template, stop ids), model.yaml (the recipe model: section for these weights) and
+            the tokenizer (tokenizer.json from the HF directory, or the file given with --tokenizer).
 
             Examples:
               instruct import ../shared/datasets/models/stories260K/stories260K.bin \\

@@ -108,7 +108,7 @@ final class ResumeTests: XCTestCase {
 
     /// A stop request after k steps saves step-k; resuming the loop in the same run directory
     /// continues metrics.jsonl with no duplicated or missing step and the straight run's losses.
-    func test_trainingRun_stopRequest_savesAndResumeContinuesMetricsExactly() throws {
+    func test_train_stopRequest_savesAndResumeContinuesMetricsExactly() throws {
         let f = try fixture()
         var o = options(batch: 4, accum: 1, steps: 12)
         o.saveEvery = 5
@@ -141,7 +141,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(bits(resumed.parameters), bits(straight.parameters))
     }
 
-    func test_trainingRun_keepLast_prunesOlderCheckpoints() throws {
+    func test_train_keepLast_prunesOlderCheckpoints() throws {
         let f = try fixture()
         var o = options(batch: 4, accum: 1, steps: 6)
         o.saveEvery = 2

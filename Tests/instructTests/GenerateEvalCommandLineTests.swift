@@ -227,7 +227,7 @@ final class GenerateEvalCommandLineTests: XCTestCase {
         XCTAssertTrue(refused.err.contains("missing-prompts.jsonl"), refused.err)
     }
 
-    /// A checkpoint written by `instruct import` (model.yaml, no recipe.yaml) opens for
+    /// A checkpoint written by `instruct import` (a model card, no recipe.yaml) opens for
     /// `generate`: GPT-2 and Llama exported to Hugging Face and imported back answer exactly
     /// as the trained run does; stories260K (llama2.c) when the shared copy is there.
     func test_generate_importedCheckpoint_gpt2LlamaAndStories() throws {
