@@ -5,85 +5,57 @@ import Foundation
 import Models
 import NN
 
-/// Import of someone else's weights as a step-0 checkpoint: a Hugging Face directory
-/// (`config.json` + `model.safetensors`, GPT-2 or Llama) or a llama2.c `.bin`
-/// (`Llama2c.read`, which already permutes wq/wk from llama2.c's adjacent-pair RoPE into
-/// the rotate-half layout our Llama uses, `RopeLayout.halves`).
+/// Import of someone else's weights as a step-0 checkpoint: a GGUF file (llama.cpp, ollama),
+/// a Hugging Face directory as transformers 4.x and 5.x save it, or a llama2.c `.bin`.
+/// Whatever the source says about the model (shape, tokenizer, chat template, stop ids) goes
+/// into the checkpoint's model card, so `generate`, `chat`, `eval` and `model.init` need
+/// nothing else.
 public enum ModelImport {
     /// What an import produced.
     public struct Imported {
         public var config: ModelConfig
         /// HF-named tensors in the model's parameter order.
         public var parameters: Parameters
-        public var bos: Int?
-        public var eos: Int?
+        /// The beginning-of-sequence id, when the source names one.
+        public var bos: Int32?
+        /// The ids that end an answer (EOS and end-of-turn ids), first the EOS.
+        public var stopTokenIDs: [Int32]
+        /// The tokenizer the source carries: a tokenizer.json's bytes (HF folder, or built from
+        /// GGUF metadata), nil when the caller must give one (`--tokenizer`).
+        public var tokenizerJSON: Data?
+        /// The source's chat template (Jinja), when it has one.
+        public var chatTemplate: String?
+        /// What was imported (the path given).
+        public var source: String
 
-        public init(config: ModelConfig, parameters: Parameters, bos: Int?, eos: Int?) {
+        public init(config: ModelConfig, parameters: Parameters, bos: Int32? = nil, stopTokenIDs: [Int32] = [],
+                    tokenizerJSON: Data? = nil, chatTemplate: String? = nil, source: String = "") {
             self.config = config
             self.parameters = parameters
             self.bos = bos
-            self.eos = eos
+            self.stopTokenIDs = stopTokenIDs
+            self.tokenizerJSON = tokenizerJSON
+            self.chatTemplate = chatTemplate
+            self.source = source
         }
     }
 
-    /// Reads `path`: a directory is a Hugging Face model, a file a llama2.c checkpoint.
+    /// Reads `path`: a directory is a Hugging Face model, a `.gguf` file a GGUF model, any other
+    /// file a llama2.c checkpoint.
     public static func read(_ path: URL) throws -> Imported {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDir) else {
-            throw InteropError.invalid(path: path.path, reason: "does not exist; give a Hugging Face model directory or a llama2.c .bin")
+            throw InteropError.invalid(path: path.path, reason: "does not exist; give a GGUF file, a Hugging Face model directory or a llama2.c .bin")
         }
-        if !isDir.boolValue {
-            let m = try Llama2c.read(contentsOf: path)
-            let c = m.config
-            let config = ModelConfig(family: .llama, vocabSize: c.vocabSize, contextLength: c.seqLen, dim: c.dim, layers: c.layers,
-                                     heads: c.heads, kvHeads: c.kvHeads, ffnDim: c.hiddenDim, normEps: 1e-5, ropeTheta: 10000,
-                                     tiedEmbeddings: c.tiedEmbeddings)
-            return Imported(config: config, parameters: try ordered(m.tensors, config: config, path: path.path), bos: 1, eos: 2)
-        }
-        let configURL = path.appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: configURL),
-              let j = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw InteropError.invalid(path: configURL.path, reason: "missing or not a JSON object; a Hugging Face model directory needs config.json")
-        }
-        let config = try modelConfig(fromHF: j, path: configURL.path)
-        let weightsURL = path.appendingPathComponent("model.safetensors")
-        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw InteropError.invalid(path: weightsURL.path, reason: "missing; only single-file safetensors weights are imported")
-        }
-        var tensors = try SafeTensors.read(contentsOf: weightsURL)
-        if config.family == .gpt2 && !tensors.names.contains(where: { $0.hasPrefix("transformer.") }) {
-            tensors = tensors.prefixed("transformer.")  // the original gpt2 hub files omit the prefix
-        }
-        return Imported(config: config, parameters: try ordered(tensors, config: config, path: weightsURL.path),
-                        bos: j["bos_token_id"] as? Int, eos: j["eos_token_id"] as? Int)
-    }
-
-    /// `ModelConfig` from a GPT2Config or LlamaConfig `config.json`.
-    public static func modelConfig(fromHF j: [String: Any], path: String) throws -> ModelConfig {
-        func int(_ k: String) throws -> Int {
-            guard let v = j[k] as? Int else { throw InteropError.invalid(path: path, reason: "needs an integer '\(k)'") }
-            return v
-        }
-        func double(_ k: String, _ d: Double) -> Double { (j[k] as? Double) ?? (j[k] as? Int).map(Double.init) ?? d }
-        switch j["model_type"] as? String {
-        case "llama"?:
-            let dim = try int("hidden_size"), heads = try int("num_attention_heads")
-            if let hd = j["head_dim"] as? Int, hd != dim / heads {
-                throw InteropError.invalid(path: path, reason: "head_dim \(hd) differs from hidden_size / num_attention_heads; not supported")
-            }
-            return ModelConfig(family: .llama, vocabSize: try int("vocab_size"), contextLength: try int("max_position_embeddings"),
-                               dim: dim, layers: try int("num_hidden_layers"), heads: heads,
-                               kvHeads: (j["num_key_value_heads"] as? Int) ?? heads, ffnDim: try int("intermediate_size"),
-                               normEps: Float(double("rms_norm_eps", 1e-6)), ropeTheta: Float(double("rope_theta", 10000)),
-                               tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false)
-        case "gpt2"?:
-            let dim = try int("n_embd")
-            return ModelConfig(family: .gpt2, vocabSize: try int("vocab_size"), contextLength: try int("n_positions"), dim: dim,
-                               layers: try int("n_layer"), heads: try int("n_head"), ffnDim: (j["n_inner"] as? Int) ?? 4 * dim,
-                               normEps: Float(double("layer_norm_epsilon", 1e-5)), tiedEmbeddings: true)
-        default:
-            throw InteropError.invalid(path: path, reason: "model_type \(j["model_type"].map { "\($0)" } ?? "missing") is not gpt2 or llama")
-        }
+        if isDir.boolValue { return try HFFolder.read(path) }
+        if path.pathExtension.lowercased() == "gguf" { return try GGUFImport.read(path) }
+        let m = try Llama2c.read(contentsOf: path)
+        let c = m.config
+        let config = ModelConfig(family: .llama, vocabSize: c.vocabSize, contextLength: c.seqLen, dim: c.dim, layers: c.layers,
+                                 heads: c.heads, kvHeads: c.kvHeads, ffnDim: c.hiddenDim, normEps: 1e-5, ropeTheta: 10000,
+                                 tiedEmbeddings: c.tiedEmbeddings)
+        return Imported(config: config, parameters: try ordered(m.tensors, config: config, path: path.path), bos: 1,
+                        stopTokenIDs: [2], source: path.path)
     }
 
     /// The model's parameters taken from `tensors` in parameter order (see `CheckpointWeights.ordered`).
@@ -102,12 +74,13 @@ public enum ModelImport {
         return y
     }
 
-    /// Writes `imported` as `runDirectory/step-0000000`: model.safetensors, the model card
-    /// (the shape, the `plain` template: an imported base model was not instruction-tuned
-    /// here; stop at its EOS), model.yaml (the recipe `model:` section, to paste) and the
-    /// tokenizer file when given (`tokenizer.json` for a JSON file, else `tokenizer.bin`, the
-    /// llama2.c format). Returns the directory.
-    public static func save(_ imported: Imported, in runDirectory: URL, tokenizer: URL?, source: String? = nil) throws -> URL {
+    /// Writes `imported` as `runDirectory/step-0000000`: model.safetensors, the model card,
+    /// model.yaml (the recipe `model:` section, to paste) and the tokenizer: `tokenizer` when
+    /// given (`tokenizer.json` for a JSON file, else `tokenizer.bin`, the llama2.c format),
+    /// else the source's. The card's template is the source's chat template when it has one,
+    /// else `plain` (a base model was not instruction-tuned in any format). Returns the
+    /// directory.
+    public static func save(_ imported: Imported, in runDirectory: URL, tokenizer: URL? = nil) throws -> URL {
         var files: [String: CheckpointFile] = [:]
         files["model.safetensors"] = .tensors(NamedTensors(imported.parameters.pairs.map { ($0.name, $0.tensor) },
                                                            metadata: ["format": "pt", "producer": "instructkit import"]))
@@ -120,11 +93,101 @@ public enum ModelImport {
             }
             tokenizerFile = tokenizer.pathExtension == "json" ? "tokenizer.json" : "tokenizer.bin"
             files[tokenizerFile] = .bytes(data)
+        } else if let json = imported.tokenizerJSON {
+            tokenizerFile = "tokenizer.json"
+            files[tokenizerFile] = .bytes(json)
         }
-        let card = ModelCard(config: imported.config, tokenizer: tokenizerFile, template: .plain,
-                             bosTokenID: imported.bos.map(Int32.init), stopTokenIDs: imported.eos.map { [Int32($0)] } ?? [],
-                             source: source)
+        let card = ModelCard(config: imported.config, tokenizer: tokenizerFile, template: .plain, bosTokenID: imported.bos,
+                             stopTokenIDs: imported.stopTokenIDs, source: imported.source)
         files[ModelCard.fileName] = .bytes(try card.encoded())
         return try CheckpointWriter.save(step: 0, in: runDirectory, files: files, keepLast: nil)
+    }
+}
+
+/// A Hugging Face model directory as transformers 4.x and 5.x save it: config.json (read
+/// strictly, `HFConfig`), model.safetensors or shards listed in model.safetensors.index.json
+/// (F32, F16 or BF16), generation_config.json (EOS ids), tokenizer.json, and the chat template
+/// from chat_template.jinja or tokenizer_config.json.
+enum HFFolder {
+    static func read(_ dir: URL) throws -> ModelImport.Imported {
+        let configURL = dir.appendingPathComponent("config.json")
+        let json = try readObject(configURL, required: "a Hugging Face model directory needs config.json")
+        let hf = try HFConfig(json ?? [:], path: configURL.path)
+        var tensors = try weights(dir)
+        if hf.model.family == .gpt2 && !tensors.names.contains(where: { $0.hasPrefix("transformer.") }) {
+            tensors = tensors.prefixed("transformer.")  // the original gpt2 hub files omit the prefix
+        }
+        if !hf.model.tiedEmbeddings && hf.model.family == .llama && tensors["lm_head.weight"] == nil {
+            throw InteropError.invalid(path: dir.path, reason: "config.json says tie_word_embeddings false, but the weights have no lm_head.weight")
+        }
+        var stops = hf.eosTokenIDs
+        var bos = hf.bosTokenID
+        if let generation = try readObject(dir.appendingPathComponent("generation_config.json"), required: nil) {
+            let r = KeyReader(json: generation, path: dir.appendingPathComponent("generation_config.json").path)
+            for id in try r.optionalTokenIDs("eos_token_id") where !stops.contains(id) { stops.append(id) }
+            bos = try r.optionalTokenIDs("bos_token_id").first ?? bos
+        }
+        let tokenizerURL = dir.appendingPathComponent("tokenizer.json")
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path) ? try Data(contentsOf: tokenizerURL) : nil
+        return ModelImport.Imported(config: hf.model, parameters: try ModelImport.ordered(tensors, config: hf.model, path: dir.path),
+                                    bos: bos, stopTokenIDs: stops, tokenizerJSON: tokenizer, chatTemplate: try chatTemplate(dir),
+                                    source: dir.path)
+    }
+
+    /// model.safetensors, or every shard model.safetensors.index.json lists.
+    static func weights(_ dir: URL) throws -> NamedTensors {
+        let single = dir.appendingPathComponent("model.safetensors")
+        if FileManager.default.fileExists(atPath: single.path) { return try SafeTensors.read(contentsOf: single) }
+        let indexURL = dir.appendingPathComponent("model.safetensors.index.json")
+        guard let index = try readObject(indexURL, required: nil) else {
+            throw InteropError.invalid(path: single.path, reason: "missing, and there is no model.safetensors.index.json either; the weights must be safetensors")
+        }
+        guard let map = index["weight_map"] as? [String: String] else {
+            throw InteropError.invalid(path: indexURL.path, reason: "needs a `weight_map` object from tensor names to shard files")
+        }
+        var out = NamedTensors()
+        for shard in Set(map.values).sorted() {
+            guard !shard.contains("/"), !shard.hasPrefix(".") else {
+                throw InteropError.invalid(path: indexURL.path, reason: "shard \"\(shard)\" is not a file name in this directory")
+            }
+            let tensors = try SafeTensors.read(contentsOf: dir.appendingPathComponent(shard))
+            for e in tensors.entries where map[e.name] == shard { out.append(e.name, e.tensor) }
+        }
+        if let missing = map.keys.sorted().first(where: { out[$0] == nil }) {
+            throw InteropError.invalid(path: indexURL.path, reason: "lists '\(missing)' in \(map[missing] ?? "?"), which does not hold it")
+        }
+        return out
+    }
+
+    /// The chat template: chat_template.jinja (transformers 5), else tokenizer_config.json's
+    /// `chat_template` (a string, or a list of named templates of which `default` is used).
+    static func chatTemplate(_ dir: URL) throws -> String? {
+        let jinja = dir.appendingPathComponent("chat_template.jinja")
+        if FileManager.default.fileExists(atPath: jinja.path) {
+            do { return try String(contentsOf: jinja, encoding: .utf8) } catch {
+                throw InteropError.invalid(path: jinja.path, reason: "cannot read the chat template (\(error.localizedDescription))")
+            }
+        }
+        let configURL = dir.appendingPathComponent("tokenizer_config.json")
+        guard let config = try readObject(configURL, required: nil), let value = config["chat_template"], !(value is NSNull) else { return nil }
+        if let text = value as? String { return text }
+        if let list = value as? [[String: Any]] {
+            if let t = list.first(where: { $0["name"] as? String == "default" })?["template"] as? String { return t }
+            throw InteropError.unsupported(path: configURL.path, key: "chat_template",
+                                           reason: "a list of named templates without one named \"default\"; names: \(list.compactMap { $0["name"] as? String }.joined(separator: ", "))")
+        }
+        throw InteropError.invalid(path: configURL.path, reason: "`chat_template` must be a string or a list of {name, template}")
+    }
+
+    /// The JSON object in `url`; nil when the file is absent and not `required` (the reason given).
+    static func readObject(_ url: URL, required: String?) throws -> [String: Any]? {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            if let required { throw InteropError.invalid(path: url.path, reason: "missing; \(required)") }
+            return nil
+        }
+        guard let data = try? Data(contentsOf: url), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw InteropError.invalid(path: url.path, reason: "not a JSON object")
+        }
+        return object
     }
 }

@@ -34,7 +34,9 @@ public struct FinetuneSection: Equatable, Sendable, RecipeSection, CheckedSectio
     /// (q_proj/v_proj, c_attn). Names: q, k, v, o, gate, up, down (Llama); qkv, o, up, down (GPT-2).
     public var targets: [LoRATarget]
     /// The model family the targets belong to (from `model.family`; not a key).
-    let family: ModelFamily
+    private(set) var family: ModelFamily
+    /// Whether `targets` was written (else it is the family's default).
+    var stated = StatedKeys()
 
     /// The defaults for a model of `family`.
     init(family: ModelFamily) {
@@ -55,6 +57,7 @@ public struct FinetuneSection: Equatable, Sendable, RecipeSection, CheckedSectio
         RecipeKey("targets", resume: .mustMatch, read: { s, f in
             guard f.value("targets") != nil else { return }
             s.targets = try s.readTargets(f)
+            s.stated.keys.insert("targets")
         }, write: { s in .flowList(s.targets.map { Node($0.rawValue) }) }),
     ]
 
@@ -103,6 +106,21 @@ public struct FinetuneSection: Equatable, Sendable, RecipeSection, CheckedSectio
             let key = problem.contains("rank") ? "rank" : "targets"
             throw RecipeError.invalidValue(source: f.sourceOf(key), key: f.keyPath(key), reason: problem)
         }
+    }
+
+    /// The section for a model of `family` (the family `model.init`'s card gives): targets
+    /// left to their default become that family's; written ones must exist in it.
+    func adapting(to family: ModelFamily, source: String) throws -> FinetuneSection {
+        guard family != self.family else { return self }
+        var s = self
+        s.family = family
+        if !stated.keys.contains("targets") {
+            s.targets = Self.defaultTargets(family)
+        } else if let bad = targets.first(where: { $0.moduleSuffix(in: family) == nil }) {
+            throw RecipeError.invalidValue(source: source, key: "finetune.targets",
+                                           reason: bad.absenceReason(in: family))
+        }
+        return s
     }
 
     /// The adapters' configuration (nil for full fine-tuning).

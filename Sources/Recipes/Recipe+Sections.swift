@@ -34,10 +34,13 @@ public struct ModelSection: Equatable, Sendable, RecipeSection, CheckedSection {
     public var dropout = 0.0
     /// Default none (fresh weights): a checkpoint (step directory, run directory or its
     /// `latest`, e.g. one written by `instruct import`) whose weights the run starts from.
-    /// They must match this section's shape; the error names each mismatching tensor.
+    /// The shape (every key above but `dropout`) and the tokenizer come from its model card;
+    /// a key the recipe also states must agree, or the run stops naming it.
     public var initFrom: String?
+    /// The keys this section states (the others have their defaults); not part of its value.
+    var stated = StatedKeys()
 
-    static let keys: [RecipeKey<ModelSection>] = [
+    static let keys: [RecipeKey<ModelSection>] = ([
         .choice("family", \.family, resume: .mustMatch),
         .int("vocab_size", \.vocabSize, atLeast: 1, resume: .mustMatch),
         .int("context_length", \.contextLength, atLeast: 1, resume: .mustMatch),
@@ -51,7 +54,52 @@ public struct ModelSection: Equatable, Sendable, RecipeSection, CheckedSection {
         .bool("tied_embeddings", \.tiedEmbeddings, resume: .mustMatch),
         .double("dropout", \.dropout, in: 0...1, below: 1),
         .string("init", \.initFrom, resume: .mustMatch),
-    ]
+    ] as [RecipeKey<ModelSection>]).map { key in
+        RecipeKey(key.name, resume: key.resume, perRank: key.perRank, read: { s, f in
+            try key.read(&s, f)
+            if f.value(key.name) != nil { s.stated.keys.insert(key.name) }
+        }, write: key.write)
+    }
+
+    /// The shape keys a model card fixes (all but `dropout` and `init`).
+    static let shapeKeys = ["family", "vocab_size", "context_length", "dim", "layers", "heads", "kv_heads", "ffn_dim", "norm_eps",
+                            "rope_theta", "tied_embeddings"]
+
+    /// This section with the shape of `config` (the model card of `model.init`). A key this
+    /// section states with another value throws naming the key, the two values and `path`.
+    func taking(_ config: ModelConfig, from path: String, source: String) throws -> ModelSection {
+        var s = self
+        s.family = config.family
+        s.vocabSize = config.vocabSize
+        s.contextLength = config.contextLength
+        s.dim = config.dim
+        s.layers = config.layers
+        s.heads = config.heads
+        s.kvHeads = config.kvHeads
+        s.ffnDim = config.ffnDim
+        s.normEps = Double(config.normEps)
+        s.ropeTheta = Double(config.ropeTheta)
+        s.tiedEmbeddings = config.tiedEmbeddings
+        let mine = Dictionary(uniqueKeysWithValues: flattened(path: "").map { ($0.key, $0.value) })
+        let theirs = Dictionary(uniqueKeysWithValues: s.flattened(path: "").map { ($0.key, $0.value) })
+        for key in Self.shapeKeys where stated.keys.contains(key) {
+            // Compared as the model uses them (Float), so 1e-5 written here equals the card's 1e-05.
+            let same: Bool
+            switch key {
+            case "norm_eps": same = Float(normEps) == config.normEps
+            case "rope_theta": same = Float(ropeTheta) == config.ropeTheta
+            default: same = mine[key] == theirs[key]
+            }
+            if !same {
+                throw RecipeError.invalidValue(
+                    source: source, key: "model." + key,
+                    reason: "\(mine[key] ?? "?") differs from \(theirs[key] ?? "?") in the model card of model.init (\(path)); remove the key (the shape comes from model.init) or make it agree")
+            }
+        }
+        s.stated.keys.formUnion(Self.shapeKeys)
+        return s
+    }
+
 
     func check(_ f: RecipeFields) throws {
         if let problem = config(vocabSize: vocabSize ?? 1, seqLen: contextLength ?? 1).problems().first {
@@ -67,6 +115,13 @@ public struct ModelSection: Equatable, Sendable, RecipeSection, CheckedSection {
                     normEps: Float(normEps), ropeTheta: Float(ropeTheta), tiedEmbeddings: tiedEmbeddings,
                     dropout: Float(dropout))
     }
+}
+
+/// The keys a section states, recorded while it is read; two sections with the same values are
+/// equal whichever keys they state.
+struct StatedKeys: Equatable, Sendable {
+    var keys: Set<String> = []
+    static func == (a: StatedKeys, b: StatedKeys) -> Bool { true }
 }
 
 /// `training:` — the keys of `Training.TrainingOptions`, whose doc comments give each

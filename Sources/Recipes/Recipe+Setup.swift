@@ -27,9 +27,43 @@ extension Recipe {
         public var promptEncoder: ExampleEncoder
     }
 
-    /// Resolves the recipe. Trains the tokenizer when asked (deterministic), prepares the
-    /// data (using the cache), and checks the model against the tokenizer and data.
+    /// Resolves the recipe. With `model.init`, the shape and (unless the recipe names one) the
+    /// tokenizer come from that checkpoint's model card, and what the recipe states must agree;
+    /// the setup's `recipe` is then the recipe with them filled in (what is written to the run
+    /// folder and compared on resume). Trains the tokenizer when asked (deterministic),
+    /// prepares the data (using the cache), and checks the model against the tokenizer and data.
     public func setUp() throws -> Setup {
+        let (recipe, initTokenizer) = try resolvingInit()
+        return try recipe.setUpResolved(initTokenizer: initTokenizer)
+    }
+
+    /// This recipe with `model.init`'s shape and tokenizer filled in (see `setUp`), and the
+    /// init checkpoint's tokenizer when it has one.
+    func resolvingInit() throws -> (Recipe, (any TextTokenizer)?) {
+        guard let path = model.initFrom else { return (self, nil) }
+        let checkpoint = try CheckpointReader.open(try CheckpointDirectory.resolve(path), verify: false)
+        let card = try ModelCard.read(from: checkpoint)
+        var recipe = self
+        recipe.model = try model.taking(card.config, from: path, source: file)
+        recipe.finetune = try finetune.adapting(to: recipe.model.family, source: file)
+        guard !card.tokenizer.isEmpty else { return (recipe, nil) }
+        let initTokenizer = try card.loadTokenizer(in: checkpoint)
+        if tokenizer.path == nil && tokenizer.train == nil {
+            recipe.tokenizer.path = checkpoint.contains(card.tokenizer) ? try checkpoint.fileURL(card.tokenizer).path : card.tokenizer
+        } else if let mine = tokenizer.path {
+            if try loadTokenizer(from: mine).fingerprintBytes() != initTokenizer.fingerprintBytes() {
+                throw RecipeError.invalidValue(source: file, key: "tokenizer.path",
+                                               reason: "\(mine) is not the tokenizer of model.init (\(path)), whose ids the weights were trained on; remove tokenizer.path to use model.init's")
+            }
+        } else {
+            throw RecipeError.invalidValue(source: file, key: "tokenizer.train",
+                                           reason: "model.init (\(path)) has its own tokenizer, whose ids the weights were trained on; remove tokenizer.train")
+        }
+        return (recipe, initTokenizer)
+    }
+
+    /// `setUp` once `model.init` is resolved.
+    private func setUpResolved(initTokenizer: (any TextTokenizer)?) throws -> Setup {
         let dataConfig = self.dataConfig
         var json: String? = nil
         let tokenizer: any TextTokenizer
@@ -40,8 +74,15 @@ extension Recipe {
             tokenizer = bpe
             json = bpe.tokenizerJSON()
         } else {
-            tokenizer = try loadTokenizer(from: self.tokenizer.path ?? "")
-            json = (tokenizer as? BPETokenizer)?.tokenizerJSON()
+            let path = self.tokenizer.path ?? ""
+            tokenizer = try initTokenizer ?? loadTokenizer(from: path)
+            // A tokenizer.json is stored as it is (its normalizer, pre-tokenizer and decoder
+            // included); a GPT-2 directory is converted.
+            if path.hasSuffix(".json"), let data = FileManager.default.contents(atPath: path) {
+                json = String(decoding: data, as: UTF8.self)
+            } else {
+                json = (tokenizer as? BPETokenizer)?.tokenizerJSON()
+            }
         }
         let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
         let config = model.config(vocabSize: tokenizer.vocabularySize, seqLen: dataConfig.seqLen)

@@ -39,6 +39,11 @@ public struct Recipe: Equatable, Sendable {
         tokenizer = try Self.read(TokenizerSection(), "tokenizer", f)
         data = try Self.read(DataSection(), "data", f)
         model = try Self.read(ModelSection(), "model", f)
+        if tokenizer.path == nil && tokenizer.train == nil && model.initFrom == nil {
+            // Named as the missing `path`: the common case is an existing tokenizer.
+            let t = try f.section("tokenizer", known: TokenizerSection.keyNames)
+            throw RecipeError.missingKey(source: t.source, key: t.keyPath("path"))
+        }
         finetune = try Self.read(FinetuneSection(family: model.family), "finetune", f)
         try finetune.check(model: model, f.section("finetune", known: FinetuneSection.keyNames))
         training = try Self.read(TrainingSection(), "training", f)
@@ -92,8 +97,9 @@ extension CheckedSection {
 }
 
 /// `tokenizer:` — where the tokenizer lives, or how to train one from the data.
-/// Exactly one of `path` and `train` is given: no default can match the data and model a
-/// user has in mind.
+/// At most one of `path` and `train` is given, and one of them unless `model.init` names a
+/// checkpoint, whose tokenizer is then used: no default can match the data and model a user
+/// has in mind.
 public struct TokenizerSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// A HF `tokenizer.json`, a GPT-2 directory (vocab.json + merges.txt) or a llama2.c
     /// `tokenizer.bin`.
@@ -108,10 +114,6 @@ public struct TokenizerSection: Equatable, Sendable, RecipeSection, CheckedSecti
     ]
 
     func check(_ f: RecipeFields) throws {
-        if path == nil && train == nil {
-            // Named as the missing `path`: the common case is an existing tokenizer.
-            throw RecipeError.missingKey(source: f.source, key: f.keyPath("path"))
-        }
         if path != nil && train != nil {
             throw RecipeError.invalidValue(
                 source: f.sourceOf("train"), key: f.keyPath("train"),

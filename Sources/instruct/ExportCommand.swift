@@ -76,38 +76,37 @@ struct ExportCommand: ParsableCommand {
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Turn a Hugging Face model directory or a llama2.c .bin into a step-0 checkpoint.",
+        abstract: "Turn a GGUF file, a Hugging Face model directory or a llama2.c .bin into a step-0 checkpoint.",
         discussion: """
-            Writes CKPT/step-0000000 with model.safetensors, model_card.json (shape, tokenizer,
-            template, stop ids), model.yaml (the recipe model: section for these weights) and
-            the tokenizer (tokenizer.json from the HF directory, or the file given with --tokenizer).
+            Writes CKPT/step-0000000 with model.safetensors (float32), model_card.json (shape,
+            tokenizer, chat template, stop ids), model.yaml (the recipe model: section for these
+            weights) and the tokenizer (tokenizer.json from the HF directory or built from the
+            GGUF's metadata, or the file given with --tokenizer).
 
             Examples:
+              instruct import models/SmolLM2-135M-Instruct.Q4_1.gguf --out checkpoints/smollm2
+              instruct import exports/quickstart-hf --out checkpoints/quickstart-reimported
               instruct import ../shared/datasets/models/stories260K/stories260K.bin \\
                   --tokenizer ../shared/datasets/models/stories260K/tok512.bin --out checkpoints/stories260K
-              instruct import exports/quickstart-hf --out checkpoints/quickstart-reimported
             """)
 
-    @Argument(help: "A Hugging Face model directory (config.json + model.safetensors) or a llama2.c .bin file.")
+    @Argument(help: "A GGUF file, a Hugging Face model directory (config.json + safetensors) or a llama2.c .bin file.")
     var path: String
 
     @Option(help: "The run directory to write step-0000000 into.")
     var out: String
 
-    @Option(help: "A tokenizer file to store with the weights (default: the HF directory's tokenizer.json).")
+    @Option(help: "A tokenizer file to store with the weights (default: the source's own).")
     var tokenizer: String?
 
     func run() throws {
         try reportingErrors {
-            let source = URL(fileURLWithPath: path)
-            let imported = try ModelImport.read(source)
-            var tok = tokenizer.map { URL(fileURLWithPath: $0) }
-            let hfTok = source.appendingPathComponent("tokenizer.json")
-            if tok == nil && FileManager.default.fileExists(atPath: hfTok.path) { tok = hfTok }
-            let dir = try ModelImport.save(imported, in: URL(fileURLWithPath: out), tokenizer: tok)
+            let imported = try ModelImport.read(URL(fileURLWithPath: path))
+            let dir = try ModelImport.save(imported, in: URL(fileURLWithPath: out), tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
             let c = imported.config
             print("imported \(c.family.rawValue): dim \(c.dim), \(c.layers) layers, \(c.heads) heads (\(c.kvHeads) kv), vocabulary \(c.vocabSize), context \(c.contextLength)")
-            print("tokenizer: \(tok?.path ?? "none")")
+            print("tokenizer: \(tokenizer ?? (imported.tokenizerJSON != nil ? "the source's" : "none (pass --tokenizer FILE to generate with it)"))")
+            print("chat template: \(imported.chatTemplate != nil ? "the source's" : "none (plain prompts)"); stop ids: \(imported.stopTokenIDs.map(String.init).joined(separator: ", "))")
             print("checkpoint: \(dir.path)")
         }
     }
