@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
         .target(name: "Tokenizers"),
+        .target(name: "Templating"),
         .target(
             name: "Datasets",
             dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
@@ -71,6 +72,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TemplatingTests", dependencies: ["Templating"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Datasets", "Tokenizers", "Training", "Models", "NN", "Checkpoints"]),
         .testTarget(
