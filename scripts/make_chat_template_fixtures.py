@@ -16,6 +16,9 @@ normalisation (`_normalize_chat_messages`), and writes:
                                      error type, and the {% generation %} spans
   Fixtures/features.json             one row per feature: a small template, its context and
                                      jinja2's output or error, in transformers' environment
+  Fixtures/oasst_digests.json        for 564 real OpenAssistant conversations read from
+                                     ../shared/datasets (not copied), the FNV-1a 64 digest of
+                                     each rendering by eleven templates (or the raised message)
 
 `strftime_now` sees a fixed clock (2024-07-26 14:05:09), which the Swift tests inject too.
 Python is never needed to run the tests: the outputs are committed.
@@ -461,7 +464,39 @@ def make_feature_fixtures():
     print(f"features.json: {len(rows)} rows ({errors} error rows), {size // 1024} KiB")
 
 
+OASST = ROOT.parent / "shared" / "datasets" / "instruct" / "oasst-en-564.messages.jsonl"
+OASST_TEMPLATES = ["smollm2", "llama-2-chat", "llama-3.1-instruct", "mistral-7b-instruct-v0.1", "mistral-nemo-instruct-2407",
+                   "qwen2.5-instruct", "qwen3", "gemma-7b-it", "zephyr-7b-beta", "phi-3.5-mini-instruct", "deepseek-r1-distill-qwen"]
+
+
+def fnv1a64(text):
+    h = 0xcbf29ce484222325
+    for b in text.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def make_oasst_digests():
+    if not OASST.exists():
+        print(f"{OASST} is absent: oasst_digests.json not regenerated", file=sys.stderr)
+        return
+    conversations = [json.loads(line)["messages"] for line in OASST.read_text(encoding="utf-8").splitlines() if line.strip()]
+    digests = {}
+    for name in OASST_TEMPLATES:
+        template = (TEMPLATES / f"{name}.jinja").read_text(encoding="utf-8")
+        special = SOURCES[name][2]
+        row = []
+        for messages in conversations:
+            result = render(template, messages, True, None, {}, special, False)
+            row.append(fnv1a64(result["expected"]) if "expected" in result else "raised: " + result.get("raised", result.get("message", "")))
+        digests[name] = row
+    size = write_json(FIXTURES / "oasst_digests.json", {"dataset": "../shared/datasets/instruct/oasst-en-564.messages.jsonl",
+                                                       "add_generation_prompt": True, "digest": "FNV-1a 64 of the UTF-8 text", "templates": digests})
+    print(f"oasst_digests.json: {len(conversations)} conversations x {len(digests)} templates, {size // 1024} KiB")
+
+
 if __name__ == "__main__":
     print(f"transformers {transformers.__version__}, jinja2 {jinja2.__version__}", file=sys.stderr)
     make_chat_fixtures()
     make_feature_fixtures()
+    make_oasst_digests()

@@ -13,6 +13,8 @@ extension Parser {
         var expr = try parseOr()
         while skipName("if") {
             let test = try parseOr()
+            try enterNesting()
+            defer { nesting -= 1 }
             let otherwise = skipName("else") ? try parseCondExpr() : nil
             expr = .conditional(test: test, then: expr, else: otherwise)
             // Unknown filters inside a conditional expression fail only when evaluated.
@@ -22,14 +24,24 @@ extension Parser {
     }
 
     mutating func parseOr() throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var left = try parseAnd()
-        while skipName("or") { left = .or(left, try parseAnd()) }
+        while skipName("or") {
+            try enterNesting()
+            left = .or(left, try parseAnd())
+        }
         return left
     }
 
     mutating func parseAnd() throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var left = try parseNot()
-        while skipName("and") { left = .and(left, try parseNot()) }
+        while skipName("and") {
+            try enterNesting()
+            left = .and(left, try parseNot())
+        }
         return left
     }
 
@@ -76,10 +88,13 @@ extension Parser {
     }
 
     mutating func parseMath1() throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var left = try parseConcat()
         while case .op(let op) = current.kind, op == .add || op == .sub {
             let at = current.offset
             advance()
+            try enterNesting()
             left = .binary(op, left, try parseConcat(), at: at)
         }
         return left
@@ -87,25 +102,36 @@ extension Parser {
 
     mutating func parseConcat() throws -> Expr {
         var parts = [try parseMath2()]
-        while skipOp(.tilde) { parts.append(try parseMath2()) }
+        while skipOp(.tilde) {
+            parts.append(try parseMath2())
+            if parts.count > 4 * Parser.maxNesting {
+                throw TemplateError.limitExceeded(location(current.offset), limit: "operands of one '~' chain", value: 4 * Parser.maxNesting)
+            }
+        }
         return parts.count == 1 ? parts[0] : .concat(parts)
     }
 
     mutating func parseMath2() throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var left = try parsePow()
         while case .op(let op) = current.kind, op == .mul || op == .div || op == .floorDiv || op == .mod {
             let at = current.offset
             advance()
+            try enterNesting()
             left = .binary(op, left, try parsePow(), at: at)
         }
         return left
     }
 
     mutating func parsePow() throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var left = try parseUnary()
         while isOp(.pow) {
             let at = current.offset
             advance()
+            try enterNesting()
             left = .binary(.pow, left, try parseUnary(), at: at)
         }
         return left
@@ -247,8 +273,11 @@ extension Parser {
     }
 
     mutating func parsePostfix(_ start: Expr) throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var node = start
         while true {
+            if isOp(.dot) || isOp(.lBracket) || isOp(.lParen) { try enterNesting() }
             if isOp(.dot) || isOp(.lBracket) {
                 node = try parseSubscript(node)
             } else if isOp(.lParen) {
@@ -261,8 +290,11 @@ extension Parser {
     }
 
     mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
+        let depth = nesting
+        defer { nesting = depth }
         var node = start
         while true {
+            if isOp(.pipe) || isName("is") || isOp(.lParen) { try enterNesting() }
             if isOp(.pipe) {
                 node = try parseFilters(node, startInline: false)
             } else if isName("is") {
@@ -353,7 +385,10 @@ extension Parser {
     mutating func parseFilters(_ start: Expr, startInline: Bool) throws -> Expr {
         var node = start
         var inline = startInline
+        let depth = nesting
+        defer { nesting = depth }
         while isOp(.pipe) || inline {
+            try enterNesting()
             if !inline { advance() }
             inline = false
             let at = current.offset

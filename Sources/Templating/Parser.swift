@@ -3,7 +3,7 @@
 /// Nesting (brackets, blocks, `not not ...`) deeper than `maxNesting` is a syntax error, so a
 /// hostile template cannot exhaust the stack while being parsed or rendered.
 struct Parser {
-    static let maxNesting = 64
+    static let maxNesting = 128
 
     let source: SourceText
     let tokens: [Token]

@@ -123,6 +123,8 @@ final class Renderer {
     // MARK: Statements
 
     func execute(_ nodes: [Node]) throws -> Flow {
+        try enter(at: 0)
+        defer { evaluationDepth -= 1 }
         for node in nodes {
             switch node {
             case .text(let text):

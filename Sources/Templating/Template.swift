@@ -87,10 +87,11 @@ public struct RenderLimits: Sendable {
     public var maxCollectionCount = 1_000_000
     /// Longest list `range()` may make. 100,000, jinja2's sandbox's `MAX_RANGE`.
     public var maxRangeLength = 100_000
-    /// Deepest macro call chain (recursion). 64.
-    public var maxCallDepth = 64
-    /// Deepest nesting of evaluation (expressions inside statements inside macro calls). 512.
-    public var maxEvaluationDepth = 512
+    /// Deepest macro call chain (recursion). 32; real templates recurse a few levels.
+    public var maxCallDepth = 32
+    /// Deepest nesting of evaluation: statement blocks and expressions, summed over macro
+    /// calls. 256, which keeps a render within a 512 KiB thread stack (tested).
+    public var maxEvaluationDepth = 256
 
     /// The defaults above.
     public init() {}
