@@ -53,11 +53,11 @@ public struct ChatTemplate: Sendable {
         guard case .object(let o) = message else {
             throw TemplateError.invalidChat(template: template.name, message: "message \(index) is \(message.typeName), not a dict; chat messages must be dicts")
         }
-        var kept = OrderedObject(o.pairs.filter { $0.value != .none || !$0.value.isNoneValue }.map { ($0.key, $0.value) })
-        let reasoning = ["reasoning_content", "thinking", "reasoning"].lazy.compactMap { kept[$0] }.first { !$0.isNoneValue }
-        if let reasoning {
+        var kept = OrderedObject(o.pairs.filter { !$0.value.isNoneValue }.map { ($0.key, $0.value) })
+        // transformers: {"thinking": reasoning, **message, "reasoning_content": reasoning}
+        if let reasoning = ["reasoning_content", "thinking", "reasoning"].lazy.compactMap({ kept[$0] }).first {
             var aliased = OrderedObject([("thinking", reasoning)])
-            for (k, v) in kept.pairs where k != "thinking" { aliased[k] = v }
+            for (k, v) in kept.pairs { aliased[k] = v }
             aliased["reasoning_content"] = reasoning
             kept = aliased
         }

@@ -4,6 +4,10 @@
 /// hostile template cannot exhaust the stack while being parsed or rendered.
 struct Parser {
     static let maxNesting = 128
+    /// Tags that only continue or close a block.
+    static let closingTags: Set<String> = [
+        "elif", "else", "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "endwith", "endgeneration", "endraw",
+    ]
 
     let source: SourceText
     let tokens: [Token]
@@ -130,7 +134,14 @@ struct Parser {
                 nodes.append(.output(expr))
             case .blockBegin:
                 advance()
-                if case .name(let n) = current.kind, endTags.contains(n) { return (nodes, n) }
+                if case .name(let n) = current.kind {
+                    if endTags.contains(n) { return (nodes, n) }
+                    if Parser.closingTags.contains(n) {
+                        throw syntax(endTags.isEmpty ? "'\(n)' closes no open block"
+                            : "unexpected '\(n)'; the innermost open block needs "
+                                + endTags.sorted().map { "'\($0)'" }.joined(separator: " or "))
+                    }
+                }
                 nodes.append(try parseStatement())
                 try expectBlockEnd()
             case .end:
