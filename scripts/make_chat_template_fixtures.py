@@ -233,6 +233,19 @@ def write_json(path, value):
     return len(text.encode())
 
 
+SMOLLM2_GGUF = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def refresh_smollm2_template():
+    """templates/smollm2.jinja is the GGUF's tokenizer.chat_template (scripts/fetch-smollm2.sh fetches the model)."""
+    if not SMOLLM2_GGUF.exists():
+        print(f"{SMOLLM2_GGUF} is absent (scripts/fetch-smollm2.sh): keeping the committed templates/smollm2.jinja", file=sys.stderr)
+        return
+    import gguf
+    field = gguf.GGUFReader(str(SMOLLM2_GGUF)).fields["tokenizer.chat_template"]
+    (TEMPLATES / "smollm2.jinja").write_text(bytes(field.parts[field.data[0]]).decode("utf-8"), encoding="utf-8")
+
+
 def make_chat_fixtures():
     out_dir = FIXTURES / "chat"
     out_dir.mkdir(exist_ok=True)
@@ -497,6 +510,7 @@ def make_oasst_digests():
 
 if __name__ == "__main__":
     print(f"transformers {transformers.__version__}, jinja2 {jinja2.__version__}", file=sys.stderr)
+    refresh_smollm2_template()
     make_chat_fixtures()
     make_feature_fixtures()
     make_oasst_digests()
