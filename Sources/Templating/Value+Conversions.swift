@@ -28,10 +28,15 @@ extension Value: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Expres
 extension Value {
     /// A list of messages built from Swift dictionaries, e.g. `[["role": "user", "content": "hi"]]`.
     ///
-    /// Swift dictionaries have no order, so keys are sorted here to be deterministic; use
-    /// dictionary literals of `Value` or `parseJSON` when key order matters (it does for `tojson`).
+    /// Swift dictionaries have no order, so keys come out as `role`, `content`, then the others
+    /// sorted; use dictionary literals of `Value` or `parseJSON` when key order matters (it
+    /// does for `tojson` and for printing a message).
     public init(messages: [[String: String]]) {
-        self = .array(messages.map { m in .object(OrderedObject(m.keys.sorted().map { ($0, .string(m[$0] ?? "")) })) })
+        func rank(_ key: String) -> Int { key == "role" ? 0 : key == "content" ? 1 : 2 }
+        self = .array(messages.map { m in
+            let keys = m.keys.sorted { (rank($0), $0) < (rank($1), $1) }
+            return .object(OrderedObject(keys.map { ($0, .string(m[$0] ?? "")) }))
+        })
     }
 
     /// Converts what `JSONSerialization` (or plain Swift code) produces: `NSNull`, `Bool`,

@@ -60,6 +60,11 @@ final class ValueTests: XCTestCase {
         XCTAssertEqual(PythonFormat.repr(v), "{'role': 'user', 'n': 1, 'x': 1.5, 'ok': True, 'none': None, 'list': [1, 'a']}")
     }
 
+    func test_messagesFromSwiftDictionaries_roleAndContentFirst() {
+        let messages = Value(messages: [["name": "n", "content": "c", "role": "user", "a": "x"]])
+        XCTAssertEqual(messages.array?.first?.object?.keys, ["role", "content", "a", "name"])
+    }
+
     func test_pythonEquality_acrossNumbersAndContainers() {
         XCTAssertEqual(Value.int(1), Value.double(1))
         XCTAssertEqual(Value.bool(true), Value.int(1))
