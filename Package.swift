@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
         .target(name: "Tokenizers"),
         .target(name: "Templating"),
-        .target(name: "Datasets", dependencies: ["Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Datasets", dependencies: ["Tokenizers", "Templating", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Synth", dependencies: ["Datasets", "Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Interop", dependencies: ["Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),

@@ -52,6 +52,9 @@ public struct DataConfig: Equatable, Sendable {
     public var seed: UInt64
     /// Directory for cache files; nil disables the cache.
     public var cacheDirectory: String?
+    /// The template of datasets that name none, instead of their format's default: the chat
+    /// template of the model being fine-tuned (`model.init`'s), so it learns in its own format.
+    public var defaultTemplate: TemplateKind? = nil
 
     /// A configuration with the recipe defaults.
     public init(

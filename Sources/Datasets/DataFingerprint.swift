@@ -24,7 +24,7 @@ public enum DataFingerprint {
         field("bos=\(tokenizer.bosTokenID.map(String.init) ?? "none") eos=\(tokenizer.eosTokenID.map(String.init) ?? "none")")
         field(spec.format.rawValue)
         field(spec.columns.renames.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1}"))
-        field(spec.template?.canonicalDescription ?? "default")
+        field((spec.template ?? config.defaultTemplate)?.canonicalDescription ?? "default")
         field(spec.systemPrompt.map { "system:" + $0 } ?? "no-system")
         field("\(spec.validationFraction)")
         field("seq_len=\(config.seqLen) packing=\(config.packing.rawValue) length=\(config.lengthPolicy.rawValue)")

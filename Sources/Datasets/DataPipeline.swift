@@ -125,7 +125,7 @@ public enum DataPipeline {
         let file = try RecordReader.parse(
             bytes: bytes, path: spec.path, format: spec.format, columns: spec.columns, onBadRecord: config.onBadRecord)
         let encoder = try ExampleEncoder(
-            tokenizer: tokenizer, template: spec.template ?? file.format.defaultTemplate,
+            tokenizer: tokenizer, template: spec.template ?? config.defaultTemplate ?? file.format.defaultTemplate,
             systemPrompt: spec.systemPrompt, trainOnInput: config.trainOnInput, scope: config.chatScope)
         var report = PreflightReport()
         report.records = file.recordsRead
@@ -134,7 +134,18 @@ public enum DataPipeline {
 
         var kept: [TokenizedExample] = []
         for record in file.records {
-            switch fit(encoder.encode(record.content), seqLen: config.seqLen, policy: config.lengthPolicy, bos: tokenizer.bosTokenID) {
+            let example: TokenizedExample
+            do {
+                example = try encoder.encode(record.content)
+            } catch {
+                let failure = DatasetError.templateFailed(path: record.path, line: record.line, template: encoder.template.name,
+                                                          reason: "\(error)")
+                guard config.onBadRecord == .skip else { throw failure }
+                report.skippedByReason[failure.reasonKey, default: 0] += 1
+                report.skipped += 1
+                continue
+            }
+            switch fit(example, seqLen: config.seqLen, policy: config.lengthPolicy, bos: tokenizer.bosTokenID) {
             case let .kept(e): kept.append(e)
             case let .truncated(e):
                 kept.append(e)

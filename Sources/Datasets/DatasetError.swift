@@ -34,6 +34,9 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case cacheWriteFailed(path: String, reason: String)
     /// A cache file exists but is truncated, from another version, or not a cache file.
     case corruptCache(path: String, reason: String)
+    /// A model's chat template failed on a record (it raised, or its renderings of the
+    /// conversation's prefixes are not prefixes of each other, so turns cannot be told apart).
+    case templateFailed(path: String, line: Int, template: String, reason: String)
     /// A saved loader cursor belongs to other data (a different fingerprint) or lies out of range.
     case cursorMismatch(reason: String)
 
@@ -56,6 +59,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
         case .cacheWriteFailed: return "cache_write_failed"
         case .corruptCache: return "corrupt_cache"
         case .cursorMismatch: return "cursor_mismatch"
+        case .templateFailed: return "template_failed"
         }
     }
 
@@ -64,7 +68,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     public var isRecordLevel: Bool {
         switch self {
         case .malformedJSON, .invalidUTF8, .missingField, .wrongFieldType, .emptyField,
-             .invalidConversation, .unknownFormat:
+             .invalidConversation, .unknownFormat, .templateFailed:
             return true
         default:
             return false
@@ -105,6 +109,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             return "\(path): cannot write the data cache (\(reason)). Check that the cache directory is writable, or set `data.cache_dir`."
         case let .corruptCache(path, reason):
             return "\(path): the data cache is unusable (\(reason)). Delete the file; it is rebuilt on the next run."
+        case let .templateFailed(path, line, template, reason):
+            return "\(path):\(line): the chat template \(template) cannot render this record: \(reason)." + skipHint
         case let .cursorMismatch(reason):
             return "cannot resume the data loader: \(reason). Resume with the recipe and data the checkpoint was made with."
         }

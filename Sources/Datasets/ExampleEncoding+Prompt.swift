@@ -4,9 +4,10 @@ extension ExampleEncoder {
     /// instruction record; the last assistant turn's content when the chat scope is
     /// `last_assistant`). Generation starts from these ids, so a model is prompted exactly
     /// as it was trained. `trainOnInput` does not move the cut.
-    public func promptTokens(_ content: RecordContent) -> [Int32] {
+    /// Throws `JinjaChat.Failure` when a model's chat template cannot render `content`.
+    public func promptTokens(_ content: RecordContent) throws -> [Int32] {
         var tokens: [Int32] = []
-        for piece in template.render(content, systemPrompt: systemPrompt, scope: scope) {
+        for piece in try template.render(content, systemPrompt: systemPrompt, scope: scope) {
             if piece.trained { break }
             switch piece.kind {
             case let .text(text, allowSpecial):
@@ -30,9 +31,15 @@ public enum TrainingCorpus {
         for spec in config.datasets {
             let file = try RecordReader.read(path: spec.path, format: spec.format, columns: spec.columns,
                                              onBadRecord: config.onBadRecord)
-            let template = spec.template ?? file.format.defaultTemplate
+            let template = spec.template ?? config.defaultTemplate ?? file.format.defaultTemplate
             for record in file.records {
-                for piece in template.render(record.content, systemPrompt: spec.systemPrompt, scope: config.chatScope) {
+                let pieces: [Piece]
+                do {
+                    pieces = try template.render(record.content, systemPrompt: spec.systemPrompt, scope: config.chatScope)
+                } catch {
+                    throw DatasetError.templateFailed(path: record.path, line: record.line, template: template.name, reason: "\(error)")
+                }
+                for piece in pieces {
                     if case let .text(t, _) = piece.kind { out += t }
                 }
                 out += "\n"

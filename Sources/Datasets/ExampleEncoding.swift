@@ -54,7 +54,7 @@ public struct ExampleEncoder {
         let needsEOS: Bool
         switch template {
         case .alpaca, .plain: needsEOS = true
-        case .chatml, .llama3: needsEOS = false
+        case .chatml, .llama3, .jinja: needsEOS = false
         case let .custom(t): needsEOS = t.appendEOS
         }
         if needsEOS && tokenizer.eosTokenID == nil {
@@ -74,10 +74,11 @@ public struct ExampleEncoder {
     /// added when the rendered text already starts with it. EOS ids come only from the template.
     /// Note: BPE merges never cross a piece boundary, so the ids can differ slightly from
     /// encoding the whole text at once; training and generation both use this encoder's pieces.
-    public func encode(_ content: RecordContent) -> TokenizedExample {
+    /// Throws `JinjaChat.Failure` when a model's chat template cannot render `content`.
+    public func encode(_ content: RecordContent) throws -> TokenizedExample {
         var tokens: [Int32] = []
         var trained: [Bool] = []
-        for piece in template.render(content, systemPrompt: systemPrompt, scope: scope) {
+        for piece in try template.render(content, systemPrompt: systemPrompt, scope: scope) {
             let ids: [Int32]
             switch piece.kind {
             case let .text(text, allowSpecial):

@@ -16,6 +16,8 @@ public enum TemplateKind: Equatable, Sendable {
     case llama3
     case plain
     case custom(CustomTemplate)
+    /// A model's own chat template (Jinja), as its tokenizer_config.json or GGUF defines it.
+    case jinja(JinjaChat)
 
     /// The names a recipe may use for the built-in templates.
     public static let builtInNames = ["alpaca", "chatml", "llama3", "plain"]
@@ -40,6 +42,8 @@ public enum TemplateKind: Equatable, Sendable {
         case .plain: return "plain"
         case let .custom(t):
             return "custom\u{1}\(t.system)\u{1}\(t.user)\u{1}\(t.assistant)\u{1}\(t.appendEOS)"
+        case let .jinja(t):
+            return "jinja\u{1}\(t.source)\u{1}\(t.bosToken ?? "")\u{1}\(t.eosToken ?? "")"
         }
     }
 
@@ -53,10 +57,13 @@ public enum TemplateKind: Equatable, Sendable {
         }
     }
 
-    /// The template's name as written in a recipe.
+    /// The template's name as written in a recipe (`model` for a model's own chat template).
     public var name: String {
-        if case .custom = self { return "custom" }
-        return canonicalDescription
+        switch self {
+        case .custom: return "custom"
+        case .jinja: return "model"
+        default: return canonicalDescription
+        }
     }
 }
 
@@ -139,10 +146,13 @@ private struct TurnStrings {
 
 extension TemplateKind {
     /// Renders `content` to pieces. `systemPrompt` is used when the record has no system turn.
+    /// Throws `JinjaChat.Failure` when a model's chat template cannot render it.
     public func render(
         _ content: RecordContent, systemPrompt: String? = nil, scope: ChatTrainingScope = .allAssistant
-    ) -> [Piece] {
+    ) throws -> [Piece] {
         switch self {
+        case let .jinja(t):
+            return try t.render(Self.messages(content, systemPrompt: systemPrompt), scope: scope)
         case .alpaca:
             return renderAlpaca(content, systemPrompt: systemPrompt, scope: scope)
         default:
@@ -164,7 +174,7 @@ extension TemplateKind {
                 userPrefix: "<|start_header_id|>user<|end_header_id|>\n\n", userSuffix: "<|eot_id|>",
                 assistantPrefix: "<|start_header_id|>assistant<|end_header_id|>\n\n", assistantEnd: "<|eot_id|>",
                 assistantEOS: false, separator: "")
-        case .plain, .alpaca:
+        case .plain, .alpaca, .jinja:
             return TurnStrings(
                 systemPrefix: "", systemSuffix: "\n\n", userPrefix: "", userSuffix: "\n",
                 assistantPrefix: "", assistantEnd: "", assistantEOS: true, separator: "\n")
@@ -184,7 +194,7 @@ extension TemplateKind {
 
     /// The conversation a record stands for: instruction records are one user turn
     /// (instruction, a blank line, then the input if any) and one assistant turn.
-    private static func messages(_ content: RecordContent, systemPrompt: String?) -> [Message] {
+    static func messages(_ content: RecordContent, systemPrompt: String?) -> [Message] {
         var messages: [Message]
         switch content {
         case let .instruction(instruction, input, response):
@@ -274,6 +284,10 @@ extension TemplateKind: Codable {
     /// A built-in template is its name (`"chatml"`); a custom one the object
     /// `{"system", "user", "assistant", "eos"}` (a model card stores it so).
     public init(from decoder: Decoder) throws {
+        if let jinja = try? JinjaChat(from: decoder) {
+            self = .jinja(jinja)
+            return
+        }
         if let name = try? decoder.singleValueContainer().decode(String.self) {
             guard let t = TemplateKind(name: name) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
@@ -290,7 +304,9 @@ extension TemplateKind: Codable {
     }
 
     public func encode(to encoder: Encoder) throws {
-        if case let .custom(t) = self {
+        if case let .jinja(t) = self {
+            try t.encode(to: encoder)
+        } else if case let .custom(t) = self {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(t.system, forKey: .system)
             try c.encode(t.user, forKey: .user)

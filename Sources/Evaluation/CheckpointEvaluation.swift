@@ -85,7 +85,7 @@ extension LoadedModel {
         let enc = try ExampleEncoder(tokenizer: tokenizer, template: spec.template ?? card.template, systemPrompt: spec.systemPrompt,
                                      trainOnInput: false, scope: .lastAssistant)
         let records = limit.map { Array(file.records.prefix($0)) } ?? file.records
-        let prompts = records.map { enc.promptTokens($0.content) }
+        let prompts = try records.map { try enc.promptTokens($0.content) }
         let context = model.config.contextLength
         for (record, prompt) in zip(records, prompts) where prompt.count >= context {
             throw EvaluationError.promptTooLong(path: "\(record.path):\(record.line)", tokens: prompt.count, context: context)

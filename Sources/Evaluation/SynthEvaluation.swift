@@ -17,8 +17,8 @@ public enum SynthEvaluation {
     public static func evaluate(model: DecoderModel, parameters: Parameters, encoder: ExampleEncoder, card: ModelCard,
                                 records: [SynthRecord], maxNewTokens: Int,
                                 batchSize: Int = 64) throws -> (score: SynthScore, responses: [String]) {
-        let prompts = records.map { r in
-            encoder.promptTokens(.instruction(instruction: r.instruction, input: r.input, response: r.output))
+        let prompts = try records.map { r in
+            try encoder.promptTokens(.instruction(instruction: r.instruction, input: r.input, response: r.output))
         }
         var rng = RNG(seed: 0)
         let options = GenerationOptions(card: card, tokenizer: encoder.tokenizer, maxNewTokens: maxNewTokens)

@@ -25,6 +25,9 @@ public enum ModelImport {
         public var tokenizerJSON: Data?
         /// The source's chat template (Jinja), when it has one.
         public var chatTemplate: String?
+        /// The BOS and EOS texts the chat template sees as `bos_token` / `eos_token`.
+        public var bosToken: String?
+        public var eosToken: String?
         /// What was imported (the path given).
         public var source: String
 
@@ -97,7 +100,15 @@ public enum ModelImport {
             tokenizerFile = "tokenizer.json"
             files[tokenizerFile] = .bytes(json)
         }
-        let card = ModelCard(config: imported.config, tokenizer: tokenizerFile, template: .plain, bosTokenID: imported.bos,
+        var template = TemplateKind.plain
+        if let source = imported.chatTemplate {
+            do {
+                template = .jinja(try JinjaChat(source: source, bosToken: imported.bosToken, eosToken: imported.eosToken))
+            } catch {
+                throw InteropError.unsupported(path: imported.source, key: "chat_template", reason: "\(error)")
+            }
+        }
+        let card = ModelCard(config: imported.config, tokenizer: tokenizerFile, template: template, bosTokenID: imported.bos,
                              stopTokenIDs: imported.stopTokenIDs, source: imported.source)
         files[ModelCard.fileName] = .bytes(try card.encoded())
         return try CheckpointWriter.save(step: 0, in: runDirectory, files: files, keepLast: nil)
@@ -129,9 +140,19 @@ enum HFFolder {
         }
         let tokenizerURL = dir.appendingPathComponent("tokenizer.json")
         let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path) ? try Data(contentsOf: tokenizerURL) : nil
-        return ModelImport.Imported(config: hf.model, parameters: try ModelImport.ordered(tensors, config: hf.model, path: dir.path),
-                                    bos: bos, stopTokenIDs: stops, tokenizerJSON: tokenizer, chatTemplate: try chatTemplate(dir),
-                                    source: dir.path)
+        var imported = ModelImport.Imported(config: hf.model, parameters: try ModelImport.ordered(tensors, config: hf.model, path: dir.path),
+                                            bos: bos, stopTokenIDs: stops, tokenizerJSON: tokenizer, chatTemplate: try chatTemplate(dir),
+                                            source: dir.path)
+        if let config = try readObject(dir.appendingPathComponent("tokenizer_config.json"), required: nil) {
+            imported.bosToken = tokenText(config["bos_token"])
+            imported.eosToken = tokenText(config["eos_token"])
+        }
+        return imported
+    }
+
+    /// A special token as tokenizer_config.json writes it: a string, or `{"content": ...}`.
+    static func tokenText(_ value: Any?) -> String? {
+        (value as? String) ?? (value as? [String: Any])?["content"] as? String
     }
 
     /// model.safetensors, or every shard model.safetensors.index.json lists.

@@ -25,7 +25,7 @@ public struct CheckpointSamples {
     public init(_ section: SamplesSection, setup: Recipe.Setup) throws {
         prompts = try Self.readPrompts(section.prompts)
         let encoder = setup.promptEncoder
-        tokens = prompts.map { encoder.promptTokens(.instruction(instruction: $0, input: "", response: "")) }
+        tokens = try prompts.map { try encoder.promptTokens(.instruction(instruction: $0, input: "", response: "")) }
         let context = setup.model.config.contextLength
         for (i, t) in tokens.enumerated() where t.count >= context {
             throw RecipeError.invalidValue(source: setup.recipe.file, key: "eval.samples.prompts[\(i)]",

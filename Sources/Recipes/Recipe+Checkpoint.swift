@@ -49,7 +49,8 @@ extension LoadedModel {
             let tokenizerPath = checkpoint.contains("tokenizer.json") ? try checkpoint.fileURL("tokenizer.json").path : recipe.tokenizer.path ?? ""
             let tokenizer = try loadTokenizer(from: tokenizerPath)
             let config = recipe.model.config(vocabSize: tokenizer.vocabularySize, seqLen: recipe.data.config.seqLen)
-            var card = recipe.modelCard(config: config, tokenizer: tokenizer, storesTokenizer: checkpoint.contains("tokenizer.json"))
+            var card = recipe.modelCard(config: config, tokenizer: tokenizer, storesTokenizer: checkpoint.contains("tokenizer.json"),
+                                        data: recipe.dataConfig)
             card.tokenizer = checkpoint.contains("tokenizer.json") ? "tokenizer.json" : tokenizerPath
             return try load(path: checkpoint.directory.path, verify: false, card: card)
         }

@@ -107,7 +107,8 @@ extension Recipe {
         let saved = try Recipe.decode(yaml: String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self),
                                       file: checkpoint.directory.appendingPathComponent("recipe.yaml").path)
         let state = try TrainerState.read(from: checkpoint)
-        let check = RecipeResume.compare(saved: saved, current: self, savedDataFingerprint: state.dataCursor.dataFingerprint,
+        // Both with model.init's shape and tokenizer filled in, as the checkpoint stores it.
+        let check = RecipeResume.compare(saved: saved, current: setup.recipe, savedDataFingerprint: state.dataCursor.dataFingerprint,
                                          currentDataFingerprint: setup.data.fingerprint)
         if !check.refused.isEmpty { throw TrainingError.resumeMismatch(check.refused) }
         report(check.changes.isEmpty ? "resume: the recipe is unchanged since the checkpoint"
@@ -130,7 +131,7 @@ extension Recipe {
     /// summed gradient with kernels whose results do not depend on the thread count.
     func checkSameRunOnEveryRank(_ setup: Setup, group: ProcessGroup) throws {
         guard group.isDistributed else { return }
-        let hashes = try group.allgather([rankHash(dataFingerprint: setup.data.fingerprint)]).map { $0[0] }
+        let hashes = try group.allgather([setup.recipe.rankHash(dataFingerprint: setup.data.fingerprint)]).map { $0[0] }
         let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         if !differing.isEmpty {
             throw TrainingError.distributed(

@@ -33,38 +33,32 @@ extension Recipe {
     /// folder and compared on resume). Trains the tokenizer when asked (deterministic),
     /// prepares the data (using the cache), and checks the model against the tokenizer and data.
     public func setUp() throws -> Setup {
-        let (recipe, initTokenizer) = try resolvingInit()
-        return try recipe.setUpResolved(initTokenizer: initTokenizer)
+        let (recipe, initCard, initTokenizer) = try resolvingInit()
+        return try recipe.setUpResolved(initCard: initCard, initTokenizer: initTokenizer)
     }
 
     /// This recipe with `model.init`'s shape and tokenizer filled in (see `setUp`), and the
     /// init checkpoint's tokenizer when it has one.
-    func resolvingInit() throws -> (Recipe, (any TextTokenizer)?) {
-        guard let path = model.initFrom else { return (self, nil) }
+    func resolvingInit() throws -> (Recipe, ModelCard?, (any TextTokenizer)?) {
+        guard let path = model.initFrom else { return (self, nil, nil) }
         let checkpoint = try CheckpointReader.open(try CheckpointDirectory.resolve(path), verify: false)
         let card = try ModelCard.read(from: checkpoint)
         var recipe = self
         recipe.model = try model.taking(card.config, from: path, source: file)
         recipe.finetune = try finetune.adapting(to: recipe.model.family, source: file)
-        guard !card.tokenizer.isEmpty else { return (recipe, nil) }
+        guard !card.tokenizer.isEmpty else { return (recipe, card, nil) }
         let initTokenizer = try card.loadTokenizer(in: checkpoint)
         if tokenizer.path == nil && tokenizer.train == nil {
             recipe.tokenizer.path = checkpoint.contains(card.tokenizer) ? try checkpoint.fileURL(card.tokenizer).path : card.tokenizer
-        } else if let mine = tokenizer.path {
-            if try loadTokenizer(from: mine).fingerprintBytes() != initTokenizer.fingerprintBytes() {
-                throw RecipeError.invalidValue(source: file, key: "tokenizer.path",
-                                               reason: "\(mine) is not the tokenizer of model.init (\(path)), whose ids the weights were trained on; remove tokenizer.path to use model.init's")
-            }
-        } else {
-            throw RecipeError.invalidValue(source: file, key: "tokenizer.train",
-                                           reason: "model.init (\(path)) has its own tokenizer, whose ids the weights were trained on; remove tokenizer.train")
         }
-        return (recipe, initTokenizer)
+        return (recipe, card, initTokenizer)
     }
 
     /// `setUp` once `model.init` is resolved.
-    private func setUpResolved(initTokenizer: (any TextTokenizer)?) throws -> Setup {
-        let dataConfig = self.dataConfig
+    private func setUpResolved(initCard: ModelCard?, initTokenizer: (any TextTokenizer)?) throws -> Setup {
+        var dataConfig = self.dataConfig
+        // A model with its own chat template learns in it unless a dataset names another.
+        if case .jinja? = initCard?.template { dataConfig.defaultTemplate = initCard?.template }
         var json: String? = nil
         let tokenizer: any TextTokenizer
         if let t = self.tokenizer.train {
@@ -84,6 +78,11 @@ extension Recipe {
                 json = (tokenizer as? BPETokenizer)?.tokenizerJSON()
             }
         }
+        if let initTokenizer, tokenizer.fingerprintBytes() != initTokenizer.fingerprintBytes() {
+            let key = self.tokenizer.train != nil ? "tokenizer.train" : "tokenizer.path"
+            throw RecipeError.invalidValue(source: file, key: key,
+                                           reason: "gives another tokenizer than model.init's (\(model.initFrom ?? "")), whose ids the weights were trained on; remove \(key) to use model.init's")
+        }
         let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
         let config = model.config(vocabSize: tokenizer.vocabularySize, seqLen: dataConfig.seqLen)
         if config.vocabSize < tokenizer.vocabularySize {
@@ -95,7 +94,8 @@ extension Recipe {
                                            reason: "\(config.contextLength) is shorter than data.seq_len \(dataConfig.seqLen); GPT-2's learned positions need one row per position")
         }
         let decoder = try DecoderModel(config, lora: finetune.loraConfig)
-        let card = modelCard(config: config, tokenizer: tokenizer, storesTokenizer: json != nil)
+        let card = modelCard(config: config, tokenizer: tokenizer, storesTokenizer: json != nil, data: dataConfig,
+                             extraStops: initCard?.stopTokenIDs ?? [])
         let encoder = try ExampleEncoder(tokenizer: tokenizer, template: card.template, systemPrompt: card.systemPrompt,
                                          trainOnInput: false, scope: dataConfig.chatScope)
         return Setup(recipe: self, tokenizer: tokenizer, tokenizerJSON: json, data: data, model: decoder, card: card,
@@ -105,10 +105,11 @@ extension Recipe {
     /// The card of a model trained by this recipe: `config`, the tokenizer (stored in the
     /// checkpoint as tokenizer.json, or the recipe's path), and the first dataset's template
     /// and system prompt, which generation uses to prompt the model as it was trained.
-    func modelCard(config: ModelConfig, tokenizer: any TextTokenizer, storesTokenizer: Bool) -> ModelCard {
-        let spec = dataConfig.datasets[0]
-        let template = Self.trainingTemplate(spec)
-        let stops = ModelCard.stops(template: template, tokenizer: tokenizer)
+    func modelCard(config: ModelConfig, tokenizer: any TextTokenizer, storesTokenizer: Bool, data: DataConfig,
+                   extraStops: [Int32] = []) -> ModelCard {
+        let spec = data.datasets[0]
+        let template = spec.template ?? data.defaultTemplate ?? Self.trainingTemplate(spec)
+        let stops = ModelCard.stops(template: template, tokenizer: tokenizer, extra: extraStops)
         return ModelCard(config: config, tokenizer: storesTokenizer ? "tokenizer.json" : self.tokenizer.path ?? "",
                          template: template, systemPrompt: spec.systemPrompt, bosTokenID: tokenizer.bosTokenID,
                          stopTokenIDs: stops.ids, stopStrings: stops.strings, source: file)

@@ -67,10 +67,10 @@ struct ChatCommand: ParsableCommand {
             }
             history.append(Message(role: .user, content: text))
             // Drop the oldest exchanges until the prompt leaves room for at least one token.
-            var prompt = tokens(encoder, systemPrompt, history)
+            var prompt = try tokens(encoder, systemPrompt, history)
             while prompt.count >= loaded.model.config.contextLength && history.count > 1 {
                 history.removeFirst(history.count >= 3 ? 2 : 1)
-                prompt = tokens(encoder, systemPrompt, history)
+                prompt = try tokens(encoder, systemPrompt, history)
             }
             do {
                 let answer = try streamAnswer(loaded, prompt: prompt, arguments: sampling, rng: &rng)
@@ -85,11 +85,11 @@ struct ChatCommand: ParsableCommand {
 
     /// The prompt for `history` (ending in a user turn): the chat with an empty assistant
     /// turn appended, cut before it.
-    private func tokens(_ encoder: ExampleEncoder, _ system: String?, _ history: [Message]) -> [Int32] {
+    private func tokens(_ encoder: ExampleEncoder, _ system: String?, _ history: [Message]) throws -> [Int32] {
         var messages: [Message] = []
         if let system { messages.append(Message(role: .system, content: system)) }
         messages += history
         messages.append(Message(role: .assistant, content: ""))
-        return encoder.promptTokens(.chat(messages))
+        return try encoder.promptTokens(.chat(messages))
     }
 }

@@ -247,7 +247,7 @@ struct EvalIFEvalCommand: ParsableCommand {
         var prompts = try IFEval.loadPrompts(path: input)
         if let limit { prompts = Array(prompts.prefix(max(0, limit))) }
         let loaded = try LoadedModel.open(path: checkpoint)
-        let tokens = prompts.map { loaded.encoder.promptTokens(.instruction(instruction: $0.prompt, input: "", response: "")) }
+        let tokens = try prompts.map { try loaded.encoder.promptTokens(.instruction(instruction: $0.prompt, input: "", response: "")) }
         let context = loaded.model.config.contextLength
         let fits = tokens.indices.filter { tokens[$0].count < context }
         let answers = try loaded.answers(prompts: fits.map { tokens[$0] }, maxNewTokens: maxNewTokens, batchSize: batchSize)

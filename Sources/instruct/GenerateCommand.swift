@@ -78,8 +78,10 @@ struct GenerateCommand: ParsableCommand {
     var prompt: String
     @Option(help: "Input (context) for the instruction.")
     var input = ""
-    @Flag(help: "Do not apply the template: continue the prompt text as is.")
+    @Flag(help: "Do not apply the template: continue the prompt text as is (special-token texts such as <|im_start|> become their ids).")
     var raw = false
+    @Flag(help: "With --raw, encode special-token texts as plain text.")
+    var noSpecialTokens = false
     @OptionGroup var sampling: SamplingArguments
 
     func validate() throws {
@@ -95,11 +97,11 @@ struct GenerateCommand: ParsableCommand {
         let loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
         let tokens: [Int32]
         if raw {
-            var t = loaded.tokenizer.encode(prompt, allowSpecial: false)
+            var t = loaded.tokenizer.encode(prompt, allowSpecial: !noSpecialTokens)
             if let bos = loaded.tokenizer.bosTokenID { t.insert(bos, at: 0) }
             tokens = t
         } else {
-            tokens = loaded.encoder.promptTokens(.instruction(instruction: prompt, input: input, response: ""))
+            tokens = try loaded.encoder.promptTokens(.instruction(instruction: prompt, input: input, response: ""))
         }
         if tokens.isEmpty { throw CommandFailure("the prompt encodes to no tokens; give some text") }
         var rng = RNG(seed: sampling.seed)

@@ -11,7 +11,7 @@ final class ExampleEncodingTests: XCTestCase {
 
     func test_alpaca_withInput_isStanfordTextVerbatim() throws {
         let enc = try ExampleEncoder(tokenizer: tok, template: .alpaca)
-        let e = enc.encode(.instruction(instruction: "Add.", input: "2 and 3", response: "5"))
+        let e = try enc.encode(.instruction(instruction: "Add.", input: "2 and 3", response: "5"))
         XCTAssertEqual(tok.decode(e.tokens),
             "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd.\n\n### Input:\n2 and 3\n\n### Response:5<|endoftext|>")
         XCTAssertEqual(trainedText(e), "5<|endoftext|>")
@@ -19,7 +19,7 @@ final class ExampleEncodingTests: XCTestCase {
 
     func test_alpaca_withoutInput_isStanfordTextVerbatim() throws {
         let enc = try ExampleEncoder(tokenizer: tok, template: .alpaca)
-        let e = enc.encode(.instruction(instruction: "Say hi.", input: "", response: "hi"))
+        let e = try enc.encode(.instruction(instruction: "Say hi.", input: "", response: "hi"))
         XCTAssertEqual(tok.decode(e.tokens),
             "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nSay hi.\n\n### Response:hi<|endoftext|>")
         XCTAssertEqual(trainedText(e), "hi<|endoftext|>")

@@ -55,7 +55,7 @@ final class ImportExportTests: XCTestCase {
             var rng = RNG(seed: 3)
             let params = model.initialParameters(rng: &rng)
             let root = try TrainingFixture.directory()
-            let saved = try ModelImport.save(ModelImport.Imported(config: config, parameters: params, bos: 1, eos: 2),
+            let saved = try ModelImport.save(ModelImport.Imported(config: config, parameters: params, bos: 1, stopTokenIDs: [2]),
                                              in: root.appendingPathComponent("src"), tokenizer: nil)
             let out = root.appendingPathComponent("hf")
             let files = try ModelExport.export(try CheckpointReader.open(saved), format: .hf, to: out)

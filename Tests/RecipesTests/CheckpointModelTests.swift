@@ -90,7 +90,7 @@ final class CheckpointModelTests: XCTestCase {
         XCTAssertEqual(answers.count, 7)
         let file = try RecordReader.read(path: Self.dataPath)
         for (i, a) in answers.enumerated() {
-            let prompt = loaded.encoder.promptTokens(file.records[i].content)
+            let prompt = try loaded.encoder.promptTokens(file.records[i].content)
             let alone = try Generator.generate(model: loaded.model, parameters: loaded.parameters, prompts: [prompt],
                                                options: loaded.generationOptions(maxNewTokens: 6))[0]
             XCTAssertEqual(a.response, loaded.tokenizer.decode(alone), "record \(i)")

@@ -33,7 +33,7 @@ final class GenerateEvalCommandLineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("generated"), r.err)
         let loaded = try LoadedModel.load(path: dir.appendingPathComponent("run").path)
-        let prompt = loaded.encoder.promptTokens(.instruction(instruction: "Sort the numbers.", input: "3 1 2", response: ""))
+        let prompt = try loaded.encoder.promptTokens(.instruction(instruction: "Sort the numbers.", input: "3 1 2", response: ""))
         let tokens = try Generator.generate(model: loaded.model, parameters: loaded.parameters, prompts: [prompt],
                                             options: loaded.generationOptions(maxNewTokens: 12))[0]
         XCTAssertEqual(r.out, loaded.tokenizer.decode(tokens) + "\n")
