@@ -131,6 +131,7 @@ enum HFFolder {
         if !hf.model.tiedEmbeddings && hf.model.family == .llama && tensors["lm_head.weight"] == nil {
             throw InteropError.invalid(path: dir.path, reason: "config.json says tie_word_embeddings false, but the weights have no lm_head.weight")
         }
+        try refuseExtraTensors(tensors, config: hf.model, path: dir.path)
         var stops = hf.eosTokenIDs
         var bos = hf.bosTokenID
         if let generation = try readObject(dir.appendingPathComponent("generation_config.json"), required: nil) {
@@ -153,6 +154,21 @@ enum HFFolder {
     /// A special token as tokenizer_config.json writes it: a string, or `{"content": ...}`.
     static func tokenText(_ value: Any?) -> String? {
         (value as? String) ?? (value as? [String: Any])?["content"] as? String
+    }
+
+    /// Throws for a tensor the model does not have (a config with fewer layers than the
+    /// weights would otherwise drop layers silently). Buffers transformers saves beside the
+    /// parameters (GPT-2's attention masks, rotary tables) and a tied head are allowed.
+    static func refuseExtraTensors(_ tensors: NamedTensors, config: ModelConfig, path: String) throws {
+        let model = try CheckpointWeights.decoder(config, lora: nil, file: path)
+        let known = Set(model.parameterShapes.map(\.name))
+        for name in tensors.names where !known.contains(name) {
+            let buffer = name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name.hasSuffix("rotary_emb.inv_freq")
+            let tiedHead = name == "lm_head.weight" && config.tiedEmbeddings
+            if !buffer && !tiedHead {
+                throw InteropError.invalid(path: path, reason: "the weights hold '\(name)', which a model with this config.json does not have (\(config.layers) layers); the config and the weights disagree")
+            }
+        }
     }
 
     /// model.safetensors, or every shard model.safetensors.index.json lists.
