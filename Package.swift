@@ -83,7 +83,10 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Datasets"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "InteropTests", dependencies: ["Interop", "Inference", "Training", "Datasets", "Checkpoints", "Models", "NN", "Autograd", "Tokenizers", "TestSupport"]),
+        .testTarget(
+            name: "InteropTests",
+            dependencies: ["Interop", "Inference", "Training", "Datasets", "Checkpoints", "Models", "NN", "Autograd", "Tokenizers", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Interop", "Models", "NN", "Autograd", "Tokenizers", "Datasets", "TestSupport"]),
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),

@@ -11,7 +11,8 @@ the greedy answer's ids and text (`generate(do_sample=False)`), plus the first l
 prompt. Prompts have no digits: transformers' GGUF tokenizer conversion drops the `smollm`
 pre-tokenizer's digit splitting, which llama.cpp and InstructKit keep.
 
-Writes Tests/InteropTests/Fixtures/smollm2_reference.json. Run in the reference venv:
+Writes Tests/InteropTests/Fixtures/smollm2_reference.json and the folder's small files to
+Tests/InteropTests/Fixtures/smollm2-hf/. Run in the reference venv:
     scripts/reference-venv.sh && .venv/bin/python scripts/make_smollm2_reference.py
 """
 import json
@@ -26,6 +27,11 @@ MODELS = os.path.join(ROOT, "models")
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HF_DIR = os.path.join(MODELS, "SmolLM2-135M-Instruct-hf")
 OUT = os.path.join(ROOT, "Tests", "InteropTests", "Fixtures", "smollm2_reference.json")
+# The small files of the saved folder, committed so tests can rebuild the folder around the
+# GGUF's weights: transformers 5's config.json (rope_parameters), generation_config.json,
+# tokenizer_config.json and chat_template.jinja.
+HF_FIXTURE = os.path.join(ROOT, "Tests", "InteropTests", "Fixtures", "smollm2-hf")
+HF_SMALL_FILES = ["config.json", "generation_config.json", "tokenizer_config.json", "chat_template.jinja"]
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the capital of France?"}],
@@ -53,6 +59,10 @@ def main():
         del model.config.quantization_config
     model.save_pretrained(HF_DIR)
     tokenizer.save_pretrained(HF_DIR)
+    os.makedirs(HF_FIXTURE, exist_ok=True)
+    for name in HF_SMALL_FILES:
+        with open(os.path.join(HF_DIR, name), "rb") as src, open(os.path.join(HF_FIXTURE, name), "wb") as dst:
+            dst.write(src.read())
 
     cases = []
     for messages in CONVERSATIONS:
