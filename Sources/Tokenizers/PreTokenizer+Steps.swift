@@ -17,6 +17,29 @@ enum SplitPattern: Sendable {
     /// Each character for which the predicate holds is a match of its own (HF's `Fn(char) -> bool` patterns).
     case character(CharacterPredicate)
 
+    /// Calls `body` with each match, left to right, without collecting them (the scanners and
+    /// character tests; the others go through `matches`).
+    @inline(__always)
+    func forEachMatch(in bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
+        switch self {
+        case .gpt2:
+            var scanner = PreTokenScanner(bytes)
+            while let r = scanner.next() { body(r) }
+        case .llama3(let maxDigits):
+            var scanner = Llama3Scanner(bytes, maxDigits: maxDigits)
+            while let r = scanner.next() { body(r) }
+        case .character(let predicate):
+            var i = 0
+            while i < bytes.count {
+                let (scalar, length) = decodeScalar(bytes, at: i)
+                if predicate.holds(scalar) { body(i..<(i + length)) }
+                i += length
+            }
+        case .literal, .regex:
+            for r in matches(in: bytes) { body(r) }
+        }
+    }
+
     /// Matches as byte ranges of `bytes`, left to right, non-overlapping.
     func matches(in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
         var out: [Range<Int>] = []
@@ -202,6 +225,24 @@ extension PreTokenizerStep {
         input.bytes.withUnsafeBufferPointer { all in
             for (index, range) in input.ranges.enumerated() {
                 let piece = UnsafeBufferPointer(rebasing: all[range])
+                let before = out.ranges.count
+                if behavior == .isolated {
+                    // Matches and the gaps between them, each a piece (`invert` changes nothing here);
+                    // no intermediate arrays, as this is the common case (Digits, ByteLevel, Llama 3).
+                    var last = 0
+                    let base = range.lowerBound
+                    pattern.forEachMatch(in: piece) { m in
+                        if m.lowerBound > last { out.ranges.append((base + last)..<(base + m.lowerBound)) }
+                        if !m.isEmpty { out.ranges.append((base + m.lowerBound)..<(base + m.upperBound)) }
+                        last = m.upperBound
+                    }
+                    if last < piece.count { out.ranges.append((base + last)..<(base + piece.count)) }
+                    if index == 0 && input.firstAtTextStart && out.ranges.count > before
+                        && out.ranges[before].lowerBound == range.lowerBound {
+                        out.firstAtTextStart = true
+                    }
+                    continue
+                }
                 let found = pattern.matches(in: piece)
                 // (range, isMatch) covering the piece, as HF's `find_matches` gives them.
                 var parts: [(Range<Int>, Bool)] = []
@@ -213,7 +254,6 @@ extension PreTokenizerStep {
                     last = m.upperBound
                 }
                 if last < piece.count || parts.isEmpty { parts.append((last..<piece.count, invert)) }
-                let before = out.ranges.count
                 for r in SplitBehavior.arrange(parts, behavior) where !r.isEmpty {
                     out.ranges.append((range.lowerBound + r.lowerBound)..<(range.lowerBound + r.upperBound))
                 }
