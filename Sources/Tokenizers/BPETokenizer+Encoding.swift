@@ -173,7 +173,7 @@ extension BPETokenizer {
     /// GPT-2's BPE on one piece: one id per byte (`unk` for a byte without a token), then merge
     /// the lowest-ranked adjacent pair (all its occurrences, left to right) until no pair has a
     /// merge. Used only when the merges are in rank order (`mergesInRankOrder`), where this
-    /// equals HF's one-merge-at-a-time order.
+    /// equals HF's one-merge-at-a-time order (which long words use).
     func bpe(_ p: UnsafePointer<UInt8>, _ count: Int) -> [Int32] {
         var symbols: [Int32] = []
         symbols.reserveCapacity(count)
@@ -185,9 +185,15 @@ extension BPETokenizer {
                 symbols.append(unk)
             }
         }
+        if symbols.count > BPETokenizer.longestScannedWord { return mergeOneAtATime(symbols) }
         mergeAllByRank(&symbols)
         return symbols
     }
+
+    /// Words of more symbols than this merge with the heap, O(n log n), even where the
+    /// all-occurrences loop gives the same result: that loop costs O(n) per merge rank used, which
+    /// a long unsplit piece (a whole Llama 2 text, a megabyte of one letter) turns quadratic.
+    static let longestScannedWord = 64
 
     /// HF's `merge_word`: one symbol per byte (byte-level) or character, with byte fallback,
     /// `unk` (fused when `fuse_unk`) or nothing for those without a token; then the merges.
@@ -233,7 +239,7 @@ extension BPETokenizer {
             }
         }
         if pendingUnknown, let unk = unknownTokenID { symbols.append(unk) }
-        if mergesInRankOrder {
+        if mergesInRankOrder && symbols.count <= BPETokenizer.longestScannedWord {
             mergeAllByRank(&symbols)
             return symbols
         }
@@ -241,7 +247,7 @@ extension BPETokenizer {
     }
 
     /// Merges the lowest-ranked adjacent pair, every occurrence left to right, until none has a merge.
-    private func mergeAllByRank(_ symbols: inout [Int32]) {
+    func mergeAllByRank(_ symbols: inout [Int32]) {
         while symbols.count >= 2 {
             var bestRank = UInt64.max
             var bestMerged: Int32 = -1

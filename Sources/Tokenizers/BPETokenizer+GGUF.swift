@@ -182,6 +182,12 @@ extension BPETokenizer {
         guard let scores = m.scores else {
             throw TokenizerError.invalidGGUFTokenizer(key: "scores", detail: "missing; a \"llama\" tokenizer needs its scores")
         }
+        // Deriving merges tries every cut of every token: refuse tokens long enough to make that
+        // quadratic blow up (real SentencePiece pieces are at most a few dozen characters).
+        if let long = m.tokens.firstIndex(where: { $0.utf8.count > BPETokenizer.longestGGUFPiece }) {
+            throw TokenizerError.invalidGGUFTokenizer(
+                key: "tokens", detail: "token \(long) is \(m.tokens[long].utf8.count) bytes long; at most \(BPETokenizer.longestGGUFPiece) expected")
+        }
         let prefix = m.addSpacePrefix ?? true
         let replace = #"{"type": "Replace", "pattern": {"String": " "}, "content": "▁"}"#
         let normalizer = prefix
@@ -198,6 +204,9 @@ extension BPETokenizer {
                         decoder: decoder, unk: unk, fuseUnknown: true, byteFallback: true, ignoreMerges: false,
                         merges: merges, addBOS: m.addBOSToken ?? true)
     }
+
+    /// The longest SentencePiece token (in bytes) `fromGGUF` derives merges for.
+    static let longestGGUFPiece = 1024
 
     /// transformers' `generate_merges(vocab, vocab_scores)`: for each token in id order, every cut
     /// into two tokens (ordered by their ids); then all of them, stably, by score, length of the

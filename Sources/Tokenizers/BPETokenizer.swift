@@ -325,14 +325,14 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         self.unknownTokenID = unknownID
         self.bosTokenID = bosID ?? lookup(bosToken)
         self.eosTokenID = eosID ?? lookup(eosToken)
-        var print = BPETokenizer.makeFingerprint(
+        var fingerprintBytes = BPETokenizer.makeFingerprint(
             strings: stringsByID, merges: mergeIDs, added: addedTokens, addPrefixSpace: prefixSpace,
             unknown: unknownID)
         if let sourceJSON {
-            print += Array("\npipeline from tokenizer.json\n".utf8)
-            print += Array(sourceJSON.utf8)
+            fingerprintBytes += Array("\npipeline from tokenizer.json\n".utf8)
+            fingerprintBytes += Array(sourceJSON.utf8)
         }
-        self.fingerprint = print
+        self.fingerprint = fingerprintBytes
     }
 
     /// `<0xAB>`: HF's name for the byte-fallback token of byte 0xAB.

@@ -119,7 +119,12 @@ enum NormalizerStep: Sendable {
 
     func apply(_ text: String) -> String {
         switch self {
-        case .nfc: return text.precomposedStringWithCanonicalMapping
+        case .nfc:
+            // Text of scalars below U+0300 (no UTF-8 lead byte 0xCC or above) is already NFC:
+            // composition needs a combining mark or a later script.
+            var copy = text
+            if copy.withUTF8({ $0.allSatisfy { $0 < 0xCC } }) { return text }
+            return text.precomposedStringWithCanonicalMapping
         case .nfd: return text.decomposedStringWithCanonicalMapping
         case .nfkc: return text.precomposedStringWithCompatibilityMapping
         case .nfkd: return text.decomposedStringWithCompatibilityMapping

@@ -174,5 +174,12 @@ final class GGUFTokenizerTests: XCTestCase {
         m.tokens = []
         m.tokenTypes = nil
         XCTAssertEqual(key(m), "tokens")
+        // A hostile SentencePiece token long enough to make deriving merges quadratic is refused.
+        m = Self.tinyByteLevel(pre: "gpt2", addBOS: false)
+        m.model = "llama"
+        m.pre = nil
+        m.scores = [Float](repeating: 0, count: m.tokens.count)
+        m.tokens[261] = String(repeating: "x", count: 5000)
+        XCTAssertEqual(key(m), "tokens")
     }
 }

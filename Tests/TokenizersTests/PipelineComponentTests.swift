@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Tokenizers
 
@@ -82,6 +83,32 @@ final class PipelineComponentTests: XCTestCase {
         XCTAssertEqual(TokenDecoderPipeline(steps: nil).decode(["ab", "Ġc"]), "ab Ġc", "no decoder: HF joins with spaces")
         XCTAssertEqual(TokenDecoderPipeline(steps: [.byteLevel]).decode(["ab", "<x y>", "Ġé"]), "ab<x y> \u{FFFD}",
                        "a token with a character outside the byte alphabet is kept as its UTF-8")
+    }
+
+    /// Long pieces merge with the heap (the all-occurrences loop is O(n) per rank used); both
+    /// give the same ids on long words, and hostile one-piece inputs finish quickly.
+    func test_longPieces_heapEqualsAllByRank_andHostileInputIsFast() throws {
+        let gpt2 = try TestData.requireGPT2()
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % n
+        }
+        let alphabet = Array("aabcdeeilmnorsttu")
+        for _ in 0..<200 {
+            let word = Array(String((0..<(65 + next(300))).map { _ in alphabet[next(alphabet.count)] }).utf8)
+            var symbols = word.map { gpt2.byteIDs[Int($0)] }
+            let heap = gpt2.mergeOneAtATime(symbols)
+            gpt2.mergeAllByRank(&symbols)
+            XCTAssertEqual(heap, symbols)
+        }
+        let llama2 = try loadTokenizer(from: try PipelineParityTests.fixturePath("llama2-stories260k.tokenizer.json"))
+        let start = Date()
+        let long = String(repeating: "ab", count: 200_000)
+        XCTAssertEqual(llama2.decode(llama2.encode(long, allowSpecial: false)), long)
+        XCTAssertEqual(gpt2.decode(gpt2.encode(String(repeating: "a", count: 1_000_000), allowSpecial: false)).count, 1_000_000)
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertLessThan(seconds, 10, "one 400 KB piece (Llama 2 layout) and one 1 MB word (GPT-2) took \(seconds) s")
     }
 
     /// Merging every occurrence of the best pair at once equals HF's one-at-a-time order when the
