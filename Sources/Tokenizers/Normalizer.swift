@@ -105,7 +105,7 @@ func literalMatches(of needle: [UInt8], in bytes: UnsafeBufferPointer<UInt8>) ->
 /// One step of a Hugging Face normalizer. Each stretch of text between added tokens is
 /// normalized on its own, before pre-tokenization.
 enum NormalizerStep: Sendable {
-    /// Unicode normalization forms (Foundation's, which follow ICU's Unicode version).
+    /// Unicode normalization forms (Foundation's, limited to Unicode 9.0's characters as HF's are).
     case nfc, nfd, nfkc, nfkd
     /// Each character's full lowercase mapping, without context (HF: Rust `char::to_lowercase`,
     /// so a final capital sigma becomes σ, not ς).
@@ -117,6 +117,28 @@ enum NormalizerStep: Sendable {
     /// Replaces every match of the pattern with `content`.
     case replace(ReplacePattern, content: String)
 
+    /// `form` applied as HF applies it. HF's normalization tables (the unicode-normalization-alignments
+    /// crate) are Unicode 9.0's: a character assigned later (or unassigned) has no decomposition and
+    /// combining class 0 there, so nothing composes or reorders across it. Runs of older characters
+    /// are normalized on their own and newer ones kept as they are, which gives HF's result.
+    static func normalizeAsHF(_ text: String, _ form: (String) -> String) -> String {
+        var run = String.UnicodeScalarView()
+        var out = ""
+        var split = false
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x300 || (scalar.properties.age.map { $0.major < 9 || ($0.major == 9 && $0.minor == 0) } ?? false) {
+                run.append(scalar)
+            } else {
+                split = true
+                out += form(String(run))
+                run.removeAll()
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        if !split { return form(text) }
+        return out + form(String(run))
+    }
+
     func apply(_ text: String) -> String {
         switch self {
         case .nfc:
@@ -124,10 +146,10 @@ enum NormalizerStep: Sendable {
             // composition needs a combining mark or a later script.
             var copy = text
             if copy.withUTF8({ $0.allSatisfy { $0 < 0xCC } }) { return text }
-            return text.precomposedStringWithCanonicalMapping
-        case .nfd: return text.decomposedStringWithCanonicalMapping
-        case .nfkc: return text.precomposedStringWithCompatibilityMapping
-        case .nfkd: return text.decomposedStringWithCompatibilityMapping
+            return NormalizerStep.normalizeAsHF(text) { $0.precomposedStringWithCanonicalMapping }
+        case .nfd: return NormalizerStep.normalizeAsHF(text) { $0.decomposedStringWithCanonicalMapping }
+        case .nfkc: return NormalizerStep.normalizeAsHF(text) { $0.precomposedStringWithCompatibilityMapping }
+        case .nfkd: return NormalizerStep.normalizeAsHF(text) { $0.decomposedStringWithCompatibilityMapping }
         case .lowercase:
             var out = String.UnicodeScalarView()
             for scalar in text.unicodeScalars {

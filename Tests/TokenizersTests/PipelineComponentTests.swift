@@ -69,6 +69,11 @@ final class PipelineComponentTests: XCTestCase {
         XCTAssertEqual(NormalizerStep.nfc.apply("e\u{301}"), "\u{E9}")
         XCTAssertEqual(NormalizerStep.nfd.apply("\u{E9}").unicodeScalars.count, 2)
         XCTAssertEqual(NormalizerStep.strip(left: false, right: true).apply(" a "), " a")
+        // HF's tables are Unicode 9.0's: U+1DF8 (10.0, class 228) is not reordered before U+0485
+        // (class 230), U+11446 (9.0, class 7) is; U+32FF (12.1) has no compatibility mapping there.
+        XCTAssertEqual(Array(NormalizerStep.nfc.apply("a\u{485}\u{1DF8}").unicodeScalars), Array("a\u{485}\u{1DF8}".unicodeScalars))
+        XCTAssertEqual(Array(NormalizerStep.nfd.apply("a\u{301}\u{11446}").unicodeScalars), Array("a\u{11446}\u{301}".unicodeScalars))
+        XCTAssertEqual(NormalizerStep.nfkc.apply("\u{32FF}\u{FB01}"), "\u{32FF}fi")
     }
 
     func test_decoders_asHF() {
