@@ -122,20 +122,21 @@ enum NormalizerStep: Sendable {
     /// combining class 0 there, so nothing composes or reorders across it. Runs of older characters
     /// are normalized on their own and newer ones kept as they are, which gives HF's result.
     static func normalizeAsHF(_ text: String, _ form: (String) -> String) -> String {
+        @inline(__always) func known(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x300 || (scalar.properties.age.map { $0.major < 9 || ($0.major == 9 && $0.minor == 0) } ?? false)
+        }
+        guard !text.unicodeScalars.allSatisfy(known) else { return form(text) }
         var run = String.UnicodeScalarView()
         var out = ""
-        var split = false
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x300 || (scalar.properties.age.map { $0.major < 9 || ($0.major == 9 && $0.minor == 0) } ?? false) {
+            if known(scalar) {
                 run.append(scalar)
             } else {
-                split = true
                 out += form(String(run))
                 run.removeAll()
                 out.unicodeScalars.append(scalar)
             }
         }
-        if !split { return form(text) }
         return out + form(String(run))
     }
 
