@@ -9,7 +9,9 @@
 # per input line, repeated to about 8 MB. Each line is one text for both tools. Both are timed
 # on encoding only (loading excluded), best of 3 runs, each with a freshly loaded tokenizer.
 # HF single thread = encode_batch with TOKENIZERS_PARALLELISM=false; HF batch = encode_batch
-# on all cores. Needs: pip install tokenizers; a release build (.build/release/instruct).
+# on all cores. HF encodes without its post-processor (add_special_tokens=False), as `instruct`
+# never adds BOS/EOS, so the token counts must agree.
+# Needs: pip install tokenizers (or PATH=.venv/bin:$PATH); a release build (.build/release/instruct).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOK=${1:-../shared/datasets/tokenizers/gpt2}
@@ -60,9 +62,9 @@ for _ in range(3):
     tok = load()
     t0 = time.perf_counter()
     if mode == "loop":
-        enc = [tok.encode(l) for l in lines]
+        enc = [tok.encode(l, add_special_tokens=False) for l in lines]
     else:
-        enc = tok.encode_batch(lines)
+        enc = tok.encode_batch(lines, add_special_tokens=False)
     best = min(best, time.perf_counter() - t0)
     tokens = sum(len(e.ids) for e in enc)
 print(json.dumps({"seconds": best, "tokens": tokens}))

@@ -11,7 +11,9 @@ $INSTRUCT) on the edge cases plus every text in ../shared/datasets/instruct (not
 and 20,000 seeded random Unicode strings,
 once with the GPT-2 vocab.json + merges.txt and once with the tokenizer.json HF saves from
 them, and checks that tokenizer.json files written by us (`instruct tokenizer convert` of GPT-2,
-and one trained by `instruct tokenizer train`) load in HF and give the same ids as ours. Exit status 1 on any
+and one trained by `instruct tokenizer train`) load in HF and give the same ids as ours; then the
+same for every tokenizer.json of scripts/make_tokenizer_fixtures.py and SmolLM2's (rebuilt from
+models/SmolLM2-135M-Instruct.Q4_1.gguf when present; needs the gguf package). Exit status 1 on any
 mismatch.
 """
 import json
@@ -161,7 +163,7 @@ def run_ours(binary, tokenizer_path, texts, extra=()):
 def compare(label, hf, ours_ids, texts, round_trip=True):
     bad = 0
     for i, (t, mine) in enumerate(zip(texts, ours_ids)):
-        theirs = hf.encode(t).ids
+        theirs = hf.encode(t, add_special_tokens=False).ids  # `instruct` never adds BOS/EOS
         if mine != theirs:
             bad += 1
             if bad <= 5:
@@ -220,9 +222,57 @@ def cmd_compare():
         bad += compare("lstrip/rstrip added tokens", Tokenizer.from_file(flagged),
                        run_ours(binary, flagged, strip_texts), strip_texts,
                        round_trip=False)  # stripping drops whitespace by design
+    # The pipeline fixtures (scripts/make_tokenizer_fixtures.py) and SmolLM2's tokenizer from its GGUF:
+    # every text and the 20,000 random strings, through the CLI, against HF loading the same file.
+    bad += compare_pipelines(binary, texts, fuzz)
     print("total: %d texts per tokenizer (%d own + %d shared) and %d random strings, %d mismatches"
           % (len(texts), len(own), len(shared), len(fuzz), bad))
     return 1 if bad else 0
+
+
+def compare_pipelines(binary, texts, fuzz):
+    from tokenizers import Tokenizer
+    import glob
+    fixtures = os.path.join(ROOT, "Tests", "TokenizersTests", "Fixtures")
+    paths = sorted(glob.glob(os.path.join(fixtures, "*.tokenizer.json")))
+    bad = 0
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import make_tokenizer_fixtures as m
+            if os.path.exists(m.GGUF):
+                smol = os.path.join(d, "smollm2.tokenizer.json")
+                with open(smol, "w", encoding="utf-8") as f:
+                    f.write(smollm2_json(m))
+                paths.append(smol)
+        except ImportError as e:  # gguf not installed: the fixtures alone
+            print("  (no SmolLM2 comparison: %s)" % e)
+        for path in paths:
+            name = os.path.basename(path).replace(".tokenizer.json", "")
+            hf = Tokenizer.from_file(path)
+            bad += compare("%s, all texts" % name, hf, run_ours(binary, path, texts), texts, round_trip=False)
+            bad += compare("%s, random strings" % name, hf, run_ours(binary, path, fuzz), fuzz, round_trip=False)
+    return bad
+
+
+def smollm2_json(m):
+    """SmolLM2's tokenizer.json with its original pre-tokenizer, from the GGUF arrays."""
+    from gguf import GGUFReader
+    r = GGUFReader(m.GGUF)
+    tokens = m.gguf_value(r, "tokenizer.ggml.tokens")
+    types = m.gguf_value(r, "tokenizer.ggml.token_type")
+    merges = m.gguf_value(r, "tokenizer.ggml.merges")
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    spec = {"version": "1.0", "added_tokens": [
+                {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+                 "special": True} for i, (t, ty) in enumerate(zip(tokens, types)) if ty == 3],
+            "normalizer": None,
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, byte_level]},
+            "post_processor": None, "decoder": byte_level,
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "fuse_unk": False, "byte_fallback": False,
+                      "ignore_merges": False, "vocab": {t: i for i, t in enumerate(tokens)},
+                      "merges": [x.split(" ") for x in merges]}}
+    return json.dumps(spec, ensure_ascii=False)
 
 
 if __name__ == "__main__":

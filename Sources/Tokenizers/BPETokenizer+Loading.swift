@@ -1,24 +1,36 @@
 import Foundation
 
 extension BPETokenizer {
-    /// Loads a Hugging Face `tokenizer.json` whose model is byte-level BPE.
+    /// Loads a Hugging Face `tokenizer.json` with a BPE model.
     ///
     /// Accepted: `model.type` "BPE" with `vocab` and `merges` (as `"a b"` strings or `["a", "b"]`
-    /// pairs), `added_tokens` (special or not), a `ByteLevel` pre-tokenizer (alone or in a
-    /// `Sequence`), no normalizer, no `byte_fallback`, `ignore_merges` or `dropout`. Added tokens' `lstrip`/`rstrip` are honoured; `single_word` is refused. Anything else throws `TokenizerError.unsupported` rather than
-    /// tokenizing differently from HF. Post-processors are ignored: encode never adds BOS/EOS.
+    /// pairs), `byte_fallback`, `fuse_unk`, `ignore_merges`, `unk_token`; `added_tokens` with
+    /// `special`, `normalized`, `lstrip`, `rstrip`; the normalizers, pre-tokenizers and decoders
+    /// listed in `TokenizerJSONReader` (docs/tokenizers.md). Refused, with the JSON path: any other
+    /// component type, `dropout` other than 0, `continuing_subword_prefix`/`end_of_word_suffix`,
+    /// `single_word` added tokens, and a byte-level vocabulary missing a byte token without an
+    /// `unk_token`. Post-processors are not run (encode never adds BOS/EOS); `addsBOS` records
+    /// whether HF's would put one in front.
     public convenience init(tokenizerJSON path: String) throws {
-        let root = try readJSONObject(path)
+        let data = try readFile(path)
+        let root = try parseJSONObject(data, path: path)
+        try self.init(tokenizerJSONObject: root, text: String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Loads tokenizer.json text already in memory (`source` names it in errors).
+    public convenience init(tokenizerJSONText text: String, source: String = "<memory>") throws {
+        let root = try parseJSONObject(Data(text.utf8), path: source)
+        try self.init(tokenizerJSONObject: root, text: text, source: source)
+    }
+
+    convenience init(tokenizerJSONObject root: [String: Any], text: String, source path: String,
+                     bosID: Int32? = nil, eosID: Int32? = nil) throws {
+        let reader = TokenizerJSONReader(path: path)
         guard let model = root["model"] as? [String: Any] else {
             throw TokenizerError.missingKey(path: path, key: "model", expected: "an object")
         }
         if let type = model["type"] as? String, type != "BPE" {
             throw TokenizerError.unsupported(path: path, key: "model.type", found: "\"\(type)\"")
-        }
-        for flag in ["byte_fallback", "ignore_merges"] {
-            if let value = model[flag] as? Bool, value {
-                throw TokenizerError.unsupported(path: path, key: "model.\(flag)", found: "true")
-            }
         }
         if let dropout = model["dropout"], !(dropout is NSNull), (dropout as? NSNumber)?.doubleValue != 0 {
             throw TokenizerError.unsupported(path: path, key: "model.dropout", found: "\(dropout)")
@@ -28,10 +40,16 @@ extension BPETokenizer {
                 throw TokenizerError.unsupported(path: path, key: "model.\(key)", found: "\"\(s)\"")
             }
         }
-        if let normalizer = root["normalizer"], !(normalizer is NSNull) {
-            throw TokenizerError.unsupported(path: path, key: "normalizer", found: describeType(normalizer))
-        }
-        let addPrefixSpace = try byteLevelPrefixSpace(root["pre_tokenizer"], path: path)
+        let normalizer = try reader.normalizer(root["normalizer"])
+        let preTokenizer = try reader.preTokenizer(root["pre_tokenizer"])
+        let decoder = try reader.decoder(root["decoder"])
+        let (addsBOS, leadingToken) = try reader.leadingSpecialToken(root["post_processor"])
+        var options = BPEModelOptions()
+        options.byteLevel = preTokenizer.steps.contains { if case .byteLevel = $0 { return true } else { return false } }
+        options.byteFallback = try reader.bool(model, "byte_fallback", "model", default: false)
+        options.fuseUnknown = try reader.bool(model, "fuse_unk", "model", default: false)
+        options.ignoreMerges = try reader.bool(model, "ignore_merges", "model", default: false)
+
         let vocab = try parseVocab(model["vocab"], path: path, key: "model.vocab")
         guard let rawMerges = model["merges"] as? [Any] else {
             throw TokenizerError.missingKey(path: path, key: "model.merges", expected: "an array")
@@ -55,24 +73,36 @@ extension BPETokenizer {
                 throw TokenizerError.missingKey(path: path, key: "added_tokens", expected: "an array")
             }
             for (index, item) in list.enumerated() {
-                guard let obj = item as? [String: Any], let id = (obj["id"] as? NSNumber)?.intValue,
+                let key = "added_tokens[\(index)]"
+                guard let obj = item as? [String: Any], let idNumber = obj["id"] as? NSNumber,
                       let content = obj["content"] as? String
                 else {
-                    throw TokenizerError.missingKey(
-                        path: path, key: "added_tokens[\(index)]", expected: "an object with 'id' and 'content'")
+                    throw TokenizerError.missingKey(path: path, key: key, expected: "an object with 'id' and 'content'")
                 }
-                let special = (obj["special"] as? Bool) ?? false
-                if let singleWord = obj["single_word"] as? Bool, singleWord {
-                    throw TokenizerError.unsupported(path: path, key: "added_tokens[\(index)].single_word", found: "true")
+                let id = idNumber.int64Value
+                guard id >= 0, id < Int64(BPETokenizer.maximumID) else {
+                    throw TokenizerError.badTokenID(path: path, token: content, id: Int(clamping: id))
                 }
-                added.append(AddedToken(id: Int32(clamping: id), content: content, special: special,
-                                        lstrip: (obj["lstrip"] as? Bool) ?? false, rstrip: (obj["rstrip"] as? Bool) ?? false))
+                if try reader.bool(obj, "single_word", key, default: false) {
+                    throw TokenizerError.unsupported(path: path, key: key + ".single_word", found: "true")
+                }
+                let special = try reader.bool(obj, "special", key, default: false)
+                added.append(AddedToken(id: Int32(id), content: content, special: special,
+                                        lstrip: try reader.bool(obj, "lstrip", key, default: false),
+                                        rstrip: try reader.bool(obj, "rstrip", key, default: false),
+                                        normalized: try reader.bool(obj, "normalized", key, default: !special)))
             }
         }
         let unk = model["unk_token"] as? String
-        try self.init(vocab: vocab, merges: merges, addedTokens: added, addPrefixSpace: addPrefixSpace,
-                      unknownToken: unk, bosToken: BPETokenizer.defaultBOS(added), eosToken: BPETokenizer.defaultEOS(added),
-                      source: path)
+        let pipeline = TokenizerPipeline(normalizer: normalizer, preTokenizer: preTokenizer, decoder: decoder, addsBOS: addsBOS)
+        var plain = normalizer == nil && options == BPEModelOptions() && !addsBOS
+            && added.allSatisfy { $0.normalized == !$0.special }
+        if case .byteLevel(_, true)? = preTokenizer.steps.first, preTokenizer.steps.count == 1 {} else { plain = false }
+        if let steps = decoder.steps, steps.count == 1, case .byteLevel = steps[0] {} else { plain = false }
+        let bos = BPETokenizer.defaultBOS(added) ?? (addsBOS ? leadingToken : nil)
+        try self.init(vocab: vocab, merges: merges, addedTokens: added, unknownToken: unk, options: options,
+                      pipeline: pipeline, bosToken: bos, eosToken: BPETokenizer.defaultEOS(added),
+                      bosID: bosID, eosID: eosID, sourceJSON: plain ? nil : text, source: path)
     }
 
     /// Loads GPT-2's `vocab.json` + `merges.txt` (a leading `#version` line is optional).
@@ -120,11 +150,15 @@ extension BPETokenizer {
     }
 }
 
-func readJSONAny(_ path: String) throws -> Any {
+func readFile(_ path: String) throws -> Data {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
           let data = FileManager.default.contents(atPath: path)
     else { throw TokenizerError.fileNotFound(path: path) }
+    return data
+}
+
+func parseJSON(_ data: Data, path: String) throws -> Any {
     do {
         return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     } catch {
@@ -134,16 +168,15 @@ func readJSONAny(_ path: String) throws -> Any {
     }
 }
 
-func readJSONObject(_ path: String) throws -> [String: Any] {
-    guard let obj = try readJSONAny(path) as? [String: Any] else {
+func parseJSONObject(_ data: Data, path: String) throws -> [String: Any] {
+    guard let obj = try parseJSON(data, path: path) as? [String: Any] else {
         throw TokenizerError.missingKey(path: path, key: "(top level)", expected: "a JSON object")
     }
     return obj
 }
 
-private func describeType(_ value: Any) -> String {
-    if let obj = value as? [String: Any], let type = obj["type"] as? String { return "type \"\(type)\"" }
-    return "\(value)"
+func readJSONAny(_ path: String) throws -> Any {
+    try parseJSON(try readFile(path), path: path)
 }
 
 private func parseVocab(_ value: Any?, path: String, key: String) throws -> [String: Int32] {
@@ -159,25 +192,4 @@ private func parseVocab(_ value: Any?, path: String, key: String) throws -> [Str
         vocab[token] = Int32(clamping: number.intValue)
     }
     return vocab
-}
-
-/// `add_prefix_space` of the ByteLevel pre-tokenizer; throws if there is none or others too.
-private func byteLevelPrefixSpace(_ value: Any?, path: String) throws -> Bool {
-    guard let obj = value as? [String: Any], let type = obj["type"] as? String else {
-        throw TokenizerError.unsupported(path: path, key: "pre_tokenizer", found: value.map { "\($0)" } ?? "missing")
-    }
-    switch type {
-    case "ByteLevel":
-        if let useRegex = obj["use_regex"] as? Bool, !useRegex {
-            throw TokenizerError.unsupported(path: path, key: "pre_tokenizer.use_regex", found: "false")
-        }
-        return (obj["add_prefix_space"] as? Bool) ?? false
-    case "Sequence":
-        guard let list = obj["pretokenizers"] as? [Any], list.count == 1 else {
-            throw TokenizerError.unsupported(path: path, key: "pre_tokenizer", found: "a Sequence other than [ByteLevel]")
-        }
-        return try byteLevelPrefixSpace(list[0], path: path)
-    default:
-        throw TokenizerError.unsupported(path: path, key: "pre_tokenizer.type", found: "\"\(type)\"")
-    }
 }

@@ -5,13 +5,16 @@ extension BPETokenizer {
     /// `tokenizers.Tokenizer.from_file` loads and that gives the same ids: a BPE model with
     /// the vocabulary in id order, merges in rank order (`"a b"` strings, or `["a", "b"]` pairs
     /// when a token holds a space), the added tokens, and ByteLevel pre-tokenizer and decoder.
-    /// The text is deterministic: the same tokenizer always gives the same bytes.
+    /// The text is deterministic: the same tokenizer always gives the same bytes. A tokenizer
+    /// loaded from a tokenizer.json with other components (a normalizer, another pre-tokenizer,
+    /// byte fallback, a post-processor...) or built from GGUF metadata gives that text back unchanged.
     public func tokenizerJSON() -> String {
+        if let sourceJSON { return sourceJSON }
         var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
         for (i, t) in addedTokens.enumerated() {
             out += i == 0 ? "\n" : ",\n"
             out += "    {\"id\": \(t.id), \"content\": \(JSONText.quoted(t.content)), \"single_word\": false, "
-            out += "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(!t.special), \"special\": \(t.special)}"
+            out += "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(t.normalized), \"special\": \(t.special)}"
         }
         out += addedTokens.isEmpty ? "],\n" : "\n  ],\n"
         out += "  \"normalizer\": null,\n"

@@ -121,6 +121,15 @@ public final class Llama2cTokenizer: TextTokenizer, @unchecked Sendable {
     /// `<unk>` -> 0, `<s>` -> 1, `</s>` -> 2.
     public func specialTokenID(_ token: String) -> Int32? { specials.first { $0.text == token }?.id }
 
+    /// Ids 0, 1, 2 (`<unk>`, `<s>`, `</s>`) are special.
+    public func isSpecialToken(_ id: Int32) -> Bool { id >= 0 && id <= 2 }
+
+    /// `<unk>`, `<s>` and `</s>` as special added tokens.
+    public var addedTokens: [AddedToken] { specials.map { AddedToken(id: $0.id, content: $0.text, special: true) } }
+
+    /// True: llama2.c's run.c (and Llama 2's HF tokenizer) put BOS in front of a prompt.
+    public var addsBOS: Bool { true }
+
     /// A header and the file's bytes.
     public func fingerprintBytes() -> [UInt8] { fingerprint }
 

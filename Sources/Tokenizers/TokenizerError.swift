@@ -13,6 +13,16 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case missingKey(path: String, key: String, expected: String)
     /// A JSON value has a type or content we do not support (e.g. a WordPiece model).
     case unsupported(path: String, key: String, found: String)
+    /// A normalizer, pre-tokenizer, decoder or other component of a type we do not implement.
+    /// `key` is its JSON path (`pre_tokenizer.pretokenizers[2]`); `supported` lists the types we do.
+    case unsupportedComponent(path: String, key: String, type: String, supported: [String])
+    /// A regular expression in the file (at JSON path `key`) that the regex engine cannot compile.
+    case invalidPattern(path: String, key: String, pattern: String, detail: String)
+    /// A byte-level vocabulary has no token for `byte`, a byte of ordinary text (see
+    /// `BPETokenizer.isCommonTextByte`), and no `unk_token`: text holding it could not be encoded.
+    case missingByteToken(path: String, byte: UInt8)
+    /// GGUF tokenizer metadata (`tokenizer.ggml.<key>`) is missing, inconsistent or of a kind we do not know.
+    case invalidGGUFTokenizer(key: String, detail: String)
     /// A merge (line `line`, 1-based, or index in the `merges` array) names a token that is not in the vocabulary.
     case unknownTokenInMerge(path: String, line: Int, token: String)
     /// A merge line or entry is not two tokens.
@@ -41,8 +51,21 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
                 + "Is this a Hugging Face tokenizer.json / GPT-2 vocab.json?"
         case .unsupported(let path, let key, let found):
             return "\(path): '\(key)' is \(found), which InstructKit does not support "
-                + "(only byte-level BPE tokenizer.json files and llama2.c .bin tokenizers). "
-                + "Use a byte-level BPE tokenizer or convert this one."
+                + "(BPE tokenizer.json files, GPT-2 vocab.json + merges.txt and llama2.c .bin tokenizers; "
+                + "docs/tokenizers.md lists the options). Use a supported tokenizer or convert this one."
+        case .unsupportedComponent(let path, let key, let type, let supported):
+            return "\(path): \(key): type \"\(type)\" is not supported; supported: "
+                + supported.joined(separator: ", ") + ". A tokenizer with it would give other ids than Hugging Face."
+        case .invalidPattern(let path, let key, let pattern, let detail):
+            return "\(path): \(key): the regular expression \(jsonQuote(pattern)) does not compile (\(detail))."
+        case .missingByteToken(let path, let byte):
+            let hex = String(byte, radix: 16, uppercase: true)
+            return "\(path): the byte-level vocabulary has no token for byte 0x\(hex.count == 1 ? "0" + hex : hex) "
+                + "and no unk_token, so text holding that byte could not be encoded. The vocabulary is incomplete: "
+                + "a byte-level BPE needs a token for every byte of ordinary text (tab, newlines, printable ASCII, "
+                + "0x80-0xF0); use the tokenizer.json the vocabulary came with."
+        case .invalidGGUFTokenizer(let key, let detail):
+            return "GGUF metadata tokenizer.ggml.\(key): \(detail)"
         case .unknownTokenInMerge(let path, let line, let token):
             return "\(path): merge \(line) uses token '\(token)', which is not in the vocabulary. "
                 + "The vocabulary and merges come from different tokenizers; use a matching pair."

@@ -2,13 +2,21 @@ import XCTest
 @testable import Tokenizers
 
 final class TokenizerLoadingTests: XCTestCase {
-    /// A minimal tokenizer.json: bytes a, b, c, Ġ (space) and merges a+b, ab+c.
+    /// A minimal tokenizer.json: tokens a, b, c, Ġ (space), ab, abc, then the other 252 bytes
+    /// (ids 6...); merges a+b, ab+c; `<|im_start|>` last.
     private func tinyJSON(merges: String = #"["a b", "ab c"]"#, extraModel: String = "",
-                          preTokenizer: String = #"{"type": "ByteLevel", "add_prefix_space": false}"#) -> String {
-        """
-        {"version": "1.0", "added_tokens": [{"id": 6, "content": "<|im_start|>", "special": true}],
-         "normalizer": null, "pre_tokenizer": \(preTokenizer),
-         "model": {"type": "BPE", \(extraModel) "vocab": {"a": 0, "b": 1, "c": 2, "Ġ": 3, "ab": 4, "abc": 5},
+                          preTokenizer: String = #"{"type": "ByteLevel", "add_prefix_space": false}"#,
+                          normalizer: String = "null", decoder: String = #"{"type": "ByteLevel"}"#) -> String {
+        var vocab = #""a": 0, "b": 1, "c": 2, "Ġ": 3, "ab": 4, "abc": 5"#
+        var next = 6
+        for b in 0..<256 where ![0x61, 0x62, 0x63, 0x20].contains(b) {
+            vocab += ", " + jsonQuote(ByteLevel.encode([UInt8(b)])) + ": \(next)"
+            next += 1
+        }
+        return """
+        {"version": "1.0", "added_tokens": [{"id": \(next), "content": "<|im_start|>", "special": true}],
+         "normalizer": \(normalizer), "pre_tokenizer": \(preTokenizer), "decoder": \(decoder),
+         "model": {"type": "BPE", \(extraModel) "vocab": {\(vocab)},
                    "merges": \(merges)}}
         """
     }
@@ -22,10 +30,10 @@ final class TokenizerLoadingTests: XCTestCase {
     func test_tokenizerJSON_mergesAsStringsOrPairs_sameIds() throws {
         let strings = try loadTokenizer(from: try write(tinyJSON()))
         let pairs = try loadTokenizer(from: try write(tinyJSON(merges: #"[["a", "b"], ["ab", "c"]]"#)))
-        XCTAssertEqual(strings.encode("abc ab<|im_start|>", allowSpecial: true), [5, 3, 4, 6])
-        XCTAssertEqual(pairs.encode("abc ab<|im_start|>", allowSpecial: true), [5, 3, 4, 6])
-        XCTAssertEqual(strings.vocabularySize, 7)
-        XCTAssertEqual(strings.specialTokenID("<|im_start|>"), 6)
+        XCTAssertEqual(strings.encode("abc ab<|im_start|>", allowSpecial: true), [5, 3, 4, 258])
+        XCTAssertEqual(pairs.encode("abc ab<|im_start|>", allowSpecial: true), [5, 3, 4, 258])
+        XCTAssertEqual(strings.vocabularySize, 259)
+        XCTAssertEqual(strings.specialTokenID("<|im_start|>"), 258)
     }
 
     func test_directory_withVocabAndMerges_loadsGPT2() throws {
@@ -82,23 +90,90 @@ final class TokenizerLoadingTests: XCTestCase {
         }
     }
 
-    func test_unsupportedModelOrPreTokenizer_throwsUnsupported() throws {
+    func test_unsupportedModelOrOptions_throwsUnsupportedNamingKey() throws {
         let wordPiece = try write(#"{"model": {"type": "WordPiece", "vocab": {}}}"#)
         XCTAssertThrowsError(try loadTokenizer(from: wordPiece)) { error in
             guard case .unsupported(_, let key, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
             XCTAssertEqual(key, "model.type")
         }
-        for (extra, key) in [(#""ignore_merges": true,"#, "model.ignore_merges"), (#""dropout": 0.1,"#, "model.dropout"),
-                             (#""byte_fallback": true,"#, "model.byte_fallback")] {
+        for (extra, key) in [(#""dropout": 0.1,"#, "model.dropout"), (###""continuing_subword_prefix": "##","###, "model.continuing_subword_prefix"),
+                             (#""end_of_word_suffix": "</w>","#, "model.end_of_word_suffix")] {
             XCTAssertThrowsError(try loadTokenizer(from: try write(tinyJSON(extraModel: extra)))) { error in
                 guard case .unsupported(_, let found, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
                 XCTAssertEqual(found, key)
             }
         }
-        XCTAssertNoThrow(try loadTokenizer(from: try write(tinyJSON(extraModel: #""dropout": null, "ignore_merges": false,"#))))
-        let split = try write(tinyJSON(preTokenizer: #"{"type": "Whitespace"}"#))
-        XCTAssertThrowsError(try loadTokenizer(from: split)) { error in
-            guard case .unsupported? = error as? TokenizerError else { return XCTFail("\(error)") }
+        XCTAssertNoThrow(try loadTokenizer(from: try write(tinyJSON(extraModel: #""dropout": null, "ignore_merges": true, "byte_fallback": true,"#))))
+        XCTAssertNoThrow(try loadTokenizer(from: try write(tinyJSON(preTokenizer: #"{"type": "Whitespace"}"#))))
+    }
+
+    func test_unsupportedComponent_throwsNamingJSONPathAndSupportedList() throws {
+        let pre = #"{"type": "Sequence", "pretokenizers": [{"type": "Digits"}, {"type": "ByteLevel", "use_regex": false}, {"type": "BertPreTokenizer"}]}"#
+        let path = try write(tinyJSON(preTokenizer: pre))
+        XCTAssertThrowsError(try loadTokenizer(from: path)) { error in
+            XCTAssertEqual(error as? TokenizerError, .unsupportedComponent(
+                path: path, key: "pre_tokenizer.pretokenizers[2]", type: "BertPreTokenizer",
+                supported: TokenizerJSONReader.supportedPreTokenizers))
+            let message = "\(error)"
+            XCTAssertTrue(message.contains(#"pre_tokenizer.pretokenizers[2]: type "BertPreTokenizer" is not supported; supported: Sequence, ByteLevel"#), message)
+        }
+        let norm = #"{"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Precompiled", "precompiled_charsmap": "AA=="}]}"#
+        XCTAssertThrowsError(try loadTokenizer(from: try write(tinyJSON(normalizer: norm)))) { error in
+            guard case .unsupportedComponent(_, let key, let type, let supported)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(key, "normalizer.normalizers[1]")
+            XCTAssertEqual(type, "Precompiled")
+            XCTAssertEqual(supported, TokenizerJSONReader.supportedNormalizers)
+        }
+        for (decoder, type) in [(###"{"type": "WordPiece", "prefix": "##"}"###, "WordPiece"), (#"{"type": "BPEDecoder", "suffix": "</w>"}"#, "BPEDecoder")] {
+            XCTAssertThrowsError(try loadTokenizer(from: try write(tinyJSON(decoder: decoder)))) { error in
+                guard case .unsupportedComponent(_, let key, let found, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
+                XCTAssertEqual(key, "decoder")
+                XCTAssertEqual(found, type)
+            }
+        }
+        // ByteLevel anywhere but last would see byte-level characters in later steps: refused.
+        let early = #"{"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}, {"type": "Digits"}]}"#
+        XCTAssertThrowsError(try loadTokenizer(from: try write(tinyJSON(preTokenizer: early))))
+    }
+
+    func test_badRegexOrBehavior_throwsNamingKey() throws {
+        let bad = #"{"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated", "invert": false}"#
+        let path = try write(tinyJSON(preTokenizer: bad))
+        XCTAssertThrowsError(try loadTokenizer(from: path)) { error in
+            guard case .invalidPattern(let p, let key, let pattern, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(p, path)
+            XCTAssertEqual(key, "pre_tokenizer.pattern.Regex")
+            XCTAssertEqual(pattern, "(unclosed")
+        }
+        let behavior = #"{"type": "Split", "pattern": {"String": "x"}, "behavior": "Sideways", "invert": false}"#
+        XCTAssertThrowsError(try loadTokenizer(from: try write(tinyJSON(preTokenizer: behavior)))) { error in
+            guard case .unsupported(_, let key, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(key, "pre_tokenizer.behavior")
+        }
+    }
+
+    func test_byteLevelVocabularyMissingAByte_throwsAtLoadUnlessUnknownToken() throws {
+        let missing = tinyJSON().replacingOccurrences(of: #", "Ċ": "#, with: #", "Ċx": "#)  // drop byte 0x0A
+        let path = try write(missing)
+        XCTAssertThrowsError(try loadTokenizer(from: path)) { error in
+            XCTAssertEqual(error as? TokenizerError, .missingByteToken(path: path, byte: 0x0A))
+            XCTAssertTrue("\(error)".contains("0x0A"))
+        }
+        let withUnknown = missing.replacingOccurrences(of: #""type": "BPE","#, with: #""type": "BPE", "unk_token": "a","#)
+        let tok = try loadTokenizer(from: try write(withUnknown))
+        XCTAssertEqual(tok.encode("b\nb", allowSpecial: false), [1, 0, 1], "the byte without a token becomes unk")
+    }
+
+    func test_addedTokenIDOutOfRangeOrSingleWord_throws() throws {
+        let huge = tinyJSON().replacingOccurrences(of: #""id": 258"#, with: #""id": 99999999999"#)
+        XCTAssertThrowsError(try loadTokenizer(from: try write(huge))) { error in
+            guard case .badTokenID(_, let token, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(token, "<|im_start|>")
+        }
+        let single = tinyJSON().replacingOccurrences(of: #""special": true}"#, with: #""special": true, "single_word": true}"#)
+        XCTAssertThrowsError(try loadTokenizer(from: try write(single))) { error in
+            guard case .unsupported(_, let key, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
+            XCTAssertEqual(key, "added_tokens[0].single_word")
         }
     }
 
