@@ -62,11 +62,12 @@ extension GenerationOptions {
     /// Options that stop at the card's stop ids and stop strings (plus `stopStrings`),
     /// decoding with `tokenizer`; the pad id is the tokenizer's EOS. Every generation path
     /// (generate, chat, eval, eval.synth, eval.samples, IFEval answers) builds its options
-    /// here, so all stop by one rule.
+    /// here, so all stop by one rule. Special tokens are never shown as text (decoding skips
+    /// them, as transformers' `skip_special_tokens=True`).
     public init(card: ModelCard, tokenizer: any TextTokenizer, sampling: SamplingOptions = .greedy, maxNewTokens: Int,
                 stopStrings: [String] = []) {
         self.init(sampling: sampling, maxNewTokens: maxNewTokens, eosTokenIDs: Set(card.stopTokenIDs),
-                  stopStrings: card.stopStrings + stopStrings, decode: { tokenizer.decode($0) },
+                  stopStrings: card.stopStrings + stopStrings, decode: { tokenizer.decode($0, skipSpecialTokens: true) },
                   padTokenID: tokenizer.eosTokenID ?? 0)
     }
 }

@@ -115,7 +115,7 @@ extension BPETokenizer {
         for (id, token) in m.tokens.enumerated() {
             if let first = idOf[token] {
                 throw TokenizerError.invalidGGUFTokenizer(
-                    key: "tokens", detail: "token \(jsonQuote(token)) appears twice (ids \(first) and \(id))")
+                    key: "tokens", detail: "token \(JSONText.quoted(token)) appears twice (ids \(first) and \(id))")
             }
             idOf[token] = id
         }
@@ -124,7 +124,7 @@ extension BPETokenizer {
         case "llama": return try sentencePieceJSON(m, idOf: idOf)
         default:
             throw TokenizerError.invalidGGUFTokenizer(
-                key: "model", detail: "\(jsonQuote(m.model)) is not supported; supported: \"gpt2\" (byte-level BPE), \"llama\" (SentencePiece BPE)")
+                key: "model", detail: "\(JSONText.quoted(m.model)) is not supported; supported: \"gpt2\" (byte-level BPE), \"llama\" (SentencePiece BPE)")
         }
     }
 
@@ -132,7 +132,7 @@ extension BPETokenizer {
         let pre = m.pre ?? "default"
         guard let family = GGUFTokenizerMetadata.knownPreTokenizers[pre] else {
             throw TokenizerError.invalidGGUFTokenizer(
-                key: "pre", detail: "\(jsonQuote(pre)) is not a pre-tokenizer we know; known: "
+                key: "pre", detail: "\(JSONText.quoted(pre)) is not a pre-tokenizer we know; known: "
                     + GGUFTokenizerMetadata.knownPreTokenizers.keys.sorted().joined(separator: ", "))
         }
         guard let merges = m.merges else {
@@ -143,7 +143,7 @@ extension BPETokenizer {
         for (i, merge) in merges.enumerated() {
             let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2 else {
-                throw TokenizerError.invalidGGUFTokenizer(key: "merges", detail: "entry \(i) \(jsonQuote(merge)) is not two tokens")
+                throw TokenizerError.invalidGGUFTokenizer(key: "merges", detail: "entry \(i) \(JSONText.quoted(merge)) is not two tokens")
             }
             pairs.append((String(parts[0]), String(parts[1])))
         }
@@ -158,7 +158,7 @@ extension BPETokenizer {
         case "llama3", "qwen2":
             let regex = family == "llama3" ? TokenizerJSONReader.llama3Pattern : TokenizerJSONReader.qwen2Pattern
             preTokenizer = #"{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "#
-                + jsonQuote(regex) + #"}, "behavior": "Isolated", "invert": false}, "# + byteLevel + "false}]}"
+                + JSONText.quoted(regex) + #"}, "behavior": "Isolated", "invert": false}, "# + byteLevel + "false}]}"
             ignoreMerges = family == "llama3"
             if family == "qwen2" { normalizer = #"{"type": "NFC"}"# }
         default:
@@ -177,7 +177,7 @@ extension BPETokenizer {
     private static func sentencePieceJSON(_ m: GGUFTokenizerMetadata, idOf: [String: Int]) throws -> String {
         if let pre = m.pre, pre != "default" {
             throw TokenizerError.invalidGGUFTokenizer(
-                key: "pre", detail: "\(jsonQuote(pre)) with model \"llama\" is not one we know; known: default (or absent)")
+                key: "pre", detail: "\(JSONText.quoted(pre)) with model \"llama\" is not one we know; known: default (or absent)")
         }
         guard let scores = m.scores else {
             throw TokenizerError.invalidGGUFTokenizer(key: "scores", detail: "missing; a \"llama\" tokenizer needs its scores")
@@ -266,14 +266,14 @@ extension BPETokenizer {
         var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
         for (i, t) in added.enumerated() {
             out += i == 0 ? "\n" : ",\n"
-            out += "    {\"id\": \(t.id), \"content\": \(jsonQuote(t.content)), \"single_word\": false, "
+            out += "    {\"id\": \(t.id), \"content\": \(JSONText.quoted(t.content)), \"single_word\": false, "
             out += "\"lstrip\": false, \"rstrip\": false, \"normalized\": \(t.normalized), \"special\": \(t.special)}"
         }
         out += added.isEmpty ? "],\n" : "\n  ],\n"
         out += "  \"normalizer\": \(normalizer),\n"
         out += "  \"pre_tokenizer\": \(preTokenizer),\n"
         if addBOS, let bos = m.bosTokenID {
-            let name = jsonQuote(m.tokens[Int(bos)])
+            let name = JSONText.quoted(m.tokens[Int(bos)])
             out += "  \"post_processor\": {\"type\": \"TemplateProcessing\", "
             out += "\"single\": [{\"SpecialToken\": {\"id\": \(name), \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], "
             out += "\"pair\": [{\"SpecialToken\": {\"id\": \(name), \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, "
@@ -284,18 +284,18 @@ extension BPETokenizer {
         }
         out += "  \"decoder\": \(decoder),\n"
         out += "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n"
-        out += "    \"unk_token\": \(unk.map(jsonQuote) ?? "null"),\n"
+        out += "    \"unk_token\": \(unk.map(JSONText.quoted) ?? "null"),\n"
         out += "    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n"
         out += "    \"fuse_unk\": \(fuseUnknown),\n    \"byte_fallback\": \(byteFallback),\n    \"ignore_merges\": \(ignoreMerges),\n"
         out += "    \"vocab\": {"
         for (id, token) in m.tokens.enumerated() {
             out += id == 0 ? "\n      " : ",\n      "
-            out += "\(jsonQuote(token)): \(id)"
+            out += "\(JSONText.quoted(token)): \(id)"
         }
         out += "\n    },\n    \"merges\": ["
         for (i, (a, b)) in merges.enumerated() {
             out += i == 0 ? "\n      " : ",\n      "
-            out += "[\(jsonQuote(a)), \(jsonQuote(b))]"
+            out += "[\(JSONText.quoted(a)), \(JSONText.quoted(b))]"
         }
         out += merges.isEmpty ? "]\n  }\n}\n" : "\n    ]\n  }\n}\n"
         return out

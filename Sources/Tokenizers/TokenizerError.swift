@@ -57,7 +57,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(key): type \"\(type)\" is not supported; supported: "
                 + supported.joined(separator: ", ") + ". A tokenizer with it would give other ids than Hugging Face."
         case .invalidPattern(let path, let key, let pattern, let detail):
-            return "\(path): \(key): the regular expression \(jsonQuote(pattern)) does not compile (\(detail))."
+            return "\(path): \(key): the regular expression \(JSONText.quoted(pattern)) does not compile (\(detail))."
         case .missingByteToken(let path, let byte):
             let hex = String(byte, radix: 16, uppercase: true)
             return "\(path): the byte-level vocabulary has no token for byte 0x\(hex.count == 1 ? "0" + hex : hex) "

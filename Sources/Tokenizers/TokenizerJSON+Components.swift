@@ -179,12 +179,12 @@ struct TokenizerJSONReader {
         case "Metaspace":
             let replacement = try string(obj, "replacement", key)
             guard replacement.unicodeScalars.count == 1 else {
-                throw TokenizerError.unsupported(path: path, key: key + ".replacement", found: jsonQuote(replacement))
+                throw TokenizerError.unsupported(path: path, key: key + ".replacement", found: JSONText.quoted(replacement))
             }
             let scheme: PrependScheme
             if let raw = obj["prepend_scheme"] as? String {
                 guard let s = PrependScheme(rawValue: raw) else {
-                    throw TokenizerError.unsupported(path: path, key: key + ".prepend_scheme", found: jsonQuote(raw))
+                    throw TokenizerError.unsupported(path: path, key: key + ".prepend_scheme", found: JSONText.quoted(raw))
                 }
                 scheme = s
             } else {
@@ -204,7 +204,7 @@ struct TokenizerJSONReader {
         guard let b = SplitBehavior(rawValue: raw) else {
             throw TokenizerError.unsupported(
                 path: path, key: key + ".behavior",
-                found: "\(jsonQuote(raw)) (expected one of \(SplitBehavior.allCases.map(\.rawValue).joined(separator: ", ")))")
+                found: "\(JSONText.quoted(raw)) (expected one of \(SplitBehavior.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return b
     }
@@ -235,18 +235,18 @@ struct TokenizerJSONReader {
         case "Strip":
             let content = try string(obj, "content", key)
             guard let scalar = content.unicodeScalars.first, content.unicodeScalars.count == 1 else {
-                throw TokenizerError.unsupported(path: path, key: key + ".content", found: jsonQuote(content))
+                throw TokenizerError.unsupported(path: path, key: key + ".content", found: JSONText.quoted(content))
             }
             steps.append(.strip(content: scalar, start: try count(obj, "start", key), stop: try count(obj, "stop", key)))
         case "Metaspace":
             let replacement = try string(obj, "replacement", key)
             guard let scalar = replacement.unicodeScalars.first, replacement.unicodeScalars.count == 1 else {
-                throw TokenizerError.unsupported(path: path, key: key + ".replacement", found: jsonQuote(replacement))
+                throw TokenizerError.unsupported(path: path, key: key + ".replacement", found: JSONText.quoted(replacement))
             }
             let scheme: PrependScheme
             if let raw = obj["prepend_scheme"] as? String {
                 guard let s = PrependScheme(rawValue: raw) else {
-                    throw TokenizerError.unsupported(path: path, key: key + ".prepend_scheme", found: jsonQuote(raw))
+                    throw TokenizerError.unsupported(path: path, key: key + ".prepend_scheme", found: JSONText.quoted(raw))
                 }
                 scheme = s
             } else {

@@ -40,8 +40,7 @@ func streamAnswer(_ loaded: LoadedModel, prompt: [Int32], arguments: SamplingArg
         throw CommandFailure("the prompt has \(prompt.count) tokens but the model's context is \(context) tokens; shorten it to leave room for an answer")
     }
     let options = loaded.generationOptions(sampling: arguments.sampling, maxNewTokens: arguments.maxNewTokens, stopStrings: arguments.stop)
-    let tokenizer = loaded.tokenizer
-    var stream = TextStream(decode: { tokenizer.decode($0) }, stopStrings: options.stopStrings)
+    var stream = TextStream(decode: options.decode ?? { _ in "" }, stopStrings: options.stopStrings)
     let rows = try Generator.generateRows(model: loaded.model, parameters: loaded.parameters, prompts: [prompt],
                                           options: options, rng: &rng) { _, token in
         let piece = stream.append(token)
@@ -98,7 +97,8 @@ struct GenerateCommand: ParsableCommand {
         let tokens: [Int32]
         if raw {
             var t = loaded.tokenizer.encode(prompt, allowSpecial: !noSpecialTokens)
-            if let bos = loaded.tokenizer.bosTokenID { t.insert(bos, at: 0) }
+            // As transformers' tokenizer(text): BOS only when the tokenizer's post-processor adds it.
+            if loaded.tokenizer.addsBOS, let bos = loaded.tokenizer.bosTokenID, t.first != bos { t.insert(bos, at: 0) }
             tokens = t
         } else {
             tokens = try loaded.encoder.promptTokens(.instruction(instruction: prompt, input: input, response: ""))

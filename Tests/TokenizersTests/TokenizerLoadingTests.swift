@@ -10,7 +10,7 @@ final class TokenizerLoadingTests: XCTestCase {
         var vocab = #""a": 0, "b": 1, "c": 2, "Ġ": 3, "ab": 4, "abc": 5"#
         var next = 6
         for b in 0..<256 where ![0x61, 0x62, 0x63, 0x20].contains(b) {
-            vocab += ", " + jsonQuote(ByteLevel.encode([UInt8(b)])) + ": \(next)"
+            vocab += ", " + JSONText.quoted(ByteLevel.encode([UInt8(b)])) + ": \(next)"
             next += 1
         }
         return """

@@ -41,7 +41,7 @@ final class GenerateEvalCommandLineTests: XCTestCase {
         let raw = try run(["generate", "run", "--raw", "--prompt", "Sort", "--max-new-tokens", "5", "--threads", "1"], in: dir)
         XCTAssertEqual(raw.status, 0, raw.err)
         var rawPrompt = loaded.tokenizer.encode("Sort", allowSpecial: false)
-        if let bos = loaded.tokenizer.bosTokenID { rawPrompt.insert(bos, at: 0) }
+        if loaded.tokenizer.addsBOS, let bos = loaded.tokenizer.bosTokenID { rawPrompt.insert(bos, at: 0) }
         let rawTokens = try Generator.generate(model: loaded.model, parameters: loaded.parameters, prompts: [rawPrompt],
                                                options: loaded.generationOptions(maxNewTokens: 5))[0]
         XCTAssertEqual(raw.out, loaded.tokenizer.decode(rawTokens) + "\n")
