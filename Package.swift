@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "RecipesTests",
             dependencies: ["Recipes", "Training", "Evaluation", "Inference", "Interop", "Datasets", "Tokenizers", "Models", "NN", "Checkpoints"]),
-        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Inference", "Training", "Datasets"]),
+        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Inference", "Interop", "Training", "Datasets", "Checkpoints", "Models", "Autograd"]),
     ],
     swiftLanguageModes: [.v5]
 )

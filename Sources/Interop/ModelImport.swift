@@ -4,6 +4,7 @@ import Datasets
 import Foundation
 import Models
 import NN
+import Tokenizers
 
 /// Import of someone else's weights as a step-0 checkpoint: a GGUF file (llama.cpp, ollama),
 /// a Hugging Face directory as transformers 4.x and 5.x save it, or a llama2.c `.bin`.
@@ -140,7 +141,13 @@ enum HFFolder {
             bos = try r.optionalTokenIDs("bos_token_id").first ?? bos
         }
         let tokenizerURL = dir.appendingPathComponent("tokenizer.json")
-        let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path) ? try Data(contentsOf: tokenizerURL) : nil
+        var tokenizer: Data? = nil
+        if FileManager.default.fileExists(atPath: tokenizerURL.path) {
+            // Loaded now, so a component we do not implement is refused (named with its JSON
+            // path) before anything is written.
+            _ = try BPETokenizer(tokenizerJSON: tokenizerURL.path)
+            tokenizer = try Data(contentsOf: tokenizerURL)
+        }
         var imported = ModelImport.Imported(config: hf.model, parameters: try ModelImport.ordered(tensors, config: hf.model, path: dir.path),
                                             bos: bos, stopTokenIDs: stops, tokenizerJSON: tokenizer, chatTemplate: try chatTemplate(dir),
                                             source: dir.path)

@@ -41,7 +41,7 @@ struct ChatCommand: ParsableCommand {
         var history: [Message] = []
         var rng = RNG(seed: sampling.seed)
         if interactive {
-            print("chat with \(loaded.directory.path) (\(loaded.encoder.template) template); /reset, /system TEXT, /exit")
+            print("chat with \(loaded.directory.path) (\(loaded.encoder.template.name == "model" ? "its own chat" : loaded.encoder.template.name) template); /reset, /system TEXT, /exit")
         }
         while true {
             if interactive { FileHandle.standardOutput.write(Data("> ".utf8)) }
