@@ -224,7 +224,7 @@ struct HeldOutEvaluation {
         after = score
         let lines = try zip(records, responses).map { r, answer in
             try RunFiles.jsonLine(["instruction": r.instruction, "input": r.input, "expected": r.output, "family": r.family.rawValue,
-                                   "response": answer, "passed": SynthChecker.score(r, response: answer)])
+                                   "response": answer, "passed": SynthChecker.score(r, response: answer, formats: IFEvalFormats())])
         }
         try RunFiles.write(lines.joined(), to: responsesFile)
     }

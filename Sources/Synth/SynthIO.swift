@@ -66,6 +66,10 @@ public enum SynthFiles {
             if let body { check.append(("body", JSONText.quoted(body))) }
         case let .allCaps(answer):
             if let answer { check.append(("answer", JSONText.quoted(answer))) }
+        case let .bullets(items):
+            check.append(("items", "[" + items.map(JSONText.quoted).joined(separator: ",") + "]"))
+        case let .quoted(text):
+            check.append(("text", JSONText.quoted(text)))
         }
         fields.append(("check", object(check)))
         return object(fields)

@@ -123,7 +123,7 @@ struct EvalCheckpointCommand: ParsableCommand {
                 let lines = try zip(records, responses).map { r, answer in
                     try Self.jsonLine(["instruction": r.instruction, "input": r.input, "prompt": Self.prompt(r.instruction, r.input),
                                        "expected": r.output, "family": r.family.rawValue, "response": answer,
-                                       "passed": SynthChecker.score(r, response: answer)])
+                                       "passed": SynthChecker.score(r, response: answer, formats: IFEvalFormats())])
                 }
                 try Self.write(lines, to: out)
                 if !json { print("wrote \(lines.count) answers to \(out)") }
