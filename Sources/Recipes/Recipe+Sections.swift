@@ -77,8 +77,9 @@ public struct ModelSection: Equatable, Sendable, RecipeSection, CheckedSection {
         s.heads = config.heads
         s.kvHeads = config.kvHeads
         s.ffnDim = config.ffnDim
-        s.normEps = Double(config.normEps)
-        s.ropeTheta = Double(config.ropeTheta)
+        // Through the Float's shortest text, so 1e-5 reads 1e-05, not 9.999999747378752e-06.
+        s.normEps = Double(config.normEps.description) ?? Double(config.normEps)
+        s.ropeTheta = Double(config.ropeTheta.description) ?? Double(config.ropeTheta)
         s.tiedEmbeddings = config.tiedEmbeddings
         let mine = Dictionary(uniqueKeysWithValues: flattened(path: "").map { ($0.key, $0.value) })
         let theirs = Dictionary(uniqueKeysWithValues: s.flattened(path: "").map { ($0.key, $0.value) })
