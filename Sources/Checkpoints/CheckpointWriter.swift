@@ -154,11 +154,7 @@ public enum CheckpointWriter {
                 throw CheckpointError.io(path: entry.url.path, operation: "delete old checkpoint", reason: error.localizedDescription)
             }
         }
-        let names = (try? fm.contentsOfDirectory(atPath: run.path)) ?? []
-        for name in names where name.hasPrefix(".tmp-step-") || name.hasPrefix(".trash-step-")
-            || name.hasPrefix(".\(CheckpointDirectory.latestFileName).tmp-") {
-            try? fm.removeItem(at: run.appendingPathComponent(name))
-        }
+        _ = try? recoverInterruptedSaves(runDirectory: run)
         try fsyncDirectory(run.path)
     }
 
