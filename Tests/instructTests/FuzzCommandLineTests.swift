@@ -127,7 +127,8 @@ final class FuzzCommandLineTests: XCTestCase {
             lock.unlock()
         }
         let total = Date().timeIntervalSince(start)
-        print("fuzz: \(cases.count) cases in \(String(format: "%.1f", total)) s; exit statuses \(statuses.sorted { $0.key < $1.key }); "
+        let groups = Dictionary(grouping: cases) { String($0.name.prefix { $0 != "/" }) }.mapValues(\.count).sorted { $0.key < $1.key }
+        print("fuzz: \(cases.count) cases (\(groups.map { "\($0.key) \($0.value)" }.joined(separator: ", "))) in \(String(format: "%.1f", total)) s; exit statuses \(statuses.sorted { $0.key < $1.key }); "
               + "slowest \(slowest.0) \(String(format: "%.2f", slowest.1)) s; \(failures.count) failures")
         for f in failures.prefix(40) { XCTFail(f) }
         if failures.count > 40 { XCTFail("\(failures.count - 40) more failures") }
