@@ -1,4 +1,5 @@
 import Crypto
+import Datasets
 import Foundation
 import Tokenizers
 
@@ -135,7 +136,7 @@ public enum SynthFiles {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw SynthError.unreadableFile(path: path, reason: error.localizedDescription)
+            throw SynthError.unreadableFile(path: path, reason: fileReadProblem(path, error))
         }
         return try decodeJSONL(data, path: path)
     }
@@ -167,7 +168,7 @@ public enum SynthFiles {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw SynthError.unreadableFile(path: path, reason: error.localizedDescription)
+            throw SynthError.unreadableFile(path: path, reason: fileReadProblem(path, error))
         }
         do {
             return try JSONDecoder().decode(SynthManifest.self, from: data)

@@ -90,7 +90,9 @@ struct ImportCommand: ParsableCommand {
             Writes CKPT/step-0000000 with model.safetensors (float32), model_card.json (shape,
             tokenizer, chat template, stop ids), model.yaml (the recipe model: section for these
             weights) and the tokenizer (tokenizer.json from the HF directory or built from the
-            GGUF's metadata, or the file given with --tokenizer).
+            GGUF's metadata, or the file given with --tokenizer). CKPT must be new or empty
+            (an import into a training run's folder would move its `latest`); --force writes
+            there anyway.
 
             Examples:
               instruct import models/SmolLM2-135M-Instruct.Q4_1.gguf --out checkpoints/smollm2
@@ -108,10 +110,15 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "A tokenizer file to store with the weights (default: the source's own).")
     var tokenizer: String?
 
+    @Flag(help: "Write into --out even when it already holds files (a run folder's `latest` then points at the import).")
+    var force = false
+
     func run() throws {
         try reportingErrors {
+            let destination = URL(fileURLWithPath: out)
+            try ModelImport.checkDestination(destination, replacing: force)
             let imported = try ModelImport.read(URL(fileURLWithPath: path))
-            let dir = try ModelImport.save(imported, in: URL(fileURLWithPath: out), tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
+            let dir = try ModelImport.save(imported, in: destination, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, replacing: force)
             let c = imported.config
             print("imported \(c.family.rawValue): dim \(c.dim), \(c.layers) layers, \(c.heads) heads (\(c.kvHeads) kv), vocabulary \(c.vocabSize), context \(c.contextLength)")
             print("tokenizer: \(tokenizer ?? (imported.tokenizerJSON != nil ? "the source's" : "none (pass --tokenizer FILE to generate with it)"))")
