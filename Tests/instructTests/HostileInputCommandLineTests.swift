@@ -105,8 +105,11 @@ final class HostileInputCommandLineTests: XCTestCase {
         let dir = try project("sigint")
         for attempt in 0..<6 {
             let run = dir.appendingPathComponent("int\(attempt)")
+            let errURL = dir.appendingPathComponent("int\(attempt).err")
+            FileManager.default.createFile(atPath: errURL.path, contents: nil)
+            let err = try FileHandle(forWritingTo: errURL)
             let p = try CLI.start(["train", "r.yaml", "output.dir=int\(attempt)", "training.max_steps=100000", "training.save_every=1",
-                                   "training.keep_last=2", "model.dim=128", "model.layers=2"], in: dir)
+                                   "training.keep_last=2", "model.dim=128", "model.layers=2"], in: dir, stderr: err)
             let deadline = Date().addingTimeInterval(10)
             // Wait for the first checkpoint; on odd tries also for a save in progress.
             while p.isRunning && Date() < deadline {
@@ -123,7 +126,8 @@ final class HostileInputCommandLineTests: XCTestCase {
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
             p.waitUntilExit()
             XCTAssertEqual(p.terminationReason, .exit, "try \(attempt): ended by signal \(p.terminationStatus)")
-            XCTAssertTrue(p.terminationStatus == 130 || p.terminationStatus == 0, "try \(attempt): status \(p.terminationStatus)")
+            let printed = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+            XCTAssertTrue(p.terminationStatus == 130 || p.terminationStatus == 0, "try \(attempt): status \(p.terminationStatus): \(printed)")
             XCTAssertEqual(LimitedRun.leftovers(in: run), [], "try \(attempt)")
             XCTAssertNoThrow(try CheckpointReader.open(try CheckpointDirectory.latest(runDirectory: run)), "try \(attempt)")
         }
