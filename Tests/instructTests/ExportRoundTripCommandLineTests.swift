@@ -27,6 +27,8 @@ final class ExportRoundTripCommandLineTests: XCTestCase {
                                       extra: "output: {dir: base-run}")
         let recipe = try String(contentsOf: dir.appendingPathComponent("r.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "template: plain", with: "template: chatml")
+            .replacingOccurrences(of: "tokenizer: {train: {vocab_size: 300}}",
+                                  with: "tokenizer: {train: {vocab_size: 300, special_tokens: [\"<|endoftext|>\", \"<|im_start|>\", \"<|im_end|>\"]}}")
         try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
         _ = try run(["train", "r.yaml"], in: dir)
 
