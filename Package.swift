@@ -28,7 +28,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian's -dev packages, found through pkg-config.
@@ -38,6 +37,10 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
+        // OpenSSL's libcrypto for SHA-256 on Linux (macOS uses CryptoKit). Only Hashing imports it.
+        .systemLibrary(
+            name: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         // Open MPI, loaded with dlopen() only under mpirun: the binary does not link libmpi
         // (docs/distributed.md). Its own C code, so it builds without MPI installed.
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
@@ -47,11 +50,12 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck"], swiftSettings: numericFlags),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
+        .target(name: "Hashing", dependencies: [.target(name: "CCrypto", condition: .when(platforms: [.linux]))]),
         .target(name: "Tokenizers"),
         .target(name: "Templating"),
-        .target(name: "Datasets", dependencies: ["Tokenizers", "Templating", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Synth", dependencies: ["Datasets", "Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Datasets", dependencies: ["Tokenizers", "Templating", "Hashing"]),
+        .target(name: "Synth", dependencies: ["Datasets", "Tokenizers", "Hashing"]),
+        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", "Hashing"]),
         .target(name: "Interop", dependencies: ["Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Inference", dependencies: ["Interop", "Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints", "CMPI"]),
@@ -78,6 +82,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TemplatingTests", dependencies: ["Templating"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),

@@ -1,4 +1,4 @@
-import Crypto
+import Hashing
 import Tokenizers
 
 /// SHA-256 keys for the data cache.
@@ -14,8 +14,8 @@ public enum DataFingerprint {
         var h = SHA256()
         func field(_ bytes: [UInt8]) {
             var n = UInt64(bytes.count).littleEndian
-            withUnsafeBytes(of: &n) { h.update(bufferPointer: $0) }
-            h.update(data: bytes)
+            withUnsafeBytes(of: &n) { h.update($0) }
+            h.update(bytes)
         }
         func field(_ s: String) { field(Array(s.utf8)) }
         field(pipelineVersion)
@@ -29,21 +29,12 @@ public enum DataFingerprint {
         field("\(spec.validationFraction)")
         field("seq_len=\(config.seqLen) packing=\(config.packing.rawValue) length=\(config.lengthPolicy.rawValue)")
         field("train_on_input=\(config.trainOnInput) scope=\(config.chatScope.rawValue) bad=\(config.onBadRecord.rawValue) seed=\(config.seed)")
-        return Array(h.finalize())
+        return h.finalize()
     }
 
     /// SHA-256 of `bytes`.
-    public static func sha256(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] { SHA256.hash(bytes) }
 
     /// Lower-case hex.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var s = ""
-        s.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            s.append(digits[Int(b >> 4)])
-            s.append(digits[Int(b & 15)])
-        }
-        return s
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { SHA256.hex(bytes) }
 }
