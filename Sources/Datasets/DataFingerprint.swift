@@ -4,12 +4,13 @@ import Tokenizers
 /// SHA-256 keys for the data cache.
 public enum DataFingerprint {
     /// Bumped whenever rendering, masking or packing changes, so old caches are rebuilt.
-    public static let pipelineVersion = "instructkit-datasets-1"
+    public static let pipelineVersion = "instructkit-datasets-2"
 
-    /// The fingerprint of one dataset: its file's bytes, the tokenizer's `fingerprintBytes()`
-    /// and special ids, the resolved template and every option that changes its rows.
+    /// The fingerprint of one dataset: its file's SHA-256 and size, the tokenizer's
+    /// `fingerprintBytes()` and special ids, the resolved template and every option that
+    /// changes its rows.
     public static func make(
-        dataBytes: [UInt8], spec: DatasetSpec, config: DataConfig, tokenizer: any TextTokenizer
+        dataDigest: [UInt8], dataSize: Int, spec: DatasetSpec, config: DataConfig, tokenizer: any TextTokenizer
     ) -> [UInt8] {
         var h = SHA256()
         func field(_ bytes: [UInt8]) {
@@ -19,7 +20,8 @@ public enum DataFingerprint {
         }
         func field(_ s: String) { field(Array(s.utf8)) }
         field(pipelineVersion)
-        field(dataBytes)
+        field(dataDigest)
+        field("bytes=\(dataSize)")
         field(tokenizer.fingerprintBytes())
         field("bos=\(tokenizer.bosTokenID.map(String.init) ?? "none") eos=\(tokenizer.eosTokenID.map(String.init) ?? "none")")
         field(spec.format.rawValue)

@@ -134,7 +134,7 @@ struct EvalCheckpointCommand: ParsableCommand {
             if let limit { answers = Array(answers.prefix(limit)) }
             let lines = try answers.map { a -> String in
                 var object: [String: Any] = ["response": a.response, "stop": a.stopReason.rawValue,
-                                             "source": "\(a.record.path):\(a.record.line)"]
+                                             "source": a.record.location.describe(in: a.record.path)]
                 switch a.record.content {
                 case let .instruction(instruction, input, response):
                     object["instruction"] = instruction
@@ -146,6 +146,10 @@ struct EvalCheckpointCommand: ParsableCommand {
                     object["messages"] = messages[..<last].map { ["role": $0.role.rawValue, "content": $0.content] }
                     object["prompt"] = messages[..<last].last { $0.role == .user }?.content ?? ""
                     object["expected"] = last < messages.count ? messages[last].content : ""
+                case let .text(text):
+                    // A text record is trained on whole: the model answers from nothing.
+                    object["prompt"] = ""
+                    object["expected"] = text
                 }
                 return try Self.jsonLine(object)
             }
