@@ -84,6 +84,9 @@ public enum TrainingEvent: Sendable {
 /// The end of a run: what `Trainer.train` returns and what `instruct train` writes to
 /// `RUN/NAME.json` (Recipes adds the recipe and the held-out accuracy).
 public struct RunSummary: Codable, Sendable, Equatable {
+    /// The InstructKit version that ran (`InstructKitVersion.current`; nil when read from a
+    /// summary written before versions were recorded).
+    public var instructkitVersion: String? = InstructKitVersion.current
     /// The recipe file (set by Recipes).
     public var recipe: String?
     /// Optimizer steps taken in all (a resumed run counts those before the resume).
@@ -137,6 +140,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case instructkitVersion = "instructkit_version"
         case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
         case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
         case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"

@@ -32,8 +32,10 @@ struct EvalCheckpointCommand: ParsableCommand {
 
             Examples:
               instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl
-              instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl --limit 100 --json
-              instruct eval checkpoints/quickstart --data my_val.jsonl --generate answers.jsonl
+              instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl \\
+                  --limit 100 --json
+              instruct eval checkpoints/quickstart --data my_val.jsonl \\
+                  --generate answers.jsonl
             """)
 
     @Argument(help: "A checkpoint directory (step-NNNNNNN), a run directory (its latest), or a run's latest file.")
@@ -211,9 +213,12 @@ struct EvalIFEvalCommand: ParsableCommand {
             (each rendered with its template as an instruction) and written to --responses.
 
             Examples:
-              instruct eval ifeval --responses answers.jsonl --input ../shared/datasets/ifeval/input_data.jsonl
-              instruct eval ifeval --checkpoint checkpoints/quickstart --responses answers.jsonl --input input_data.jsonl
-              instruct eval ifeval --responses answers.jsonl --input input_data.jsonl --json
+              instruct eval ifeval --responses answers.jsonl \\
+                  --input ../shared/datasets/ifeval/input_data.jsonl
+              instruct eval ifeval --checkpoint checkpoints/quickstart \\
+                  --responses answers.jsonl --input input_data.jsonl
+              instruct eval ifeval --responses answers.jsonl --input input_data.jsonl \\
+                  --json
             """)
 
     @Option(help: "Responses: JSONL with `prompt` and `response` (written first with --checkpoint).")
