@@ -10,17 +10,24 @@ struct FileChunks {
     private let fd: Int32
     private var buffer: [UInt8]
 
-    /// Opens `path`; throws `DatasetError.unreadableFile` naming it when it cannot be read.
+    /// Opens `path`; throws `DatasetError.unreadableFile` naming it, in the plain words of
+    /// `fileReadProblem`, when it cannot be read. Anything but a regular file (a directory, a
+    /// pipe, a device) is refused before it is opened: opening a pipe would wait for a writer.
     init(path: String) throws {
         self.path = path
         var info = stat()
+        guard !path.isEmpty else { throw DatasetError.unreadableFile(path: path, reason: "the path is empty") }
+        guard stat(path, &info) == 0 else {
+            throw DatasetError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw DatasetError.unreadableFile(path: path, reason: "it is a directory, not a file")
+        default: throw DatasetError.unreadableFile(path: path, reason: "it is not a regular file")
+        }
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             throw DatasetError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else {
-            close(fd)
-            throw DatasetError.unreadableFile(path: path, reason: "it is a directory, not a file")
         }
         self.fd = fd
         buffer = [UInt8](repeating: 0, count: Self.chunkSize)
