@@ -20,8 +20,11 @@ struct TrainCommand: ParsableCommand {
 
             The run directory (output.dir) receives recipe.resolved.yaml, tokenizer.json,
             metrics.jsonl (one JSON object per step and evaluation), loss_curve.svg and a
-            summary NAME.json. Checkpoints step-NNNNNNN/ are written every training.save_every
-            steps (0: only at the end), on Ctrl-C (after the current step), and at the end.
+            summary NAME.json. Checkpoints step-NNNNNNN/ are
+            written every training.save_every steps (0: only at the end), on Ctrl-C (after
+            the current step), and at the end; training.keep_best: true also keeps the one
+            with the lowest validation loss (RUN/best), and training.early_stopping_patience
+            stops a run whose validation loss no longer improves (docs/checkpoints.md).
 
             Resume an interrupted run exactly (same batches, same losses):
               instruct train recipes/quickstart.yaml --resume latest

@@ -22,6 +22,28 @@ final class RecipeTests: XCTestCase {
         }
     }
 
+    func test_keepBestAndEarlyStopping_readIntoTheOptions_andNeedEvalEvery() throws {
+        let r = try decode(minimal, ["training.keep_best=true", "training.early_stopping_patience=3",
+                                     "training.early_stopping_min_delta=0.01", "eval.every=20"])
+        XCTAssertTrue(r.trainingOptions.keepBest)
+        XCTAssertEqual(r.trainingOptions.earlyStoppingPatience, 3)
+        XCTAssertEqual(r.trainingOptions.earlyStoppingMinDelta, 0.01)
+        XCTAssertTrue(r.resolvedYAML().contains("keep_best: true"), r.resolvedYAML())
+        let defaults = try decode(minimal).trainingOptions
+        XCTAssertFalse(defaults.keepBest)
+        XCTAssertEqual(defaults.earlyStoppingPatience, 0)
+        for (override, key) in [("training.early_stopping_patience=2", "training.early_stopping_patience"),
+                                ("training.keep_best=true", "training.keep_best")] {
+            XCTAssertThrowsError(try decode(minimal, [override])) { error in
+                guard case let .invalidValue(_, k, reason)? = error as? RecipeError else { return XCTFail("\(error)") }
+                XCTAssertEqual(k, key)
+                XCTAssertTrue(reason.contains("eval.every"), reason)
+            }
+        }
+        XCTAssertThrowsError(try decode(minimal, ["training.early_stopping_patience=-1", "eval.every=5"]))
+        XCTAssertThrowsError(try decode(minimal, ["training.early_stopping_min_delta=-0.5", "eval.every=5"]))
+    }
+
     func test_minimalRecipe_getsEveryDefault() throws {
         let r = try decode(minimal)
         XCTAssertEqual(r.seed, 0)
