@@ -2,19 +2,24 @@ import Foundation
 
 /// `metrics.jsonl` in a run directory: one JSON object per logged step or evaluation,
 /// appended and flushed line by line so a killed run loses at most the line being written.
-/// `loss_curve.svg` beside it is rewritten (atomically) from the same points.
+/// `metrics.csv` beside it holds the same lines as rows (`MetricsCSV`), written alike;
+/// `loss_curve.svg` is rewritten (atomically) from the same points.
 public final class MetricsLog {
     public let directory: URL
     public var metricsURL: URL { directory.appendingPathComponent("metrics.jsonl") }
     public var curveURL: URL { directory.appendingPathComponent("loss_curve.svg") }
+    public var csvURL: URL { directory.appendingPathComponent("metrics.csv") }
     private let handle: FileHandle
+    private let csvHandle: FileHandle
     private var trainPoints: [(Int, Double)] = []
     private var evalPoints: [(Int, Double)] = []
     private let encoder: JSONEncoder
 
     /// Opens (creating when absent) `metrics.jsonl` in `directory`. With `truncateAfterStep`,
     /// lines of later steps are removed first (a resumed run continues with no duplicated
-    /// or missing step); existing points are loaded for the curve.
+    /// or missing step); existing points are loaded for the curve. `metrics.csv` is rewritten
+    /// from the lines kept (so it always matches metrics.jsonl, also in a run folder written
+    /// before the CSV existed).
     public init(directory: URL, truncateAfterStep: Int? = nil) throws {
         self.directory = directory
         encoder = JSONEncoder()
@@ -49,20 +54,43 @@ public final class MetricsLog {
         } catch {
             throw TrainingError.io(path: url.path, reason: "cannot open metrics for appending (\(error.localizedDescription))")
         }
+        let csv = directory.appendingPathComponent("metrics.csv")
+        let text = MetricsCSV.text(jsonLines: kept)
+        do {
+            try Data(text.utf8).write(to: csv, options: .atomic)
+            csvHandle = try FileHandle(forWritingTo: csv)
+            try csvHandle.seekToEnd()
+        } catch {
+            try? handle.close()
+            throw TrainingError.io(path: csv.path, reason: "cannot write metrics.csv (\(error.localizedDescription)); check permissions and free disk space")
+        }
     }
 
-    deinit { try? handle.close() }
+    deinit {
+        try? handle.close()
+        try? csvHandle.close()
+    }
 
     /// Appends a step line.
     public func append(_ m: StepMetrics) throws {
         try write(m)
+        try writeCSV(MetricsCSV.row(m))
         if let l = m.loss { trainPoints.append((m.step, l)) }
     }
 
     /// Appends an evaluation line.
     public func append(_ m: EvalMetrics) throws {
         try write(m)
+        try writeCSV(MetricsCSV.row(m))
         evalPoints.append((m.step, m.evalLoss))
+    }
+
+    private func writeCSV(_ row: String) throws {
+        do {
+            try csvHandle.write(contentsOf: Data(row.utf8))
+        } catch {
+            throw TrainingError.io(path: csvURL.path, reason: "cannot append metrics (\(error.localizedDescription)); is the disk full?")
+        }
     }
 
     private func write<T: Encodable>(_ value: T) throws {
