@@ -71,7 +71,12 @@ extension Trainer {
                     events(.eval(e))
                     let improved = validation.record(loss: e.evalLoss, step: e.step, minDelta: opts.earlyStoppingMinDelta)
                     if improved && opts.keepBest, let url = try checkpoint(self) {
-                        if group.isMain { try CheckpointWriter.markBest(step: step, in: url.deletingLastPathComponent()) }
+                        if group.isMain {
+                            let run = url.deletingLastPathComponent()
+                            try CheckpointWriter.markBest(step: step, in: run)
+                            // The save pruned while `best` still named the previous best: prune again without it.
+                            if let k = opts.keepLast { try CheckpointWriter.prune(runDirectory: run, keepLast: k, knownValidStep: step) }
+                        }
                         bestCheckpoint = url
                         events(.best(step: step, evalLoss: e.evalLoss, directory: url))
                     }

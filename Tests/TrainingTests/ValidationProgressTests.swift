@@ -146,7 +146,8 @@ final class ValidationProgressTests: XCTestCase {
         let best = try XCTUnwrap(r.summary.bestStep)
         XCTAssertEqual(r.events.last, "best \(best)")
         XCTAssertEqual(try CheckpointDirectory.best(runDirectory: run).lastPathComponent, CheckpointWriter.directoryName(step: best))
-        XCTAssertTrue(try CheckpointDirectory.list(runDirectory: run).map(\.step).contains(best))
+        XCTAssertEqual(Set(try CheckpointDirectory.list(runDirectory: run).map(\.step)), [best, 6],
+                       "keep_last 1 plus the best: an earlier best is pruned once it is no longer best")
         let losses = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
             .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.compactMap { $0["eval_loss"] as? Double }
         XCTAssertEqual(r.summary.bestEvalLoss, losses.min())
