@@ -94,7 +94,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Interop", "Models", "NN", "Autograd", "Tokenizers", "Datasets", "TestSupport"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
+            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EvaluationTests", dependencies: ["Evaluation", "Inference", "Synth", "Datasets", "Tokenizers"],
             resources: [.copy("Fixtures")]),

@@ -253,13 +253,19 @@ public struct SamplesSection: Equatable, Sendable, RecipeSection {
 public struct OutputSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// Default `checkpoints/NAME`, NAME being the recipe file's name without extension.
     public var dir: String
+    /// Also write TensorBoard event files into `DIR/tensorboard/` (`TrainingOptions.tensorBoard`).
+    /// Default false.
+    public var tensorboard = false
 
     init(recipeFile: String) {
         let stem = URL(fileURLWithPath: recipeFile).deletingPathExtension().lastPathComponent
         dir = "checkpoints/" + (stem.isEmpty || stem.hasPrefix("<") ? "run" : stem)
     }
 
-    static let keys: [RecipeKey<OutputSection>] = [.string("dir", \.dir)]
+    static let keys: [RecipeKey<OutputSection>] = [
+        .string("dir", \.dir),
+        .bool("tensorboard", \.tensorboard),
+    ]
 
     /// A stated `dir` must name a folder: an empty or null one (`output.dir=`) is refused
     /// rather than read as "the default", which would write into another run's folder.

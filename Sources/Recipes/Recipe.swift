@@ -100,6 +100,7 @@ public struct Recipe: Equatable, Sendable {
         var o = training.options
         o.evalEvery = eval.every
         o.evalBatches = eval.batches
+        o.tensorBoard = output.tensorboard
         o.seed = training.seed ?? seed
         return o
     }

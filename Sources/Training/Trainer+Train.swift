@@ -30,7 +30,7 @@ extension Trainer {
     public mutating func train(directory: URL, title: String, shouldStop: () -> Bool = { false },
                                save: ((Trainer) throws -> URL)? = nil,
                                events: (TrainingEvent) -> Void) throws -> RunSummary {
-        let log = group.isMain ? try MetricsLog(directory: directory, truncateAfterStep: step) : nil
+        let log = group.isMain ? try MetricsLog(directory: directory, truncateAfterStep: step, tensorBoard: options.tensorBoard) : nil
         try checkReplicasInSync()
         let stepsBefore = step
         events(.started(totalSteps: totalSteps, startStep: step,

@@ -63,6 +63,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// with `TrainingError.replicasDiverged` when they differ; 0 checks only at the start and
     /// the end. Default 0: the check is a debugging aid (hashing reads every weight).
     public var syncCheckEvery: Int = 0
+    /// Also write the metrics as a TensorBoard event file in `RUN/tensorboard/`
+    /// (`tensorboard --logdir RUN`). Default false: metrics.jsonl and metrics.csv are there
+    /// anyway, and most runs are read without TensorBoard.
+    public var tensorBoard = false
 
     public init() {}
 

@@ -20,7 +20,8 @@ struct TrainCommand: ParsableCommand {
 
             The run directory (output.dir) receives recipe.resolved.yaml, tokenizer.json,
             metrics.jsonl (one JSON object per step and evaluation) and the same rows in
-            metrics.csv, loss_curve.svg and a summary NAME.json. Checkpoints step-NNNNNNN/ are
+            metrics.csv, loss_curve.svg (output.tensorboard: true adds a TensorBoard event
+            file in tensorboard/) and a summary NAME.json. Checkpoints step-NNNNNNN/ are
             written every training.save_every steps (0: only at the end), on Ctrl-C (after
             the current step), and at the end; training.keep_best: true also keeps the one
             with the lowest validation loss (RUN/best), and training.early_stopping_patience

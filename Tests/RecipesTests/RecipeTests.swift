@@ -44,6 +44,12 @@ final class RecipeTests: XCTestCase {
         XCTAssertThrowsError(try decode(minimal, ["training.early_stopping_min_delta=-0.5", "eval.every=5"]))
     }
 
+    func test_outputTensorboard_readsIntoTheOptions() throws {
+        XCTAssertTrue(try decode(minimal, ["output.tensorboard=true"]).trainingOptions.tensorBoard)
+        XCTAssertFalse(try decode(minimal).trainingOptions.tensorBoard)
+        XCTAssertThrowsError(try decode(minimal, ["output.tensorboard=3"]))
+    }
+
     func test_minimalRecipe_getsEveryDefault() throws {
         let r = try decode(minimal)
         XCTAssertEqual(r.seed, 0)
