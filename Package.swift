@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // InstructKit: instruction tuning of small decoder-only language models on CPUs.
 // Targets and the direction of imports are documented in docs/ARCHITECTURE.md.
 import Foundation
@@ -8,6 +8,10 @@ import PackageDescription
 // later; every AMD Zen): SIMD8<Float> kernels then use one 256-bit register instead of two
 // 128-bit SSE halves (docs/performance.md). CPUCheck stops the binary with a clear message
 // on an older CPU. INSTRUCTKIT_PORTABLE=1 at build time keeps the generic x86-64 target.
+// The flag is an unsafe flag: SwiftPM refuses unsafe flags in a versioned dependency whose
+// manifest is below tools version 6.2, and accepts them from 6.2 on; hence 6.2 above, so the
+// library products keep the AVX2 speed when another package depends on a released version
+// (Examples/FineTune; docs/ARCHITECTURE.md).
 #if arch(x86_64)
 let portable = ProcessInfo.processInfo.environment["INSTRUCTKIT_PORTABLE"] != nil
 #else
@@ -24,6 +28,13 @@ let package = Package(
         .library(name: "Autograd", targets: ["Autograd"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        // Fine-tuning from Swift code (Examples/FineTune): models, checkpoints, the trainer,
+        // recipes and generation.
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Recipes", targets: ["Recipes"]),
+        .library(name: "Inference", targets: ["Inference"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
