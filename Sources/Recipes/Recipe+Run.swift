@@ -184,7 +184,7 @@ extension Recipe.Setup {
     /// The data report line: records, examples, rows and packing.
     var dataLine: String {
         let r = data.report
-        return "data: \(r.records) records, \(r.examples) train / \(r.validationExamples) validation examples, "
+        return "data: \(r.records) records, \(r.examples - r.validationExamples) train / \(r.validationExamples) validation examples, "
             + "\(r.skipped) skipped, \(r.dropped) dropped, \(r.truncated) truncated; \(r.rows) rows of \(data.seqLen), "
             + String(format: "packing %.1f%%", r.packingEfficiency * 100)
     }

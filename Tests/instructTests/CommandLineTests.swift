@@ -45,6 +45,15 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(inspect.out.contains("step 5") && inspect.out.contains("verified"), inspect.out)
     }
 
+    /// The preflight counts held-out examples once: as validation, not also as training.
+    func test_train_withSplit_preflightCountsTrainAndValidationApart() throws {
+        let dir = try CLI.tinyProject("split", synthSeed: 2, train: 100, heldout: 4, recipeSeed: 1,
+                                      training: "{batch_size: 2, max_steps: 1, threads: 1, warmup_steps: 0}")
+        let r = try CLI.run(["train", "r.yaml", "data.datasets.0.split=0.1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue((r.out + r.err).contains("100 records, 90 train / 10 validation examples"), r.out + r.err)
+    }
+
     func test_badRecipe_exitsNonZeroNamingKeyAndSuggestion() throws {
         let dir = try tempDir()
         try "tokenizer: {path: x}\ndata: {datasets: [{path: a.jsonl}]}\ntrainig: {lr: 1}\n"
