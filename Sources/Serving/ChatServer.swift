@@ -42,6 +42,11 @@ public final class ChatServer: @unchecked Sendable {  // immutable after init; t
         let quiet = Logger(label: "instruct.serve", factory: { _ in SwiftLogNoOpLogHandler() })
         let router = Router(context: BasicRequestContext.self)
         let endpoints = Endpoints(queue: queue, options: options, created: created, onEvent: onEvent, inFlight: inFlight)
+        if let origin = options.allowedOrigin {
+            // Before the key check: a browser's preflight (OPTIONS) carries no key.
+            router.add(middleware: CORSMiddleware(allowOrigin: origin == "*" ? .all : .custom(origin), allowHeaders: [.accept, .authorization, .contentType, .origin],
+                                                  allowMethods: [.get, .post, .options]))
+        }
         router.add(middleware: ErrorMiddleware(endpoints: endpoints))
         router.get("/health") { _, _ in endpoints.json(APIHealth(status: "ok")) }
         router.get("/v1/models") { _, _ in endpoints.json(APIResponse.ModelList(id: options.modelID, created: endpoints.created)) }

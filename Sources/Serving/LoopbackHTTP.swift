@@ -80,11 +80,19 @@ public enum LoopbackHTTP {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if connected != 0 { throw fail("connect") }
-        // Send everything; a peer that stops reading (it answered early) ends the sending.
+        // Send everything, unless the server answers first (a body it refuses unread): then
+        // stop sending and read, as curl does, rather than block on a peer that stopped reading.
         bytes.withUnsafeBytes { raw in
             var sent = 0
-            while sent < raw.count {
-                let n = send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))  // count > 0, so baseAddress exists
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+            while sent < raw.count && DispatchTime.now().uptimeNanoseconds < deadline {
+                var p = pollfd(fd: fd, events: Int16(POLLIN | POLLOUT), revents: 0)
+                if poll(&p, 1, 100) < 0 && errno != EINTR { break }
+                if p.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 { break }
+                if p.revents & Int16(POLLOUT) == 0 { continue }
+                // raw.count > sent >= 0, so the buffer is not empty and has a base address.
+                let n = send(fd, raw.baseAddress! + sent, min(raw.count - sent, 1 << 16), Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
                 if n <= 0 { break }
                 sent += n
             }

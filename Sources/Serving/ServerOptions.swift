@@ -27,13 +27,18 @@ public struct ServerOptions: Sendable {
     /// Most tokens per answer when a request gives no `max_tokens` (512: OpenAI's default is the
     /// rest of the context, which on a CPU can mean minutes for a model that never stops).
     public var defaultMaxTokens: Int
+    /// The web origin whose pages may call the API from a browser (CORS: `http://localhost:3000`),
+    /// or `*` for every origin. None by default: otherwise any web page the user opens could use
+    /// the model on localhost. Chat UIs with their own backend (which calls the API server-side)
+    /// need none.
+    public var allowedOrigin: String?
     /// Sampling for fields a request leaves out. Greedy (temperature 0), as `instruct
     /// generate` and `chat`; OpenAI's own default temperature is 1.
     public var defaultSampling: SamplingOptions
 
     public init(host: String = "127.0.0.1", port: Int = 8080, modelID: String, apiKey: String? = nil,
                 maxBodyBytes: Int = 1 << 20, maxBatchSize: Int = 8, maxWaiting: Int = 64, batchWindow: Double = 0.005,
-                defaultMaxTokens: Int = 512, defaultSampling: SamplingOptions = .greedy) {
+                defaultMaxTokens: Int = 512, defaultSampling: SamplingOptions = .greedy, allowedOrigin: String? = nil) {
         self.host = host
         self.port = port
         self.modelID = modelID
@@ -44,6 +49,7 @@ public struct ServerOptions: Sendable {
         self.batchWindow = batchWindow
         self.defaultMaxTokens = defaultMaxTokens
         self.defaultSampling = defaultSampling
+        self.allowedOrigin = allowedOrigin
     }
 
     /// Problems with these options, each naming the option; empty when valid.
@@ -58,6 +64,7 @@ public struct ServerOptions: Sendable {
         if !(batchWindow >= 0 && batchWindow <= 1) { out.append("batch window must be in 0...1 seconds (got \(batchWindow))") }
         if defaultMaxTokens < 1 { out.append("default max tokens must be at least 1 (got \(defaultMaxTokens))") }
         out += defaultSampling.problems()
+        if let allowedOrigin, allowedOrigin.isEmpty { out.append("the allowed origin must not be empty") }
         return out
     }
 }
