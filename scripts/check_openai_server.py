@@ -12,8 +12,9 @@ refused, the right one answers); finally Ctrl-C (SIGINT), which must exit 0.
     python3 scripts/check_openai_server.py CKPT [--instruct .build/release/instruct]
         [--prompt "What is the capital of France?"] [--max-tokens 24]
 
-Needs `pip install openai` (and httpx, which openai brings). Run by hand: tests never need
-Python (the same checks over raw HTTP are in Tests/ServingTests).
+Needs `pip install openai`; raw requests (a malformed body, /health) use the standard
+library. Run by hand: tests never need Python (the same checks over raw HTTP are in
+Tests/ServingTests).
 """
 import argparse
 import concurrent.futures
@@ -24,8 +25,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
-import httpx
 import openai
 
 RESULTS = []
@@ -51,9 +53,10 @@ def start(instruct, ckpt, model_id, extra=()):
         if proc.poll() is not None:
             sys.exit(f"instruct serve exited with {proc.returncode}: {proc.stderr.read()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc, port
-        except httpx.HTTPError:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, port
+        except OSError:
             time.sleep(0.2)
     proc.kill()
     sys.exit("instruct serve did not answer /health within 120 s")
@@ -78,7 +81,7 @@ def main():
     ap.add_argument("--prompt", default="What is the capital of France?")
     ap.add_argument("--max-tokens", type=int, default=24)
     args = ap.parse_args()
-    print(f"openai {openai.__version__}, httpx {httpx.__version__}")
+    print(f"openai {openai.__version__}")
 
     proc, port = start(args.instruct, args.checkpoint, args.model_id)
     base = f"http://127.0.0.1:{port}/v1"
@@ -140,9 +143,14 @@ def main():
     check("models list", [m.id for m in client.models.list().data] == [model])
 
     # Bad requests: OpenAI-style errors with the right status; the server stays up.
-    raw = httpx.post(f"{base}/chat/completions", content=b'{"model": "x", "messages": [', headers={"Content-Type": "application/json"})
-    err = raw.json().get("error", {})
-    check("malformed JSON -> 400 invalid_json", raw.status_code == 400 and err.get("code") == "invalid_json", err.get("message", ""))
+    request = urllib.request.Request(f"{base}/chat/completions", data=b'{"model": "x", "messages": [',
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=60)
+        status, err = 200, {}
+    except urllib.error.HTTPError as e:
+        status, err = e.code, json.loads(e.read()).get("error", {})
+    check("malformed JSON -> 400 invalid_json", status == 400 and err.get("code") == "invalid_json", err.get("message", ""))
     try:
         client.chat.completions.create(model="gpt-4o", messages=msgs, max_tokens=4)
         check("unknown model -> 404", False, "accepted")

@@ -37,9 +37,13 @@ enum JSONValue: Decodable, Equatable {
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch let DecodingError.dataCorrupted(context) {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            throw ServingError.malformedJSON(reason: underlying ?? context.debugDescription)
+        } catch DecodingError.dataCorrupted {
+            // JSONDecoder says only "not valid JSON"; JSONSerialization says where and why.
+            var reason = "not valid JSON"
+            do { _ = try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) } catch {
+                reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? reason
+            }
+            throw ServingError.malformedJSON(reason: reason)
         } catch {
             throw ServingError.malformedJSON(reason: "\(error)")
         }

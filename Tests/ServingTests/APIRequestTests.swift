@@ -57,6 +57,7 @@ final class APIRequestTests: XCTestCase {
 
     func test_badBodies_areRefusedNamingTheField() {
         XCTAssertEqual(refusal("{")?.code, "invalid_json")
+        XCTAssertTrue(refusal(#"{"a" 1}"#)?.description.contains("character 5") ?? false, "the message says where")
         XCTAssertEqual(refusal("")?.code, "invalid_json")
         XCTAssertEqual(refusal("\"text\"")?.code, "invalid_json")
         XCTAssertEqual(refusal("{}")?.param, "messages")
