@@ -16,6 +16,9 @@ public enum RecipeError: Error, Equatable, CustomStringConvertible {
     case invalidValue(source: String, key: String, reason: String)
     /// An override not of the form `key.path=value`, or whose path cannot be followed.
     case invalidOverride(override: String, reason: String)
+    /// Valid YAML that recipes do not take (anchors and aliases, deep nesting, a huge text),
+    /// refused before it is parsed; `source` names the file, line and column.
+    case unsupportedYAML(source: String, reason: String)
 
     /// Human-readable text naming the file and key, and what to do next.
     public var description: String {
@@ -35,6 +38,8 @@ public enum RecipeError: Error, Equatable, CustomStringConvertible {
             return "\(source): `\(key)`: \(reason)."
         case let .invalidOverride(override, reason):
             return "override `\(override)`: \(reason). Overrides look like `data.seq_len=1024`."
+        case let .unsupportedYAML(source, reason):
+            return "\(source): \(reason)."
         }
     }
 }
