@@ -43,8 +43,9 @@ struct BenchServe: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard requests >= 1, concurrency >= 1, maxTokens >= 1, maxBatch >= 1, threads >= 1, maxSeconds > 0 else {
-            throw ValidationError("--requests, --concurrency, --max-tokens, --max-batch and --threads must be at least 1, --max-seconds above 0")
+        try validateThreads(threads)
+        guard requests >= 1, concurrency >= 1, maxTokens >= 1, maxBatch >= 1, maxSeconds > 0 else {
+            throw ValidationError("--requests, --concurrency, --max-tokens and --max-batch must be at least 1, --max-seconds above 0")
         }
     }
 

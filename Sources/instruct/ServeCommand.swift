@@ -59,7 +59,7 @@ struct ServeCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try validateThreads(threads)
     }
 
     func run() throws {
@@ -125,7 +125,11 @@ private final class ErrorBox: @unchecked Sendable {  // written before `done.sig
 }
 
 /// SIGINT and SIGTERM for a server: the first calls `onFirst` (a graceful shutdown); another
-/// SIGINT exits at once with status 130.
+/// SIGINT quits at once with status 130 through `_exit`, as `instruct train`'s second Ctrl-C
+/// (StopRequest): `exit` would run static destructors on this thread while OpenBLAS and
+/// SwiftNIO still run on the others. A server writes no files, so nothing needs removing.
+/// The handlers run on a queue of their own (not Dispatch's shared pool, which generation
+/// can keep busy), so the second Ctrl-C is handled at once.
 private final class ShutdownSignals: @unchecked Sendable {  // `count` is only touched on `queue`
     private var sources: [DispatchSourceSignal] = []
     private var count = 0
@@ -137,7 +141,7 @@ private final class ShutdownSignals: @unchecked Sendable {  // `count` is only t
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler { [unowned self] in
                 self.count += 1
-                if self.count == 1 { onFirst() } else if sig == SIGINT { exit(130) }
+                if self.count == 1 { onFirst() } else if sig == SIGINT { Self.quitNow() }
             }
             source.resume()
             sources.append(source)
@@ -145,4 +149,11 @@ private final class ShutdownSignals: @unchecked Sendable {  // `count` is only t
     }
 
     func cancel() { for s in sources { s.cancel() } }
+
+    /// The second Ctrl-C: say so, then `_exit(130)` (no atexit handlers, no destructors).
+    private static func quitNow() -> Never {
+        let note = "\ninterrupted again: quitting now without finishing the requests in flight\n"
+        _ = note.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        _exit(130)
+    }
 }

@@ -67,6 +67,16 @@ final class ServeCommandLineTests: XCTestCase {
     /// generated alone, fills at least 300 tokens: a request that is surely still running when
     /// Ctrl-C comes (the model and the seed fix its length).
     func longRun() throws -> (dir: URL, seed: UInt64) {
+        if let cached = Self.longRunCache.value { return cached }
+        let made = try makeLongRun()
+        Self.longRunCache.value = made
+        return made
+    }
+
+    /// The run of `longRun`, made once for the tests that need it (they only read it).
+    private static let longRunCache = LockedValue(nil as (dir: URL, seed: UInt64)?)
+
+    private func makeLongRun() throws -> (dir: URL, seed: UInt64) {
         let dir = try CLI.tinyProject("serve", synthSeed: 3, train: 200, heldout: 8, recipeSeed: 2,
                                       training: "{batch_size: 4, max_steps: 3, threads: 1, warmup_steps: 0, lr: 1e-3}")
         let recipe = try String(contentsOf: dir.appendingPathComponent("r.yaml"), encoding: .utf8)
@@ -126,12 +136,42 @@ final class ServeCommandLineTests: XCTestCase {
         XCTAssertTrue(served.stdout.hasSuffix("stopped\n"), served.stdout)
     }
 
+    /// A second Ctrl-C while a long answer streams quits at once with status 130 (through
+    /// `_exit`, as `instruct train`'s second Ctrl-C), without waiting for the answer.
+    func test_serve_secondCtrlC_quitsAtOnceWith130() throws {
+        let (dir, seed) = try longRun()
+        let served = try Served(["run", "--threads", "1"], in: dir)
+        defer { if served.process.isRunning { served.process.terminate() } }
+        let pid = served.process.processIdentifier
+        let streamed = LockedValue(nil as LoopbackHTTP.Response?)
+        let done = DispatchSemaphore(value: 0)
+        let body: [String: Any] = ["model": "run", "max_tokens": 400, "stream": true, "temperature": 2.0, "seed": seed,
+                                   "messages": [["role": "user", "content": "Reverse the word: swift"]]]
+        Thread {
+            streamed.value = try? served.post(body, onFirstByte: {
+                kill(pid, SIGINT)
+                usleep(100_000)
+                kill(pid, SIGINT)
+            })
+            done.signal()
+        }.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 120), .success)
+        XCTAssertTrue(served.waitForExit(seconds: 30), "the server quits after the second Ctrl-C")
+        XCTAssertEqual(served.process.terminationStatus, 130, served.stderr)
+        XCTAssertTrue(served.stderr.contains("interrupted again: quitting now"), served.stderr)
+        XCTAssertFalse(served.stdout.contains("stopped"), served.stdout)
+        if let s = streamed.value { XCTAssertNotEqual(s.events.last, "[DONE]", "the long answer was cut, not finished") }
+    }
+
     func test_serve_badArguments_areRefusedBeforeListening() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("instruct-serve-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let missing = try CLI.run(["serve", "nothing-here"], in: dir)
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.err.contains("nothing-here"), missing.err)
+        let threads = try CLI.run(["serve", "nothing-here", "--threads", "0"], in: dir)
+        XCTAssertEqual(threads.status, 64, threads.err)
+        XCTAssertTrue(threads.err.contains("--threads must be between 1 and 1024, got 0"), threads.err)
     }
 
     /// The real SmolLM2 through `instruct serve`: the chat answer `instruct generate` gives
