@@ -52,6 +52,27 @@ final class GenerationQueueTests: XCTestCase {
         }
     }
 
+    /// Free tensor buffers above `retainedPoolBytes` are returned to the system after a batch
+    /// (every batch has other shapes, so kept buffers would pile up: SmolLM2's memory grew).
+    func test_afterABatch_freeBuffersOverTheBound_areReturned() throws {
+        let model = try TinyChatModel.model()
+        let queue = GenerationQueue(model: model, maxBatchSize: 8, batchWindow: 0, retainedPoolBytes: 1 << 20)
+        defer { queue.stop() }
+        BufferPool.trim()
+        // Two freed 2 MiB buffers stand for the large activations of earlier batches.
+        do {
+            let a = Tensor.zeros([2, 1 << 18]), b = Tensor.zeros([2, (1 << 18) + 1024])
+            XCTAssertEqual(a.shape.count + b.shape.count, 4)
+        }
+        XCTAssertGreaterThan(BufferPool.heldBytes, 1 << 20)
+        let done = collect(try queue.submit(GenerationJob(prompt: try prompt(model, "Reverse: apple river"), sampling: .greedy, maxNewTokens: 4)))
+        XCTAssertNotNil(done.summary)
+        // The answer is sent before the worker tidies up; it reports idle (running 0) after.
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while queue.statistics.running != 0 && Date() < deadline { usleep(1_000) }
+        XCTAssertEqual(BufferPool.heldBytes, 0, "emptied after the batch")
+    }
+
     /// Different settings never share a batch; a seeded sampled job runs alone and repeats.
     func test_differentSettingsAndSeededJobs_runInTheirOwnBatches() throws {
         let model = try TinyChatModel.model()
