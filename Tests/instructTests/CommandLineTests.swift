@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import XCTest
 
 /// Runs the built `instruct` binary the way a user does: synthetic data, a short training
@@ -36,6 +37,7 @@ final class CommandLineTests: XCTestCase {
         for key in ["accuracy_before", "accuracy_after", "per_family", "train_seconds", "steps", "tokens"] {
             XCTAssertNotNil(summary?[key], "summary lacks \(key)")
         }
+        XCTAssertEqual(summary?["instructkit_version"] as? String, InstructKitVersion.current)
         let resolved = try String(contentsOf: dir.appendingPathComponent("run/recipe.resolved.yaml"), encoding: .utf8)
         XCTAssertTrue(resolved.contains("lr: 0.001"), resolved)
         let inspect = try run(["checkpoint", "inspect", "run/latest"], in: dir)
