@@ -20,7 +20,8 @@ struct BenchServe: ParsableCommand {
 
             Examples:
               instruct bench serve checkpoints/quickstart
-              instruct bench serve smollm2 --requests 200 --concurrency 8 --max-tokens 32 --stream
+              instruct bench serve smollm2 --requests 200 --concurrency 8 \\
+                --max-tokens 32 --stream
             """)
 
     @Argument(help: "A checkpoint directory (step-NNNNNNN), a run directory (its latest), or a run's latest file.")

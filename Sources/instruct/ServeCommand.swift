@@ -25,8 +25,10 @@ struct ServeCommand: ParsableCommand {
               instruct serve checkpoints/quickstart
               instruct serve smollm2 --port 8000 --model-id smollm2
               INSTRUCT_API_KEY=secret instruct serve smollm2 --host 0.0.0.0
-            Then:  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\
-                     -d '{"model": "quickstart", "messages": [{"role": "user", "content": "Sort: 3 1 2"}]}'
+            Then:
+              curl http://127.0.0.1:8080/v1/chat/completions \\
+                -H 'Content-Type: application/json' \\
+                -d '{"messages": [{"role": "user", "content": "Sort: 3 1 2"}]}'
             """)
 
     @Argument(help: "A checkpoint directory (step-NNNNNNN), a run directory (its latest), or a run's latest file.")

@@ -51,6 +51,15 @@ final class ServeCommandLineTests: XCTestCase {
                                      onFirstByte: onFirstByte)
         }
 
+        /// Waits until `condition` holds (at most `seconds`): output arrives through pipes read
+        /// on other threads, so it can lag behind a response or the process's exit.
+        @discardableResult
+        func eventually(seconds: Double = 10, _ condition: (Served) -> Bool) -> Bool {
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            while !condition(self) && Date() < deadline { usleep(1_000) }
+            return condition(self)
+        }
+
         /// Waits for the process to exit (at most `seconds`); false when it did not.
         func waitForExit(seconds: Double) -> Bool {
             let deadline = Date(timeIntervalSinceNow: seconds)
@@ -112,7 +121,8 @@ final class ServeCommandLineTests: XCTestCase {
         let r = try served.post(["model": "run", "max_tokens": 10, "messages": [["role": "user", "content": "Sort the numbers: 3 1 2"]]])
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(content(r), expected.text)
-        XCTAssertTrue(served.stderr.contains("POST /v1/chat/completions 200 \(prompt.count)+\(expected.tokens.count) tokens"), served.stderr)
+        let logLine = "POST /v1/chat/completions 200 \(prompt.count)+\(expected.tokens.count) tokens"
+        XCTAssertTrue(served.eventually { $0.stderr.contains(logLine) }, served.stderr)
 
         // A long streamed request; SIGINT as soon as its first chunk arrives: it is finished,
         // then the process exits 0.
@@ -132,8 +142,8 @@ final class ServeCommandLineTests: XCTestCase {
         XCTAssertEqual(s.status, 200, s.text)
         XCTAssertEqual(s.events.last, "[DONE]")
         XCTAssertGreaterThanOrEqual(s.events.count, 50, "the whole long answer was streamed")
-        XCTAssertTrue(served.stderr.contains("shutting down: finishing 1 request(s) in flight"), served.stderr)
-        XCTAssertTrue(served.stdout.hasSuffix("stopped\n"), served.stdout)
+        XCTAssertTrue(served.eventually { $0.stderr.contains("shutting down: finishing 1 request(s) in flight") }, served.stderr)
+        XCTAssertTrue(served.eventually { $0.stdout.hasSuffix("stopped\n") }, served.stdout)
     }
 
     /// A second Ctrl-C while requests are in flight quits at once with status 130 (through
@@ -167,7 +177,7 @@ final class ServeCommandLineTests: XCTestCase {
         kill(pid, SIGINT)
         XCTAssertTrue(served.waitForExit(seconds: 30), "the server quits after the second Ctrl-C")
         XCTAssertEqual(served.process.terminationStatus, 130, served.stderr)
-        XCTAssertTrue(served.stderr.contains("interrupted again: quitting now"), served.stderr)
+        XCTAssertTrue(served.eventually { $0.stderr.contains("interrupted again: quitting now") }, served.stderr)
         XCTAssertFalse(served.stdout.contains("stopped"), served.stdout)
         XCTAssertEqual(group.wait(timeout: .now() + 60), .success, "every client got an answer or a closed connection")
         XCTAssertLessThan(answered.value, clients, "the requests in flight were cut, not finished")
