@@ -13,10 +13,11 @@ struct BenchServe: ParsableCommand {
         abstract: "Load-test the chat server on loopback: requests/s, tokens/s, latency percentiles, memory.",
         discussion: """
             Starts the server for CKPT in this process on 127.0.0.1 (a free port), sends
-            --requests chat completions from --concurrency clients at once (each waits for its
-            answer before the next), and prints requests/s, generated tokens/s, latency
-            percentiles and the resident memory sampled every 100 requests. Stops by itself after
-            --requests or --max-seconds. Traffic stays on the loopback address.
+            --requests chat completions from --concurrency clients at once (each waits
+            for its answer before the next), and prints requests/s, generated tokens/s,
+            latency percentiles and the resident memory sampled every 100 requests.
+            Stops by itself after --requests or --max-seconds. Traffic stays on the
+            loopback address.
 
             Examples:
               instruct bench serve checkpoints/quickstart

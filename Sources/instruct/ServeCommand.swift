@@ -12,13 +12,14 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve a checkpoint over the OpenAI chat API (chat UIs, the openai client, eval harnesses).",
         discussion: """
-            Endpoints: POST /v1/chat/completions (messages rendered with the checkpoint's chat
-            template; stream: true gives Server-Sent Events), POST /v1/completions (a text
-            continued as is), GET /v1/models, GET /health. Answers stop at the checkpoint's stop
-            tokens and strings and the request's `stop`; usage counts come with every answer.
-            Requests wait in a queue; requests with the same sampling settings, max_tokens and
-            stop strings are generated together in one batch (--max-batch rows). Listens on
-            127.0.0.1 unless --host says otherwise. Ctrl-C (or SIGTERM) finishes the requests in
+            Endpoints: POST /v1/chat/completions (messages rendered with the
+            checkpoint's chat template; stream: true gives Server-Sent Events), POST
+            /v1/completions (a text continued as is), GET /v1/models, GET /health.
+            Answers stop at the checkpoint's stop tokens and strings and the request's
+            `stop`; usage counts come with every answer. Requests wait in a queue;
+            requests with the same sampling settings, max_tokens and stop strings are
+            generated together in one batch (--max-batch rows). Listens on 127.0.0.1
+            unless --host says otherwise. Ctrl-C (or SIGTERM) finishes the requests in
             flight and exits; a second Ctrl-C quits at once.
 
             Examples:
