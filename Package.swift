@@ -39,6 +39,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages, found through pkg-config.
@@ -70,6 +71,8 @@ let package = Package(
         .target(name: "Interop", dependencies: ["Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Inference", dependencies: ["Interop", "Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints", "CMPI"]),
+        // The OpenAI-compatible server (`instruct serve`) on Hummingbird; only it and the binary link SwiftNIO.
+        .target(name: "Serving", dependencies: ["Inference", "Autograd", "Datasets", .product(name: "Hummingbird", package: "hummingbird")]),
         .target(
             name: "Evaluation",
             dependencies: ["Inference", "Interop", "Training", "Synth", "Datasets", "Models", "NN", "Autograd", "Tokenizers"]),
@@ -85,7 +88,7 @@ let package = Package(
             name: "instruct",
             dependencies: [
                 "Autograd", "NN", "Models", "Tokenizers", "Datasets", "Synth", "Checkpoints", "Interop", "Inference", "Training",
-                "Evaluation", "Recipes", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Evaluation", "Recipes", "Serving", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Tests: one target per library target.
@@ -113,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "RecipesTests",
             dependencies: ["Recipes", "Training", "Evaluation", "Inference", "Interop", "Datasets", "Tokenizers", "Models", "NN", "Checkpoints"]),
-        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Inference", "Interop", "Training", "Datasets", "Checkpoints", "Models", "Autograd"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Inference", "Recipes", "Datasets", "Autograd"]),
+        .testTarget(name: "instructTests", dependencies: ["instruct", "Recipes", "Inference", "Interop", "Training", "Datasets", "Checkpoints", "Models", "Autograd", "Serving"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes (or reuses) the Python environment the reference scripts run in: transformers 5,
-# PyTorch (CPU), the `gguf` package, HF `tokenizers`, jinja2, PEFT and safetensors, all from
+# PyTorch (CPU), the `gguf` package, HF `tokenizers`, jinja2, PEFT, safetensors and the
+# `openai` client (scripts/check_openai_server.py), all from
 # PyPI. Python is never needed to build or run InstructKit; these packages only regenerate
 # committed fixtures and run side-by-side checks (scripts/README.md).
 #
@@ -23,11 +24,11 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-if ! "$py" -c "import torch, transformers, gguf, tokenizers, jinja2, peft, safetensors, sentencepiece" >/dev/null 2>&1; then
+if ! "$py" -c "import torch, transformers, gguf, tokenizers, jinja2, peft, safetensors, sentencepiece, openai" >/dev/null 2>&1; then
   echo "reference-venv: installing the reference packages into $venv (once; a few minutes)"
   "$py" -m pip install -q --upgrade pip
   # torch: the CPU build from PyPI (no CUDA libraries to download).
   "$py" -m pip install -q "torch==2.13.0+cpu" || "$py" -m pip install -q torch
-  "$py" -m pip install -q "transformers>=5,<6" "gguf>=0.17" tokenizers jinja2 peft safetensors sentencepiece protobuf numpy
+  "$py" -m pip install -q "transformers>=5,<6" "gguf>=0.17" tokenizers jinja2 peft safetensors sentencepiece protobuf numpy openai
 fi
 echo "$venv"

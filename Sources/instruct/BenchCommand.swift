@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed, side by side with a reference in the same run.",
-        subcommands: [BenchOps.self, BenchTokenizer.self, BenchGenerate.self, BenchTrain.self])
+        subcommands: [BenchOps.self, BenchTokenizer.self, BenchGenerate.self, BenchTrain.self, BenchServe.self])
 }
 
 /// `instruct bench ops`: tensor kernels vs raw BLAS and plain loops.

@@ -31,7 +31,7 @@ struct Instruct: ParsableCommand {
         subcommands: [
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
             DataCommand.self, CheckpointCommand.self, ExportCommand.self, ImportCommand.self,
-            GenerateCommand.self, ChatCommand.self, EvalCommand.self,
+            GenerateCommand.self, ChatCommand.self, EvalCommand.self, ServeCommand.self,
         ])
 
     /// Entry point: first make sure BLAS uses this CPU's fast kernels, then parse.
