@@ -121,13 +121,26 @@ public final class MetricsLog {
         }
     }
 
-    /// Rewrites `loss_curve.svg` from every point so far (temporary file, then rename).
     /// The hidden file the loss curve is written to before it is renamed into place.
     public static let temporaryCurveName = ".loss_curve.svg.tmp"
 
+    /// Held while the curve's temporary file exists, so that a process about to `_exit` can
+    /// wait out a write in progress and keep any later one from starting.
+    private static let curveWrites = NSLock()
+
+    /// Waits for a loss-curve write in progress to finish and stops this process from
+    /// starting another, for good: for a process that removes the temporary file and then
+    /// calls `_exit` (the second Ctrl-C), so that no write recreates the file in between.
+    public static func stopCurveWrites() {
+        curveWrites.lock()
+    }
+
+    /// Rewrites `loss_curve.svg` from every point so far (temporary file, then rename).
     public func writeCurve(title: String) throws {
         let svg = LossCurve.svg(train: trainPoints, eval: evalPoints, title: title)
         let tmp = directory.appendingPathComponent(Self.temporaryCurveName)
+        Self.curveWrites.lock()
+        defer { Self.curveWrites.unlock() }
         do {
             try Data(svg.utf8).write(to: tmp)
             guard rename(tmp.path, curveURL.path) == 0 else {

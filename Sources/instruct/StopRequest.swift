@@ -71,6 +71,7 @@ final class StopRequest: @unchecked Sendable {
         _ = note.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         if let runDirectory {
             CheckpointWriter.removeUnfinishedSaves(runDirectory: runDirectory, processID: getpid())
+            MetricsLog.stopCurveWrites()  // never released: the training thread cannot recreate the file before _exit
             unlink(runDirectory.appendingPathComponent(MetricsLog.temporaryCurveName).path)
             RunLock.removeFile(runDirectory: runDirectory, ifHeldBy: getpid())
         }
