@@ -24,6 +24,27 @@ final class StopRequest: @unchecked Sendable {
         self.runDirectory = runDirectory
     }
 
+    /// Set by a second Ctrl-C before it removes the unfinished save: the thread writing that
+    /// save then fails (its folder is gone), and must not report the failure or exit with
+    /// status 1 before this thread's `_exit(130)`. Process-wide because the signal belongs to
+    /// the process.
+    nonisolated(unsafe) private static var isQuittingValue = false
+    private static let quitting = NSLock()
+
+    /// Whether a second Ctrl-C is quitting the process right now.
+    static var isQuitting: Bool {
+        quitting.lock()
+        defer { quitting.unlock() }
+        return isQuittingValue
+    }
+
+    /// Parks the calling thread for good when a second Ctrl-C is quitting (its `_exit(130)`
+    /// follows within moments); returns at once otherwise.
+    static func waitIfQuitting() {
+        guard isQuitting else { return }
+        while true { sleep(1) }
+    }
+
     var isRequested: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -67,6 +88,9 @@ final class StopRequest: @unchecked Sendable {
     /// The second Ctrl-C: remove this process's unfinished save, then `_exit(130)` (no
     /// atexit handlers, no destructors, no other thread's state touched).
     private func quitNow() -> Never {
+        Self.quitting.lock()
+        Self.isQuittingValue = true
+        Self.quitting.unlock()
         let note = "\ninterrupted again: quitting now; the last finished checkpoint is intact (continue with --resume latest)\n"
         _ = note.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         if let runDirectory {

@@ -65,6 +65,7 @@ struct TrainCommand: ParsableCommand {
                                              if main { progress.handle(e) }
                                          },
                                          report: { if main { print($0) } })
+            StopRequest.waitIfQuitting()  // a second Ctrl-C that came as the run ended exits with 130
             group.finalize()
             if summary.stopped && main {
                 var command = "instruct train \(self.recipe)"
@@ -86,6 +87,9 @@ func reportingErrors(group: () -> ProcessGroup = { .single }, _ body: () throws 
     } catch let e as ExitCode {
         throw e
     } catch {
+        // A failure caused by a second Ctrl-C removing the save being written is not an error
+        // to report: that Ctrl-C exits with 130 in a moment.
+        StopRequest.waitIfQuitting()
         let g = group()
         var line = "error: \(error)\n"
         if g.isDistributed {
