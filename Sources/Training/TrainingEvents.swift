@@ -114,6 +114,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// all-reduce, and waiting for the slowest rank before it (nil for one process).
     public var allreduceSecondsPerStep: Double?
     public var rankWaitSecondsPerStep: Double?
+    /// The memory planner's estimate of this process's peak resident memory, made before
+    /// training (`MemoryPlan.peak`), and the peak measured at the end (getrusage), in MiB.
+    public var estimatedPeakMiB: Double?
+    public var peakResidentMiB: Double?
 
     public init(steps: Int, tokens: Int, trainedTokens: Int, trainSeconds: Double, parameters: Int) {
         self.steps = steps
@@ -142,6 +146,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
         case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
         case ranks, allreduceSecondsPerStep = "allreduce_s_per_step", rankWaitSecondsPerStep = "rank_wait_s_per_step"
+        case estimatedPeakMiB = "estimated_peak_mib", peakResidentMiB = "peak_resident_mib"
     }
 }
 
