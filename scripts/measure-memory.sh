@@ -6,7 +6,7 @@
 #
 #   scripts/measure-memory.sh                      # the shipped recipes that run here, 3 steps
 #   scripts/measure-memory.sh --steps 60 dolly-gpt2
-#   scripts/measure-memory.sh --smollm2            # also SmolLM2-135M, LoRA and full fine-tuning
+#   scripts/measure-memory.sh --smollm2            # also the SmolLM2-135M recipes (LoRA, full, oasst)
 #
 # Needs the release binary (swift build -c release --product instruct, or INSTRUCT=path),
 # datasets/synth (made here when missing), ../shared for the recipes that read it, and for
@@ -68,22 +68,14 @@ for r in "${RECIPES[@]}"; do
 done
 
 if [ "$SMOL" = 1 ]; then
+  # SmolLM2-135M (30 layers, dim 576, vocabulary 49152) through the shipped recipes, on an
+  # import of the GGUF and the synthetic data their headers make (evaluation off: it is not
+  # what is measured).
   "$BIN" import models/SmolLM2-135M-Instruct.Q4_1.gguf --out "$TMP/smollm2" > /dev/null
-  # SmolLM2-135M (30 layers, dim 576, vocabulary 49152) on the synthetic instructions in its
-  # own chat template, rows of 512 tokens.
-  cat > "$TMP/smollm2-lora.yaml" <<EOF
-seed: 1
-data: {datasets: [{path: datasets/synth/train.jsonl}], seq_len: 512}
-model: {init: $TMP/smollm2}
-finetune: {method: lora, rank: 8, alpha: 16, dropout: 0.05, targets: [q, k, v, o, gate, up, down]}
-training: {batch_size: 8, lr: 1e-3, warmup_steps: 2}
-EOF
-  cat > "$TMP/smollm2-full.yaml" <<EOF
-seed: 1
-data: {datasets: [{path: datasets/synth/train.jsonl}], seq_len: 512}
-model: {init: $TMP/smollm2}
-training: {batch_size: 4, lr: 5e-5, warmup_steps: 2}
-EOF
-  measure "$TMP/smollm2-lora.yaml" smollm2-lora
-  measure "$TMP/smollm2-full.yaml" smollm2-full
+  "$BIN" data synth --out "$TMP/synth-smollm2" --seed 2 --train 4000 --heldout 200 \
+    --families add,sort,count,max,reverse,uppercase,json_key,ends_with,bullets,quoted > /dev/null
+  for r in smollm2-lora smollm2-full; do
+    measure "recipes/$r.yaml" "$r" "model.init=$TMP/smollm2" "data.datasets.0.path=$TMP/synth-smollm2/train.jsonl" eval.synth=null
+  done
+  measure recipes/smollm2-oasst.yaml smollm2-oasst "model.init=$TMP/smollm2" eval.every=0
 fi

@@ -30,6 +30,12 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case invalidFileName(name: String, reason: String)
     /// No complete checkpoint was found where one was asked for.
     case noCheckpoint(path: String, reason: String)
+    /// A run's `latest` file is there but unusable: a directory, a link, a path outside the run.
+    case badLatest(path: String, reason: String)
+    /// Another process holds the run directory's lock (`RunLock`); `holder` says which.
+    case runLocked(path: String, holder: String)
+    /// A run directory that already holds files, where a command would mix its files with them.
+    case runDirectoryNotEmpty(path: String, what: String, remedy: String)
     /// Nothing exists at the path given as a checkpoint.
     case notFound(path: String)
     /// A JSON file of a checkpoint (trainer state, model card, LoRA settings) is missing or undecodable.
@@ -71,6 +77,12 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "\(file): missing: the LoRA adapters in \(checkpoint) were trained on this base weights file (base_model.json). Put the base back there (e.g. re-run the same `instruct import`) and try again."
         case let .baseMismatch(file, expected, found, checkpoint):
             return "\(file): this base weights file has SHA-256 \(found.prefix(16))..., but the LoRA adapters in \(checkpoint) were trained on one with \(expected.prefix(16))... (base_model.json). The adapters only fit the exact base they were trained on: restore that file (re-import the same model), or train new adapters on this base."
+        case let .badLatest(path, reason):
+            return "\(path) \(reason). `latest` is a one-line file naming a step-NNNNNNN directory of its run; pass a step directory instead, or delete `latest` to use the newest complete checkpoint."
+        case let .runLocked(path, holder):
+            return "\(path): another process is writing this run folder (\(holder)). Wait for it to finish or stop it (Ctrl-C saves a checkpoint), or give this run another output.dir."
+        case let .runDirectoryNotEmpty(path, what, remedy):
+            return "\(path): \(what). \(remedy)"
         case let .notFound(path):
             return "\(path): no such checkpoint. Pass a step-NNNNNNN directory, a run directory, or its `latest` file."
         }

@@ -45,13 +45,23 @@ public struct CheckpointManifest: Codable, Equatable {
         do {
             m = try JSONDecoder().decode(CheckpointManifest.self, from: data)
         } catch {
-            throw CheckpointError.invalidManifest(path: path, reason: "JSON does not decode (\(error.localizedDescription))")
+            throw CheckpointError.invalidManifest(path: path, reason: "JSON does not decode (\(JSONFile.describe(error)))")
         }
         guard m.format == formatName else {
             throw CheckpointError.invalidManifest(path: path, reason: "format is '\(m.format)', expected '\(formatName)'")
         }
         guard m.version == 1 else {
             throw CheckpointError.invalidManifest(path: path, reason: "version \(m.version) is not supported (this build reads version 1)")
+        }
+        // Every checkpoint holds files, each listed once; a step is never negative.
+        guard !m.files.isEmpty else {
+            throw CheckpointError.invalidManifest(path: path, reason: "it lists no files (every checkpoint has some)")
+        }
+        if let step = m.step, step < 0 {
+            throw CheckpointError.invalidManifest(path: path, reason: "step is \(step)")
+        }
+        if Set(m.files.map(\.name)).count != m.files.count {
+            throw CheckpointError.invalidManifest(path: path, reason: "a file is listed twice")
         }
         for e in m.files {
             if let reason = CheckpointWriter.problemWithFileName(e.name) {

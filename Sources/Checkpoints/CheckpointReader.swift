@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// An opened checkpoint directory whose manifest was read (and, by default, verified).
@@ -61,22 +66,38 @@ public enum CheckpointReader {
         let manifest = try CheckpointManifest.decode(data, path: manifestURL.path)
         if verify {
             for entry in manifest.files {
-                let path = dir.appendingPathComponent(entry.name).path
-                guard FileManager.default.fileExists(atPath: path) else {
-                    throw CheckpointError.checksumMismatch(directory: dir.path, file: entry.name, reason: "the file is missing")
-                }
-                let digest = try fileDigest(path: path)
-                guard digest.bytes == entry.bytes else {
-                    throw CheckpointError.checksumMismatch(directory: dir.path, file: entry.name,
-                        reason: "size is \(digest.bytes) bytes, the manifest says \(entry.bytes)")
-                }
-                guard digest.sha256 == entry.sha256.lowercased() else {
-                    throw CheckpointError.checksumMismatch(directory: dir.path, file: entry.name,
-                        reason: "SHA-256 is \(digest.sha256), the manifest says \(entry.sha256)")
+                if let reason = try problem(with: entry, in: dir) {
+                    throw CheckpointError.checksumMismatch(directory: dir.path, file: entry.name, reason: reason)
                 }
             }
         }
         return Checkpoint(directory: dir, manifest: manifest, verified: verify)
+    }
+
+    /// Every file listed in `checkpoint`'s manifest with what failed its verification (nil when
+    /// its size and SHA-256 match), in manifest order. Unlike `open` it does not stop at the
+    /// first failure, so a report can name every damaged file.
+    public static func verifyEach(_ checkpoint: Checkpoint) -> [(name: String, problem: String?)] {
+        checkpoint.manifest.files.map { entry in
+            do {
+                return (entry.name, try problem(with: entry, in: checkpoint.directory))
+            } catch {
+                return (entry.name, "\(error)")
+            }
+        }
+    }
+
+    /// Why the file of `entry` in `dir` does not match the manifest, or nil when it does.
+    /// Throws when the file exists but cannot be read.
+    static func problem(with entry: CheckpointManifest.Entry, in dir: URL) throws -> String? {
+        let path = dir.appendingPathComponent(entry.name).path
+        guard FileManager.default.fileExists(atPath: path) else { return "the file is missing" }
+        let digest = try fileDigest(path: path)
+        guard digest.bytes == entry.bytes else { return "size is \(digest.bytes) bytes, the manifest says \(entry.bytes)" }
+        guard digest.sha256 == entry.sha256.lowercased() else {
+            return "SHA-256 is \(digest.sha256), the manifest says \(entry.sha256)"
+        }
+        return nil
     }
 }
 
@@ -125,30 +146,60 @@ public enum CheckpointDirectory {
         return Int(digits)
     }
 
-    /// The directory name stored in `runDirectory/latest`, without resolving it.
+    /// The directory name stored in `runDirectory/latest`, without resolving it. `latest` must
+    /// be a small regular file (not a directory, a link or a pipe) holding one `step-NNNNNNN`
+    /// name of this run: a path (`../other/step-0000010`, `/tmp/x`) is refused, since following
+    /// it would resume or evaluate another run's weights. Throws `noCheckpoint` when there is no
+    /// `latest`, `badLatest` when it is there but unusable.
     public static func latestPointer(runDirectory: URL) throws -> String {
         let url = runDirectory.appendingPathComponent(latestFileName)
+        var st = stat()
+        guard lstat(url.path, &st) == 0 else {
+            if errno == ENOENT {
+                throw CheckpointError.noCheckpoint(path: runDirectory.path, reason: "there is no '\(latestFileName)' file")
+            }
+            throw CheckpointError.badLatest(path: url.path, reason: "cannot be read (\(errnoString()))")
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw CheckpointError.badLatest(path: url.path, reason: "is a directory, not the one-line file instruct writes")
+        case S_IFLNK: throw CheckpointError.badLatest(path: url.path, reason: "is a symbolic link, not the one-line file instruct writes")
+        default: throw CheckpointError.badLatest(path: url.path, reason: "is not a regular file")
+        }
+        guard st.st_size <= 4096 else {
+            throw CheckpointError.badLatest(path: url.path, reason: "is \(st.st_size) bytes, not the one-line file instruct writes")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw CheckpointError.noCheckpoint(path: runDirectory.path, reason: "there is no readable '\(latestFileName)' file")
+            throw CheckpointError.badLatest(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
         }
         let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if name.contains("/") || name == ".." || name == "." {
+            throw CheckpointError.badLatest(path: url.path, reason: "names `\(name.prefix(200))`, a path; it must name a step-NNNNNNN directory of this run, not another place")
+        }
         guard step(fromDirectoryName: name) != nil else {
-            throw CheckpointError.noCheckpoint(path: url.path, reason: "it does not name a step-NNNNNNN directory")
+            throw CheckpointError.badLatest(path: url.path, reason: "holds `\(name.prefix(200))`, which is not a step-NNNNNNN directory name")
         }
         return name
     }
 
-    /// The checkpoint `latest` points to. If the pointer is missing or names a directory that is
-    /// not complete (which `CheckpointWriter` never leaves, but a manual deletion can), falls
-    /// back to the newest complete checkpoint listed. Throws `noCheckpoint` when there is none.
+    /// The checkpoint `latest` points to. If there is no `latest` file, or it names a
+    /// directory that is not complete (which `CheckpointWriter` never leaves, but a manual
+    /// deletion can), falls back to the newest complete checkpoint listed. A `latest` that is
+    /// there but unusable (a directory, a link, a path outside the run) throws `badLatest`
+    /// rather than being passed over. Throws `noCheckpoint` when there is no checkpoint.
     public static func latest(runDirectory: URL) throws -> URL {
         let run = runDirectory.standardizedFileURL
         let listed = try list(runDirectory: run)
-        if let name = try? latestPointer(runDirectory: run),
-           let entry = listed.first(where: { $0.url.lastPathComponent == name }) {
+        var pointed: String? = nil
+        do {
+            pointed = try latestPointer(runDirectory: run)
+        } catch CheckpointError.noCheckpoint {
+            pointed = nil
+        }
+        if let pointed, let entry = listed.first(where: { $0.url.lastPathComponent == pointed }) {
             return entry.url
         }
         guard let newest = listed.last else {

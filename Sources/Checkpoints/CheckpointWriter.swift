@@ -24,7 +24,8 @@ public enum CheckpointFile {
 /// directory; only then is `latest` replaced (temporary file + rename). So at every instant a
 /// `step-NNNNNNN` directory is either absent or complete, and `latest` names a complete one.
 /// A failure at any point removes the temporary directory and leaves earlier checkpoints and
-/// `latest` untouched. One writer per run directory at a time.
+/// `latest` untouched. One writer per run directory at a time (`RunLock`, which `instruct train`
+/// and `instruct import` take).
 public enum CheckpointWriter {
     /// The directory name for a step: `step-` and at least seven digits (`step-0000120`).
     public static func directoryName(step: Int) -> String {
@@ -154,11 +155,7 @@ public enum CheckpointWriter {
                 throw CheckpointError.io(path: entry.url.path, operation: "delete old checkpoint", reason: error.localizedDescription)
             }
         }
-        let names = (try? fm.contentsOfDirectory(atPath: run.path)) ?? []
-        for name in names where name.hasPrefix(".tmp-step-") || name.hasPrefix(".trash-step-")
-            || name.hasPrefix(".\(CheckpointDirectory.latestFileName).tmp-") {
-            try? fm.removeItem(at: run.appendingPathComponent(name))
-        }
+        _ = try? recoverInterruptedSaves(runDirectory: run)
         try fsyncDirectory(run.path)
     }
 

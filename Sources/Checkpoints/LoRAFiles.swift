@@ -83,7 +83,28 @@ public enum JSONFile {
         } catch let e as CheckpointError {
             throw e
         } catch {
-            throw CheckpointError.invalidJSON(path: path, reason: "cannot decode (\(error))")
+            throw CheckpointError.invalidJSON(path: path, reason: "cannot decode (\(describe(error)))")
+        }
+    }
+
+    /// A decoding error in plain words, naming the JSON path (`step: expected Int, found a
+    /// string`), without Foundation's error domains and codes.
+    public static func describe(_ error: Error) -> String {
+        guard let e = error as? DecodingError else {
+            let text = "\(error)"
+            return text.contains("NSCocoaErrorDomain") || text.contains("Error Domain=") ? "not valid JSON" : text
+        }
+        func path(_ c: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            let keys = c.codingPath + (last.map { [$0] } ?? [])
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return text.isEmpty ? "(top level)" : String(text.drop { $0 == "." })
+        }
+        switch e {
+        case let .typeMismatch(type, c): return "`\(path(c))`: expected \(type) (\(c.debugDescription))"
+        case let .valueNotFound(type, c): return "`\(path(c))`: no value where \(type) is expected"
+        case let .keyNotFound(key, c): return "`\(path(c, key))` is missing"
+        case let .dataCorrupted(c): return c.codingPath.isEmpty ? c.debugDescription : "`\(path(c))`: \(c.debugDescription)"
+        @unknown default: return "\(e)"
         }
     }
 }

@@ -129,7 +129,11 @@ public enum SafeTensors {
         var metadata: [String: String] = [:]
         var infos: [TensorInfo] = []
         infos.reserveCapacity(dict.count)
-        for (name, value) in dict {
+        // Entries are checked in name order and the data bounds last, in offset order, so the
+        // tensor an error names does not depend on the dictionary's (per-process) hash order:
+        // a truncated file names the first tensor it cuts, every time.
+        for name in dict.keys.sorted() {
+            guard let value = dict[name] else { continue }
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else {
                     throw CheckpointError.invalidHeader(path: path, reason: "__metadata__ is not an object")
@@ -142,12 +146,18 @@ public enum SafeTensors {
                 }
                 continue
             }
-            infos.append(try parseEntry(name: name, value: value, bufferSize: bufferSize, path: path))
+            infos.append(try parseEntry(name: name, value: value, bufferSize: Int.max, path: path))
         }
         infos.sort { a, b in
             if a.dataOffsets.lowerBound != b.dataOffsets.lowerBound { return a.dataOffsets.lowerBound < b.dataOffsets.lowerBound }
             if a.dataOffsets.upperBound != b.dataOffsets.upperBound { return a.dataOffsets.upperBound < b.dataOffsets.upperBound }
             return a.name < b.name
+        }
+        if let cut = infos.first(where: { $0.dataOffsets.upperBound > bufferSize }) {
+            let needed = infos.map(\.dataOffsets.upperBound).max() ?? 0
+            throw CheckpointError.invalidTensor(path: path, tensor: cut.name,
+                reason: "data_offsets [\(cut.dataOffsets.lowerBound), \(cut.dataOffsets.upperBound)] are not inside the \(bufferSize)-byte data buffer "
+                    + "(the file has \(bytes.count) bytes, its header describes \(dataStart + needed)): the file is truncated or its header is wrong")
         }
         var end = 0
         var previous = ""
@@ -194,7 +204,11 @@ public enum SafeTensors {
               let begin = jsonInt(offsets[0]), let end = jsonInt(offsets[1]) else {
             throw CheckpointError.invalidTensor(path: path, tensor: name, reason: "missing 'data_offsets', or it is not [begin, end] integers")
         }
-        guard begin >= 0, begin <= end, end <= bufferSize else {
+        guard begin >= 0, begin <= end else {
+            throw CheckpointError.invalidTensor(path: path, tensor: name,
+                reason: "data_offsets [\(begin), \(end)] are not a start and an end offset (0 <= start <= end)")
+        }
+        guard end <= bufferSize else {
             throw CheckpointError.invalidTensor(path: path, tensor: name,
                 reason: "data_offsets [\(begin), \(end)] are not inside the \(bufferSize)-byte data buffer")
         }

@@ -75,7 +75,7 @@ public enum DataPipeline {
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: spec.path)))
         } catch {
-            throw DatasetError.unreadableFile(path: spec.path, reason: error.localizedDescription)
+            throw DatasetError.unreadableFile(path: spec.path, reason: fileReadProblem(spec.path, error))
         }
         let fingerprint = DataFingerprint.make(dataBytes: bytes, spec: spec, config: config, tokenizer: tokenizer)
         let cacheFile = config.cacheDirectory.map { dir in

@@ -34,7 +34,7 @@ public enum RecordReader {
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw DatasetError.unreadableFile(path: path, reason: error.localizedDescription)
+            throw DatasetError.unreadableFile(path: path, reason: fileReadProblem(path, error))
         }
         return try parse(bytes: bytes, path: path, format: format, columns: columns, onBadRecord: onBadRecord)
     }

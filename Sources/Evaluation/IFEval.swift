@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// Bad IFEval input: cases name the file, line and field.
@@ -188,7 +189,7 @@ public enum IFEval {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw IFEvalError.unreadableFile(path: path, reason: error.localizedDescription)
+            throw IFEvalError.unreadableFile(path: path, reason: fileReadProblem(path, error))
         }
         var out: [(Int, [String: Any])] = []
         for (i, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {

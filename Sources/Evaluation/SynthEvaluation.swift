@@ -25,6 +25,6 @@ public enum SynthEvaluation {
         let answers = try Generator.answers(model: model, parameters: parameters, prompts: prompts, options: options,
                                             batchSize: batchSize, rng: &rng)
         let responses = answers.map(\.text)
-        return (try SynthScore(records: records, responses: responses), responses)
+        return (try SynthScore(records: records, responses: responses, formats: IFEvalFormats()), responses)
     }
 }

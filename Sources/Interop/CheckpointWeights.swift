@@ -24,7 +24,27 @@ public enum CheckpointWeights {
             throw InteropError.invalid(path: checkpoint.directory.appendingPathComponent(file).path,
                                        reason: "missing: the weights are not in this checkpoint")
         }
-        return (model, try ordered(try checkpoint.tensors(file), model: model, path: checkpoint.directory.appendingPathComponent(file).path))
+        let path = checkpoint.directory.appendingPathComponent(file).path
+        let tensors = try checkpoint.tensors(file)
+        try checkNothingExtra(tensors, model: model, card: card, path: path)
+        return (model, try ordered(tensors, model: model, path: path))
+    }
+
+    /// A checkpoint's `model.safetensors` holds exactly the model's parameters (training and
+    /// import write nothing else), so a tensor the card's model does not have means the card
+    /// no longer describes the weights (it was edited: fewer layers, tied embeddings where the
+    /// weights have an output matrix). Reading on would drop those weights in silence and
+    /// export a config.json that contradicts them.
+    static func checkNothingExtra(_ tensors: NamedTensors, model: DecoderModel, card: ModelCard, path: String) throws {
+        let known = Set(model.parameterShapes.map(\.name))
+        let extra = tensors.entries.map(\.name).filter { !known.contains($0) }.sorted()
+        guard !extra.isEmpty else { return }
+        let c = card.config
+        throw InteropError.invalid(
+            path: path,
+            reason: "holds \(extra.count) tensor(s) that \(ModelCard.fileName) does not describe (\(extra.prefix(3).joined(separator: ", "))\(extra.count > 3 ? ", ..." : "")); "
+                + "the card says \(c.family.rawValue), \(c.layers) layers, dim \(c.dim), tied embeddings \(c.tiedEmbeddings). "
+                + "The card does not match the weights: restore the checkpoint's \(ModelCard.fileName) (re-import or re-train to get it back)")
     }
 
     /// A LoRA checkpoint's model (with its adapters) and the base weights plus the adapters,

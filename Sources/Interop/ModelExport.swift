@@ -24,6 +24,9 @@ public enum ModelExport {
         /// `peft.PeftModel.from_pretrained` loads on top of the base exported with `hf`.
         /// LoRA checkpoints only.
         case peft
+        /// One GGUF file (llama.cpp, ollama): Llama weights in F32, F16 or Q8_0, the metadata,
+        /// the tokenizer and the chat template (`GGUFExport`).
+        case gguf
     }
 
     /// BOS and EOS ids for config.json: the card's BOS and first stop id; a tokenizer whose EOS
@@ -67,8 +70,9 @@ public enum ModelExport {
     /// A LoRA checkpoint holds only adapters: `merge` writes the base with the adapters
     /// folded in (`W + alpha/r * B A`) in any of safetensors, hf and hdf5; `peft` writes the
     /// adapters alone. Without either, exporting a LoRA checkpoint throws saying so.
-    public static func export(_ checkpoint: Checkpoint, format: Format, to out: URL, merge: Bool = false) throws -> [URL] {
-        let card = try ModelCard.read(from: checkpoint)
+    public static func export(_ checkpoint: Checkpoint, format: Format, to out: URL, merge: Bool = false,
+                              ggufType: GGUFExport.TensorType = .f32, card given: ModelCard? = nil) throws -> [URL] {
+        let card = try given ?? ModelCard.read(from: checkpoint)
         if format == .peft { return try PEFTExport.write(checkpoint, card: card, to: out) }
         let config = card.config
         let (bos, eos) = specialTokenIDs(card, checkpoint)
@@ -78,6 +82,10 @@ public enum ModelExport {
         if LoRAFiles.isLoRA(checkpoint) && !merge {
             throw InteropError.invalid(path: checkpoint.directory.path,
                                        reason: "a LoRA checkpoint holds only adapters; pass --merge to write full weights (base + adapters), or --format peft for the adapters alone")
+        }
+        if format == .gguf {
+            try createParent(of: out)
+            return [try GGUFExport.write(checkpoint, card: card, type: ggufType, to: out)]
         }
         let weights = try CheckpointWeights.load(checkpoint, card: card)
         let ordered = NamedTensors(weights.parameters.pairs.map { ($0.name, $0.tensor) }, metadata: ["format": "pt", "producer": "instructkit"])
@@ -112,9 +120,10 @@ public enum ModelExport {
             try SafeTensors.write(ordered, to: st)
             written.append(st)
             try put("config.json", configData)
+            // Every stop id, so transformers' generate stops where `instruct generate` does.
             var gen: [String: Any] = ["_from_model_config": true]
             if let bos { gen["bos_token_id"] = bos }
-            if let eos { gen["eos_token_id"] = eos }
+            if card.stopTokenIDs.count > 1 { gen["eos_token_id"] = card.stopTokenIDs.map(Int.init) } else if let eos { gen["eos_token_id"] = eos }
             try put("generation_config.json", try JSONSerialization.data(withJSONObject: gen, options: [.prettyPrinted, .sortedKeys]))
             if checkpoint.contains("tokenizer.json") {
                 try put("tokenizer.json", try checkpoint.data("tokenizer.json"))
@@ -128,9 +137,10 @@ public enum ModelExport {
                     if let eos, let s = byID[eos] { tc["eos_token"] = s }
                 }
                 try put("tokenizer_config.json", try JSONSerialization.data(withJSONObject: tc, options: [.prettyPrinted, .sortedKeys]))
+                if let template = GGUFExport.chatTemplate(card.template) { try put("chat_template.jinja", Data(template.utf8)) }
             }
             return written
-        case .peft:
+        case .peft, .gguf:
             preconditionFailure("handled above")
         }
     }

@@ -105,6 +105,34 @@ public enum ModelImport {
         try CheckpointWeights.ordered(tensors, model: try CheckpointWeights.decoder(config, lora: nil, file: path), path: path)
     }
 
+    /// Throws `CheckpointError.runDirectoryNotEmpty` when `runDirectory` holds anything (its
+    /// lock file aside) and `replacing` is false, `io` when it is a file. A missing directory
+    /// is fine. `save` checks it again; the command line checks it first as well, before
+    /// spending time reading a large model.
+    public static func checkDestination(_ runDirectory: URL, replacing: Bool) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: runDirectory.path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else {
+            throw CheckpointError.io(path: runDirectory.path, operation: "import into", reason: "it is a file, not a directory")
+        }
+        guard !replacing else { return }
+        let names: [String]
+        do {
+            names = try fm.contentsOfDirectory(atPath: runDirectory.path).filter { $0 != RunLock.fileName }.sorted()
+        } catch {
+            throw CheckpointError.io(path: runDirectory.path, operation: "list", reason: error.localizedDescription)
+        }
+        guard !names.isEmpty else { return }
+        let steps = names.filter { CheckpointDirectory.step(fromDirectoryName: $0) != nil }
+        let what = steps.isEmpty
+            ? "is not empty (\(names.prefix(5).joined(separator: ", "))\(names.count > 5 ? ", ..." : ""))"
+            : "is a run folder with \(steps.count) checkpoint(s) (\(steps.suffix(3).joined(separator: ", ")))"
+        throw CheckpointError.runDirectoryNotEmpty(
+            path: runDirectory.path, what: what,
+            remedy: "An import there would point its `latest` at the import and break that run's --resume; import into a new folder, or pass --force to write step-0000000 there anyway.")
+    }
+
     /// The recipe `model:` section for `config`, to paste into a recipe that fine-tunes it.
     public static func recipeModelYAML(_ c: ModelConfig) -> String {
         var y = "model:\n  family: \(c.family.rawValue)\n  vocab_size: \(c.vocabSize)\n  context_length: \(c.contextLength)\n"
@@ -122,7 +150,16 @@ public enum ModelImport {
     /// else the source's. The card's template is the source's chat template when it has one,
     /// else `plain` (a base model was not instruction-tuned in any format). Returns the
     /// directory.
-    public static func save(_ imported: Imported, in runDirectory: URL, tokenizer: URL? = nil) throws -> URL {
+    ///
+    /// `runDirectory` must be new or empty: an import into a run folder that holds anything
+    /// would point its `latest` at the import and break that run's `--resume latest`. With
+    /// `replacing` (`instruct import --force`) it is written anyway: step-0000000 is replaced
+    /// and `latest` points at it; other files stay. The folder is locked (`RunLock`) while
+    /// the import writes, so it cannot land in a run that is training.
+    public static func save(_ imported: Imported, in runDirectory: URL, tokenizer: URL? = nil, replacing: Bool = false) throws -> URL {
+        let lock = try RunLock.acquire(runDirectory: runDirectory, command: "instruct import \(imported.source)")
+        defer { lock.release() }
+        try checkDestination(runDirectory, replacing: replacing)
         var files: [String: CheckpointFile] = [:]
         files["model.safetensors"] = .tensors(NamedTensors(imported.parameters.pairs.map { ($0.name, $0.tensor) },
                                                            metadata: ["format": "pt", "producer": "instructkit import"]))

@@ -40,20 +40,27 @@ public struct EvaluationSettings: Sendable {
     }
 }
 
+extension ModelCard {
+    /// The card of `checkpoint`; for a checkpoint written before model cards existed, the
+    /// card its stored recipe describes.
+    public static func of(_ checkpoint: Checkpoint) throws -> ModelCard {
+        guard !checkpoint.contains(ModelCard.fileName), let recipe = try Recipe.stored(in: checkpoint) else {
+            return try ModelCard.read(from: checkpoint)
+        }
+        let tokenizerPath = checkpoint.contains("tokenizer.json") ? try checkpoint.fileURL("tokenizer.json").path : recipe.tokenizer.path ?? ""
+        let tokenizer = try Tokenizers.loadTokenizer(from: tokenizerPath)
+        let config = recipe.model.config(vocabSize: tokenizer.vocabularySize, seqLen: recipe.data.config.seqLen)
+        var card = recipe.modelCard(config: config, tokenizer: tokenizer, storesTokenizer: checkpoint.contains("tokenizer.json"),
+                                    data: recipe.dataConfig)
+        card.tokenizer = checkpoint.contains("tokenizer.json") ? "tokenizer.json" : tokenizerPath
+        return card
+    }
+}
+
 extension LoadedModel {
-    /// Opens a checkpoint for the command line (see `LoadedModel.load`). A checkpoint written
-    /// before model cards existed gets the card its stored recipe describes.
+    /// Opens a checkpoint for the command line (see `LoadedModel.load`), with `ModelCard.of`.
     public static func open(path: String, verify: Bool = true) throws -> LoadedModel {
         let checkpoint = try CheckpointReader.open(try CheckpointDirectory.resolve(path), verify: verify)
-        if !checkpoint.contains(ModelCard.fileName), let recipe = try Recipe.stored(in: checkpoint) {
-            let tokenizerPath = checkpoint.contains("tokenizer.json") ? try checkpoint.fileURL("tokenizer.json").path : recipe.tokenizer.path ?? ""
-            let tokenizer = try loadTokenizer(from: tokenizerPath)
-            let config = recipe.model.config(vocabSize: tokenizer.vocabularySize, seqLen: recipe.data.config.seqLen)
-            var card = recipe.modelCard(config: config, tokenizer: tokenizer, storesTokenizer: checkpoint.contains("tokenizer.json"),
-                                        data: recipe.dataConfig)
-            card.tokenizer = checkpoint.contains("tokenizer.json") ? "tokenizer.json" : tokenizerPath
-            return try load(path: checkpoint.directory.path, verify: false, card: card)
-        }
-        return try load(path: checkpoint.directory.path, verify: false)
+        return try load(path: checkpoint.directory.path, verify: false, card: try ModelCard.of(checkpoint))
     }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import Yams
 
@@ -5,24 +10,63 @@ extension Recipe {
     /// Loads the recipe at `path`, applies `overrides` (`key.path=value`, in order), and
     /// validates everything. Throws `RecipeError` naming the file or override and the key.
     public static func load(path: String, overrides: [String] = []) throws -> Recipe {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw RecipeError.unreadableFile(path: path, reason: error.localizedDescription)
-        }
-        return try decode(yaml: text, file: path, overrides: overrides)
+        try decode(yaml: try readText(path), file: path, overrides: overrides)
     }
 
-    /// Decodes recipe text; `file` names it in errors.
+    /// The recipe file's text. A directory, a missing or unreadable file, a file larger than
+    /// `RecipeYAML.maximumBytes` and text that is not UTF-8 are refused with a plain reason
+    /// (the system's, such as "Permission denied", not a Foundation error code).
+    static func readText(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw RecipeError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw RecipeError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            throw RecipeError.unreadableFile(path: path, reason: "it is a directory, not a recipe file")
+        case S_IFREG, S_IFIFO, S_IFCHR:
+            break
+        default:
+            throw RecipeError.unreadableFile(path: path, reason: "it is not a regular file")
+        }
+        // Read at most one byte past the limit, so a huge file (or an endless device) is
+        // refused without being read whole.
+        let limit = RecipeYAML.maximumBytes
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count <= limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RecipeError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        if bytes.count > limit {
+            throw RecipeError.unsupportedYAML(
+                source: path, reason: "the recipe is larger than the \(limit)-byte limit; a recipe names its data files and does not hold the data")
+        }
+        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else {
+            let at = firstInvalidUTF8(bytes)
+            throw RecipeError.unreadableFile(path: path, reason: "it is not UTF-8 text (byte \(at) is not valid UTF-8, or the file holds NUL bytes)")
+        }
+        return text
+    }
+
+    /// Decodes recipe text; `file` names it in errors. Anchors, aliases and deep nesting are
+    /// refused before the YAML is composed (`RecipeYAML`).
     public static func decode(yaml: String, file: String = "<recipe>", overrides: [String] = []) throws -> Recipe {
+        try RecipeYAML.check(yaml, file: file)
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
         } catch {
             throw RecipeError.invalidYAML(path: file, reason: "\(error)")
         }
-        var root = try node.map { try RecipeValue($0, file: file) } ?? .null(source: file)
+        var budget = RecipeYAML.maximumNodes
+        var root = try node.map { try RecipeValue($0, file: file, budget: &budget) } ?? .null(source: file)
         for o in overrides { root = try Override(o).apply(to: root) }
         return try Recipe(from: root, file: file)
     }
@@ -51,8 +95,10 @@ struct Override {
         let raw = String(text[text.index(after: eq)...])
         let source = "override `\(text)`"
         do {
+            try RecipeYAML.check(raw, file: source)
             if let node = try Yams.compose(yaml: raw) {
-                value = try RecipeValue(node, file: source).relabelled(source)
+                var budget = RecipeYAML.maximumNodes
+                value = try RecipeValue(node, file: source, budget: &budget).relabelled(source)
             } else {
                 value = .null(source: source)
             }
@@ -93,6 +139,22 @@ struct Override {
         case .scalar:
             throw RecipeError.invalidOverride(
                 override: text, reason: "`\(walked.joined(separator: "."))` is a value, not a section, so it has no `\(head)`")
+        }
+    }
+}
+
+/// The offset of the first byte of `bytes` that does not belong to valid UTF-8 (or is NUL).
+private func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
+    var offset = 0
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let s):
+            if s.value == 0 { return offset }
+            offset += UTF8.width(s)
+        case .emptyInput, .error:
+            return offset
         }
     }
 }

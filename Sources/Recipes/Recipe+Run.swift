@@ -29,8 +29,23 @@ extension Recipe {
     /// folder, metrics, checkpoints and the summary, and alone runs the held-out `eval.synth`
     /// (the other ranks wait for it at their next step). Every rank resumes from the same
     /// checkpoint, so `output.dir` must be readable by all of them (docs/distributed.md).
+    ///
+    /// The run folder is this run's alone while it runs: rank 0 takes its `RunLock` first
+    /// (another run on the same `output.dir` is refused, naming the holder) and then removes
+    /// what an interrupted save left there (`CheckpointWriter.recoverInterruptedSaves`).
     public func run(resume: String? = nil, shouldStop: () -> Bool = { false }, group: ProcessGroup = .single,
                     events: (TrainingEvent) -> Void, report: (String) -> Void) throws -> RunSummary {
+        // Take the run folder.
+        let lock = group.isMain ? try RunLock.acquire(runDirectory: URL(fileURLWithPath: output.dir), command: "instruct train \(file)") : nil
+        defer { lock?.release() }
+        if let lock {
+            let recovery = try CheckpointWriter.recoverInterruptedSaves(runDirectory: lock.directory)
+            for name in recovery.restored { report("run folder: put back \(name), which an interrupted save had moved aside") }
+            if !recovery.removed.isEmpty {
+                report("run folder: removed \(recovery.removed.count) leftover(s) of an interrupted save: \(recovery.removed.joined(separator: ", "))")
+            }
+        }
+
         // Set up.
         let setup = try setUp()
         let dir = setup.outputDirectory
@@ -236,7 +251,7 @@ struct HeldOutEvaluation {
         after = score
         let lines = try zip(records, responses).map { r, answer in
             try RunFiles.jsonLine(["instruction": r.instruction, "input": r.input, "expected": r.output, "family": r.family.rawValue,
-                                   "response": answer, "passed": SynthChecker.score(r, response: answer)])
+                                   "response": answer, "passed": SynthChecker.score(r, response: answer, formats: IFEvalFormats())])
         }
         try RunFiles.write(lines.joined(), to: responsesFile)
     }

@@ -77,8 +77,9 @@ public struct ModelSection: Equatable, Sendable, RecipeSection, CheckedSection {
         s.heads = config.heads
         s.kvHeads = config.kvHeads
         s.ffnDim = config.ffnDim
-        s.normEps = Double(config.normEps)
-        s.ropeTheta = Double(config.ropeTheta)
+        // Through the Float's shortest text, so 1e-5 reads 1e-05, not 9.999999747378752e-06.
+        s.normEps = Double(config.normEps.description) ?? Double(config.normEps)
+        s.ropeTheta = Double(config.ropeTheta.description) ?? Double(config.ropeTheta)
         s.tiedEmbeddings = config.tiedEmbeddings
         let mine = Dictionary(uniqueKeysWithValues: flattened(path: "").map { ($0.key, $0.value) })
         let theirs = Dictionary(uniqueKeysWithValues: s.flattened(path: "").map { ($0.key, $0.value) })
@@ -137,8 +138,10 @@ public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSectio
     static let keys: [RecipeKey<TrainingSection>] = [
         .int("batch_size", \.options.microBatchSize, atLeast: 1, resume: .mustMatch),
         .int("grad_accum", \.options.gradientAccumulation, atLeast: 1, resume: .mustMatch),
-        .int("max_steps", \.options.maxSteps, atLeast: 1),
-        .int("epochs", \.options.epochs, atLeast: 1),
+        // Upper bounds: a billion steps is weeks of the fastest tiny run; the step count,
+        // progress and schedule arithmetic stay far from overflow below them.
+        .int("max_steps", \.options.maxSteps, atLeast: 1, atMost: 1_000_000_000),
+        .int("epochs", \.options.epochs, atLeast: 1, atMost: 1_000_000),
         .double("lr", \.options.lr, in: 1e-12...10),
         .double("min_lr_ratio", \.options.minLRRatio, in: 0...1),
         .choice("schedule", \.options.schedule),
@@ -149,7 +152,7 @@ public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSectio
         .double("eps", \.options.adamEps, in: 0...1),
         .double("grad_clip", \.options.gradClip, in: 0...1e9),
         .int("log_every", \.options.logEvery, atLeast: 1),
-        .int("threads", \.options.threads, atLeast: 1, perRank: true),
+        .int("threads", \.options.threads, atLeast: 1, atMost: 1024, perRank: true),
         .uint64("seed", \.seed),
         .int("save_every", \.options.saveEvery, atLeast: 0),
         .int("keep_last", \.options.keepLast, atLeast: 1),
@@ -250,4 +253,18 @@ public struct OutputSection: Equatable, Sendable, RecipeSection, CheckedSection 
     }
 
     static let keys: [RecipeKey<OutputSection>] = [.string("dir", \.dir)]
+
+    /// A stated `dir` must name a folder: an empty or null one (`output.dir=`) is refused
+    /// rather than read as "the default", which would write into another run's folder.
+    func check(_ f: RecipeFields) throws {
+        let stated = f.valueIncludingNull("dir")
+        if case .null? = stated {
+            throw RecipeError.invalidValue(source: f.sourceOf("dir"), key: f.keyPath("dir"),
+                                           reason: "is empty; give the run folder to write, or remove the key for the default \(dir)")
+        }
+        if stated != nil && dir.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw RecipeError.invalidValue(source: f.sourceOf("dir"), key: f.keyPath("dir"),
+                                           reason: "is empty; give the run folder to write, or remove the key for the default")
+        }
+    }
 }

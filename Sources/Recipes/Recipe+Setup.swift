@@ -50,6 +50,14 @@ extension Recipe {
         let initTokenizer = try card.loadTokenizer(in: checkpoint)
         if tokenizer.path == nil && tokenizer.train == nil {
             recipe.tokenizer.path = checkpoint.contains(card.tokenizer) ? try checkpoint.fileURL(card.tokenizer).path : card.tokenizer
+        } else if let stated = tokenizer.path {
+            // A stated tokenizer must be model.init's: set-up goes on with model.init's (whose
+            // ids the weights know) but stores the stated file with the run, so another
+            // tokenizer of the same size would train and generate with different ids.
+            if try loadTokenizer(from: stated).fingerprintBytes() != initTokenizer.fingerprintBytes() {
+                throw RecipeError.invalidValue(source: file, key: "tokenizer.path",
+                                               reason: "gives another tokenizer than model.init's (\(path)), whose ids the weights were trained on; remove tokenizer.path to use model.init's")
+            }
         }
         return (recipe, card, initTokenizer)
     }

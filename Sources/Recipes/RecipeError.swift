@@ -21,6 +21,9 @@ public enum RecipeError: Error, Equatable, CustomStringConvertible {
     /// `keys` name the recipe keys (with their values) that drive the largest part, and
     /// `advice` what to change.
     case doesNotFit(source: String, estimate: String, memory: String, keys: [String], advice: String)
+    /// Valid YAML that recipes do not take (anchors and aliases, deep nesting, a huge text),
+    /// refused before it is parsed; `source` names the file, line and column.
+    case unsupportedYAML(source: String, reason: String)
 
     /// Human-readable text naming the file and key, and what to do next.
     public var description: String {
@@ -43,6 +46,8 @@ public enum RecipeError: Error, Equatable, CustomStringConvertible {
         case let .doesNotFit(source, estimate, memory, keys, advice):
             return "\(source): the run does not fit in memory: \(estimate), but the machine has \(memory). "
                 + "The largest part grows with \(keys.joined(separator: ", ")): \(advice). Nothing was allocated."
+        case let .unsupportedYAML(source, reason):
+            return "\(source): \(reason)."
         }
     }
 }

@@ -75,13 +75,17 @@ struct RecipeFields {
         return s
     }
 
-    func int(_ key: String, default d: Int, atLeast minimum: Int) throws -> Int {
+    /// An integer in `minimum...maximum` (absent: `d`).
+    func int(_ key: String, default d: Int, atLeast minimum: Int, atMost maximum: Int = .max) throws -> Int {
         guard let (text, node, source) = try scalar(key, expected: "an integer") else { return d }
         guard let v = node.int else {
             throw RecipeError.wrongType(source: source, key: keyPath(key), expected: "an integer", found: "\"\(text)\"")
         }
         guard v >= minimum else {
             throw RecipeError.invalidValue(source: source, key: keyPath(key), reason: "must be at least \(minimum), got \(v)")
+        }
+        guard v <= maximum else {
+            throw RecipeError.invalidValue(source: source, key: keyPath(key), reason: "must be at most \(maximum), got \(v)")
         }
         return v
     }

@@ -71,17 +71,19 @@ extension RecipeSection {
 // MARK: - Key builders for the common value types
 
 extension RecipeKey {
-    static func int(_ name: String, _ path: WritableKeyPath<Section, Int>, atLeast minimum: Int,
+    static func int(_ name: String, _ path: WritableKeyPath<Section, Int>, atLeast minimum: Int, atMost maximum: Int = .max,
                     resume: ResumeRule = .mayChange, perRank: Bool = false) -> RecipeKey {
         RecipeKey(name, resume: resume, perRank: perRank,
-                  read: { s, f in s[keyPath: path] = try f.int(name, default: s[keyPath: path], atLeast: minimum) },
+                  read: { s, f in s[keyPath: path] = try f.int(name, default: s[keyPath: path], atLeast: minimum, atMost: maximum) },
                   write: { .plain($0[keyPath: path]) })
     }
 
-    static func int(_ name: String, _ path: WritableKeyPath<Section, Int?>, atLeast minimum: Int,
+    static func int(_ name: String, _ path: WritableKeyPath<Section, Int?>, atLeast minimum: Int, atMost maximum: Int = .max,
                     resume: ResumeRule = .mayChange) -> RecipeKey {
         RecipeKey(name, resume: resume,
-                  read: { s, f in if f.value(name) != nil { s[keyPath: path] = try f.int(name, default: 0, atLeast: minimum) } },
+                  read: { s, f in
+                      if f.value(name) != nil { s[keyPath: path] = try f.int(name, default: 0, atLeast: minimum, atMost: maximum) }
+                  },
                   write: { $0[keyPath: path].map { .plain($0) } })
     }
 

@@ -38,8 +38,15 @@ indirect enum RecipeValue: Equatable {
     }
 
     /// Converts a Yams node; `file` names the source in errors (lines come from the node).
-    init(_ node: Node, file: String) throws {
+    /// `budget` is the number of values still allowed: each one converted takes one, and the
+    /// conversion stops with an error when none is left (a backstop against a tree that
+    /// expands far beyond its text, see `RecipeYAML`).
+    init(_ node: Node, file: String, budget: inout Int) throws {
         let source = node.mark.map { "\(file):\($0.line)" } ?? file
+        budget -= 1
+        guard budget >= 0 else {
+            throw RecipeError.unsupportedYAML(source: source, reason: "the recipe holds more than \(RecipeYAML.maximumNodes) values; recipes hold a few hundred")
+        }
         switch node {
         case let .scalar(s):
             if s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string) {
@@ -53,11 +60,13 @@ indirect enum RecipeValue: Equatable {
                 guard let key = k.string else {
                     throw RecipeError.invalidYAML(path: source, reason: "a mapping key must be text")
                 }
-                pairs.append((key, try RecipeValue(v, file: file)))
+                pairs.append((key, try RecipeValue(v, file: file, budget: &budget)))
             }
             self = .mapping(pairs, source: source)
         case let .sequence(s):
-            self = .sequence(try s.map { try RecipeValue($0, file: file) }, source: source)
+            var items: [RecipeValue] = []
+            for item in s { items.append(try RecipeValue(item, file: file, budget: &budget)) }
+            self = .sequence(items, source: source)
         default:
             throw RecipeError.invalidYAML(path: source, reason: "aliases and other YAML features are not supported in recipes")
         }

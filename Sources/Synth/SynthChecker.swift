@@ -14,17 +14,33 @@ public struct SynthVerdict: Equatable, Sendable {
     public static func fail(_ reason: String) -> SynthVerdict { SynthVerdict(passed: false, reason: reason) }
 }
 
+/// The format checks of the `bullets` and `quoted` families: IFEval's checkers, which live in
+/// `Evaluation` (above this target); it passes them in as this.
+public protocol SynthFormats: Sendable {
+    /// Whether `response` follows IFEval's `instruction` (`detectable_format:number_bullet_lists`,
+    /// `startend:quotation`) with `kwargs`.
+    func follows(_ instruction: String, kwargs: [String: Any], response: String) -> Bool
+}
+
+/// No format checker: `bullets` and `quoted` responses fail, saying so. For callers that score
+/// only the core families.
+public struct NoSynthFormats: SynthFormats {
+    public init() {}
+    public func follows(_ instruction: String, kwargs: [String: Any], response: String) -> Bool { false }
+}
+
 /// Verifies responses against the `check` of a synthetic record. Strict but fair: whitespace
 /// and newlines around the response are ignored; everything else must match exactly (case,
 /// punctuation, spacing between items). See `SynthCheck` for what each kind requires.
 public enum SynthChecker {
     /// True when `response` satisfies `record.check`.
-    public static func score(_ record: SynthRecord, response: String) -> Bool {
-        verify(record.check, response: response).passed
+    public static func score(_ record: SynthRecord, response: String, formats: any SynthFormats = NoSynthFormats()) -> Bool {
+        verify(record.check, response: response, formats: formats).passed
     }
 
-    /// Checks `response` against `check` and says why it failed.
-    public static func verify(_ check: SynthCheck, response: String) -> SynthVerdict {
+    /// Checks `response` against `check` and says why it failed. `formats` checks the format
+    /// of `bullets` and `quoted` responses (IFEval's checkers, from `Evaluation`).
+    public static func verify(_ check: SynthCheck, response: String, formats: any SynthFormats = NoSynthFormats()) -> SynthVerdict {
         let text = response.trimmingCharacters(in: .whitespacesAndNewlines)
         switch check {
         case let .exact(answer):
@@ -53,6 +69,21 @@ public enum SynthChecker {
             if text.contains(where: { $0.isLowercase }) { return .fail("has lowercase letters") }
             guard let answer else { return .pass }
             return text == answer ? .pass : .fail("expected \"\(answer)\"")
+
+        case let .bullets(items):
+            guard formats.follows("detectable_format:number_bullet_lists", kwargs: ["num_bullets": items.count], response: response) else {
+                return .fail("not exactly \(items.count) bullet points (IFEval detectable_format:number_bullet_lists)")
+            }
+            let found = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.hasPrefix("* ") || $0.hasPrefix("- ") }.map { String($0.dropFirst(2)).trimmingCharacters(in: .whitespaces) }
+            return found == items ? .pass : .fail("the bullet points should be \(items.joined(separator: ", "))")
+
+        case let .quoted(inner):
+            guard formats.follows("startend:quotation", kwargs: [:], response: response) else {
+                return .fail("not wrapped in double quotation marks (IFEval startend:quotation)")
+            }
+            let content = String(text.dropFirst().dropLast()).trimmingCharacters(in: .whitespacesAndNewlines)
+            return content == inner ? .pass : .fail("the quoted text should be \"\(inner)\"")
         }
     }
 

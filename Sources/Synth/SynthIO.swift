@@ -1,4 +1,5 @@
 import Crypto
+import Datasets
 import Foundation
 import Tokenizers
 
@@ -66,6 +67,10 @@ public enum SynthFiles {
             if let body { check.append(("body", JSONText.quoted(body))) }
         case let .allCaps(answer):
             if let answer { check.append(("answer", JSONText.quoted(answer))) }
+        case let .bullets(items):
+            check.append(("items", "[" + items.map(JSONText.quoted).joined(separator: ",") + "]"))
+        case let .quoted(text):
+            check.append(("text", JSONText.quoted(text)))
         }
         fields.append(("check", object(check)))
         return object(fields)
@@ -131,7 +136,7 @@ public enum SynthFiles {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw SynthError.unreadableFile(path: path, reason: error.localizedDescription)
+            throw SynthError.unreadableFile(path: path, reason: fileReadProblem(path, error))
         }
         return try decodeJSONL(data, path: path)
     }
@@ -163,7 +168,7 @@ public enum SynthFiles {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw SynthError.unreadableFile(path: path, reason: error.localizedDescription)
+            throw SynthError.unreadableFile(path: path, reason: fileReadProblem(path, error))
         }
         do {
             return try JSONDecoder().decode(SynthManifest.self, from: data)

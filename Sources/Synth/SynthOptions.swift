@@ -18,6 +18,18 @@ public enum SynthFamily: String, CaseIterable, Codable, Sendable, Comparable {
     case jsonKey = "json_key"
     /// Repeat the words and end with a given phrase: `cat sun` -> `cat sun The end.`
     case endsWith = "ends_with"
+    /// List the words as bullet points, one per line: `cat sun` -> `* cat\n* sun`. Scored
+    /// by IFEval's `detectable_format:number_bullet_lists` and the items.
+    case bullets
+    /// Repeat the phrase wrapped in double quotation marks: `the red cat` -> `"the red cat"`.
+    /// Scored by IFEval's `startend:quotation` and the text inside.
+    case quoted
+
+    /// The eight families `instruct data synth` makes by default (the quickstart's).
+    public static let core: [SynthFamily] = [.add, .sort, .count, .max, .reverse, .uppercase, .jsonKey, .endsWith]
+    /// Output formats an instruct model does not follow by itself, checked with IFEval's
+    /// checkers: what instruction tuning teaches a pretrained chat model.
+    public static let formats: [SynthFamily] = [.bullets, .quoted]
 
     /// Orders families as declared (the order of `allCases`), for stable files and tables.
     public static func < (a: SynthFamily, b: SynthFamily) -> Bool {
@@ -32,7 +44,7 @@ public enum SynthFamily: String, CaseIterable, Codable, Sendable, Comparable {
 ///
 /// The options are written into `manifest.json`, so a dataset records how it was made.
 public struct SynthOptions: Codable, Equatable, Sendable {
-    /// The families to generate, in this order of round-robin. Default: all eight.
+    /// The families to generate, in this order of round-robin. Default: the eight `core` ones.
     public var families: [SynthFamily]
 
     /// `add`: each of the two addends is drawn from this range. Default 0...9, so there are
@@ -63,7 +75,7 @@ public struct SynthOptions: Codable, Equatable, Sendable {
 
     /// The defaults described on each property.
     public init(
-        families: [SynthFamily] = SynthFamily.allCases,
+        families: [SynthFamily] = SynthFamily.core,
         addendRange: ClosedRange<Int> = 0...9,
         numberRange: ClosedRange<Int> = 0...9,
         numberListLength: ClosedRange<Int> = 3...5,

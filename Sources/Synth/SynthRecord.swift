@@ -8,6 +8,8 @@
 ///     {"kind": "json_key",  "key": "name", "value": "cat"}        // value optional
 ///     {"kind": "ends_with", "phrase": "The end.", "body": "cat sun"} // body optional
 ///     {"kind": "all_caps",  "answer": "THE RED CAT"}               // answer optional
+///     {"kind": "bullets",   "items": ["cat", "sun"]}
+///     {"kind": "quoted",    "text": "the red cat"}
 public enum SynthCheck: Equatable, Sendable {
     /// The trimmed response equals `answer`.
     case exact(answer: String)
@@ -24,6 +26,14 @@ public enum SynthCheck: Equatable, Sendable {
     /// is given it also equals `answer`.
     case allCaps(answer: String?)
 
+    /// IFEval's `detectable_format:number_bullet_lists` with `num_bullets` = the item count
+    /// passes, and the bullet lines (`* ` or `- `) hold exactly `items`, in order.
+    case bullets(items: [String])
+
+    /// IFEval's `startend:quotation` passes, and the text inside the quotation marks, trimmed,
+    /// equals `text`.
+    case quoted(text: String)
+
     /// The `kind` string of this case in JSON.
     public var kind: String {
         switch self {
@@ -31,11 +41,13 @@ public enum SynthCheck: Equatable, Sendable {
         case .jsonKey: return "json_key"
         case .endsWith: return "ends_with"
         case .allCaps: return "all_caps"
+        case .bullets: return "bullets"
+        case .quoted: return "quoted"
         }
     }
 
     /// Every `kind` a check object may have.
-    public static let kinds = ["exact", "json_key", "ends_with", "all_caps"]
+    public static let kinds = ["exact", "json_key", "ends_with", "all_caps", "bullets", "quoted"]
 }
 
 extension SynthCheck: Codable {
@@ -59,6 +71,8 @@ extension SynthCheck: Codable {
         case "json_key": allowed = ["kind", "key", "value"]
         case "ends_with": allowed = ["kind", "phrase", "body"]
         case "all_caps": allowed = ["kind", "answer"]
+        case "bullets": allowed = ["kind", "items"]
+        case "quoted": allowed = ["kind", "text"]
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: kindKey, in: c,
@@ -84,6 +98,14 @@ extension SynthCheck: Codable {
             self = .jsonKey(key: try nonEmpty("key"), value: try c.decodeIfPresent(String.self, forKey: Key("value")))
         case "ends_with":
             self = .endsWith(phrase: try nonEmpty("phrase"), body: try c.decodeIfPresent(String.self, forKey: Key("body")))
+        case "bullets":
+            let items = try c.decode([String].self, forKey: Key("items"))
+            if items.isEmpty || items.contains(where: \.isEmpty) {
+                throw DecodingError.dataCorruptedError(forKey: Key("items"), in: c, debugDescription: "must be a non-empty list of non-empty items")
+            }
+            self = .bullets(items: items)
+        case "quoted":
+            self = .quoted(text: try nonEmpty("text"))
         default:  // "all_caps"; other kinds were rejected above.
             let answer = try c.decodeIfPresent(String.self, forKey: Key("answer"))
             if let answer, answer.contains(where: { $0.isLowercase }) {
@@ -110,6 +132,10 @@ extension SynthCheck: Codable {
             try c.encodeIfPresent(body, forKey: Key("body"))
         case let .allCaps(answer):
             try c.encodeIfPresent(answer, forKey: Key("answer"))
+        case let .bullets(items):
+            try c.encode(items, forKey: Key("items"))
+        case let .quoted(text):
+            try c.encode(text, forKey: Key("text"))
         }
     }
 }

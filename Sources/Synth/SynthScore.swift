@@ -56,13 +56,13 @@ public struct SynthScore: Codable, Equatable, Sendable {
 
     /// Scores `responses[i]` against `records[i]` for every i.
     /// Throws `SynthError.responseCountMismatch` when the counts differ.
-    public init(records: [SynthRecord], responses: [String]) throws {
+    public init(records: [SynthRecord], responses: [String], formats: any SynthFormats = NoSynthFormats()) throws {
         guard records.count == responses.count else {
             throw SynthError.responseCountMismatch(records: records.count, responses: responses.count)
         }
         self.init()
         for (record, response) in zip(records, responses) {
-            add(family: record.family, passed: SynthChecker.score(record, response: response))
+            add(family: record.family, passed: SynthChecker.score(record, response: response, formats: formats))
         }
     }
 

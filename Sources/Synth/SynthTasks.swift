@@ -49,6 +49,16 @@ public enum SynthTasks {
             let instruction = phrasing.replacingOccurrences(of: "{phrase}", with: phrase)
             return SynthRecord(instruction: instruction, input: body, output: body + " " + phrase,
                                family: family, check: .endsWith(phrase: phrase, body: body))
+
+        case .bullets:
+            let words = rng.sample(SynthVocabulary.words, count: rng.int(in: options.wordListLength))
+            return SynthRecord(instruction: phrasing, input: words.joined(separator: " "),
+                               output: words.map { "* " + $0 }.joined(separator: "\n"), family: family, check: .bullets(items: words))
+
+        case .quoted:
+            let phrase = rng.sample(SynthVocabulary.words, count: rng.int(in: options.phraseLength)).joined(separator: " ")
+            return SynthRecord(instruction: phrasing, input: phrase, output: "\"" + phrase + "\"", family: family,
+                               check: .quoted(text: phrase))
         }
     }
 

@@ -104,6 +104,22 @@ public enum SynthVocabulary {
                 "Repeat the list. Your answer must end with \"{phrase}\"",
                 "Echo the words and close with \"{phrase}\"",
             ]
+        case .bullets:
+            return [
+                "List the words as bullet points, one per line, each starting with \"* \".",
+                "Write each word as a markdown bullet point (\"* word\"), one per line.",
+                "Turn the list into bullet points: one line per word, starting with \"* \".",
+                "Answer with a bullet list of the words, using \"* \" for each item.",
+                "Give the words as a bulleted list, one \"* \" item per line.",
+            ]
+        case .quoted:
+            return [
+                "Repeat the phrase, wrapping your whole answer in double quotation marks.",
+                "Write the phrase again inside double quotes.",
+                "Answer with the phrase wrapped in double quotation marks.",
+                "Quote the phrase: put it between double quotation marks.",
+                "Repeat the phrase and enclose it in double quotes.",
+            ]
         }
     }
 }

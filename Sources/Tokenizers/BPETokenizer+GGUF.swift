@@ -263,13 +263,7 @@ extension BPETokenizer {
     private static func assemble(_ m: GGUFTokenizerMetadata, added: [AddedToken], normalizer: String, preTokenizer: String,
                                  decoder: String, unk: String?, fuseUnknown: Bool, byteFallback: Bool, ignoreMerges: Bool,
                                  merges: [(String, String)], addBOS: Bool) -> String {
-        var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
-        for (i, t) in added.enumerated() {
-            out += i == 0 ? "\n" : ",\n"
-            out += "    {\"id\": \(t.id), \"content\": \(JSONText.quoted(t.content)), \"single_word\": false, "
-            out += "\"lstrip\": false, \"rstrip\": false, \"normalized\": \(t.normalized), \"special\": \(t.special)}"
-        }
-        out += added.isEmpty ? "],\n" : "\n  ],\n"
+        var out = headerJSON(added)
         out += "  \"normalizer\": \(normalizer),\n"
         out += "  \"pre_tokenizer\": \(preTokenizer),\n"
         if addBOS, let bos = m.bosTokenID {

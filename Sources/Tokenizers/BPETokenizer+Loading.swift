@@ -79,9 +79,11 @@ extension BPETokenizer {
                 else {
                     throw TokenizerError.missingKey(path: path, key: key, expected: "an object with 'id' and 'content'")
                 }
-                let id = idNumber.int64Value
-                guard id >= 0, id < Int64(BPETokenizer.maximumID) else {
-                    throw TokenizerError.badTokenID(path: path, token: content, id: Int(clamping: id))
+                guard let id = exactTokenID(idNumber) else {
+                    throw TokenizerError.missingKey(path: path, key: key + ".id", expected: "an integer id (found \(idNumber))")
+                }
+                guard id >= 0, id < Int(BPETokenizer.maximumID) else {
+                    throw TokenizerError.badTokenID(path: path, token: content, id: id)
                 }
                 if try reader.bool(obj, "single_word", key, default: false) {
                     throw TokenizerError.unsupported(path: path, key: key + ".single_word", found: "true")
@@ -186,10 +188,24 @@ private func parseVocab(_ value: Any?, path: String, key: String) throws -> [Str
     var vocab: [String: Int32] = [:]
     vocab.reserveCapacity(dict.count)
     for (token, rawID) in dict {
-        guard let number = rawID as? NSNumber else {
-            throw TokenizerError.missingKey(path: path, key: "\(key)[\"\(token)\"]", expected: "an integer id")
+        guard let number = rawID as? NSNumber, let id = exactTokenID(number) else {
+            throw TokenizerError.missingKey(path: path, key: "\(key)[\"\(token)\"]", expected: "an integer id (found \(rawID))")
         }
-        vocab[token] = Int32(clamping: number.intValue)
+        // An out-of-range id is reported as written (clamped to Int32, 2^40 read as 2147483647).
+        guard id >= 0, id < Int(BPETokenizer.maximumID) else {
+            throw TokenizerError.badTokenID(path: path, token: token, id: id)
+        }
+        vocab[token] = Int32(id)
     }
     return vocab
+}
+
+/// The integer a JSON number holds, or nil when it has a fraction (`1.5`). Integers beyond
+/// Int's range read as Int.max or Int.min (they are out of any id range anyway).
+func exactTokenID(_ number: NSNumber) -> Int? {
+    let d = number.doubleValue
+    guard d.isFinite, d.rounded(.towardZero) == d else { return nil }
+    if abs(d) < 9.0e15 { return Int(d) }  // exact in a Double: no precision question
+    if abs(d) >= 9.2e18 { return d > 0 ? Int.max : Int.min }
+    return Int(number.int64Value)
 }

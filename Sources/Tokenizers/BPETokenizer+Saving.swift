@@ -10,13 +10,7 @@ extension BPETokenizer {
     /// byte fallback, a post-processor...) or built from GGUF metadata gives that text back unchanged.
     public func tokenizerJSON() -> String {
         if let sourceJSON { return sourceJSON }
-        var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
-        for (i, t) in addedTokens.enumerated() {
-            out += i == 0 ? "\n" : ",\n"
-            out += "    {\"id\": \(t.id), \"content\": \(JSONText.quoted(t.content)), \"single_word\": false, "
-            out += "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(t.normalized), \"special\": \(t.special)}"
-        }
-        out += addedTokens.isEmpty ? "],\n" : "\n  ],\n"
+        var out = Self.headerJSON(addedTokens)
         out += "  \"normalizer\": null,\n"
         out += "  \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": \(addPrefixSpace), "
         out += "\"trim_offsets\": true, \"use_regex\": true},\n"
@@ -54,5 +48,16 @@ extension BPETokenizer {
         } catch {
             throw TokenizerError.writeFailed(path: path, detail: "\(error.localizedDescription)")
         }
+    }
+
+    /// The start of a tokenizer.json: version, no truncation or padding, and `added_tokens`.
+    static func headerJSON(_ added: [AddedToken]) -> String {
+        var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
+        for (i, t) in added.enumerated() {
+            out += i == 0 ? "\n" : ",\n"
+            out += "    {\"id\": \(t.id), \"content\": \(JSONText.quoted(t.content)), \"single_word\": false, "
+            out += "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(t.normalized), \"special\": \(t.special)}"
+        }
+        return out + (added.isEmpty ? "],\n" : "\n  ],\n")
     }
 }

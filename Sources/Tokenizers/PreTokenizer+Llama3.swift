@@ -31,20 +31,7 @@ struct Llama3Scanner {
             if b0 == 0x20 || b0 &- 0x09 < 5 { return (.space, 1, isNewline) }
             return (.other, 1, false)
         }
-        var value: UInt32
-        let length: Int
-        if b0 >= 0xF0 {
-            length = 4; value = UInt32(b0 & 0x07)
-        } else if b0 >= 0xE0 {
-            length = 3; value = UInt32(b0 & 0x0F)
-        } else {
-            length = 2; value = UInt32(b0 & 0x1F)
-        }
-        var k = 1
-        while k < length && i + k < bytes.count {
-            value = (value << 6) | UInt32(bytes[i + k] & 0x3F)
-            k += 1
-        }
+        let (value, k) = decodeScalar(bytes, at: i)
         return (PreTokenScanner.classify(value), k, false)
     }
 

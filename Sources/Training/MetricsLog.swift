@@ -76,9 +76,12 @@ public final class MetricsLog {
     }
 
     /// Rewrites `loss_curve.svg` from every point so far (temporary file, then rename).
+    /// The hidden file the loss curve is written to before it is renamed into place.
+    public static let temporaryCurveName = ".loss_curve.svg.tmp"
+
     public func writeCurve(title: String) throws {
         let svg = LossCurve.svg(train: trainPoints, eval: evalPoints, title: title)
-        let tmp = directory.appendingPathComponent(".loss_curve.svg.tmp")
+        let tmp = directory.appendingPathComponent(Self.temporaryCurveName)
         do {
             try Data(svg.utf8).write(to: tmp)
             guard rename(tmp.path, curveURL.path) == 0 else {

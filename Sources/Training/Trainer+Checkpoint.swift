@@ -74,10 +74,36 @@ extension TrainerState {
     /// The file in a checkpoint that holds the trainer state.
     public static let fileName = "trainer_state.json"
 
-    /// `trainer_state.json` of a checkpoint. A checkpoint error (missing or altered file)
-    /// passes through; undecodable JSON names the file.
+    /// `trainer_state.json` of a checkpoint, checked (`check`). A checkpoint error (missing or
+    /// altered file) passes through; undecodable JSON names the file.
     public static func read(from checkpoint: Checkpoint) throws -> TrainerState {
-        try JSONFile.decode(TrainerState.self, fileName, in: checkpoint, hint: "every training checkpoint has it")
+        let state = try JSONFile.decode(TrainerState.self, fileName, in: checkpoint, hint: "every training checkpoint has it")
+        try state.check(path: checkpoint.directory.appendingPathComponent(fileName).path, manifestStep: checkpoint.step)
+        return state
+    }
+
+    /// Throws `TrainingError.invalidState` naming `path` and the value when the state holds
+    /// what no run saves: a negative step or counter, more optimizer steps than steps, a step
+    /// other than the manifest's, a non-finite elapsed time, a cursor before the start.
+    /// (Whether the step fits this run's length is checked by the trainer that resumes it.)
+    public func check(path: String, manifestStep: Int?) throws {
+        func bad(_ reason: String) -> TrainingError { .invalidState(path: path, reason: reason) }
+        guard step >= 0 else { throw bad("`step` is \(step); a saved step is 0 or more") }
+        if let manifestStep, manifestStep != step {
+            throw bad("`step` is \(step) but manifest.json says the checkpoint is step \(manifestStep)")
+        }
+        guard totalSteps >= 0 else { throw bad("`totalSteps` is \(totalSteps); it is 0 or more") }
+        guard (0...step).contains(optimizerStep) else {
+            throw bad("`optimizerStep` is \(optimizerStep); it is between 0 and the step, \(step)")
+        }
+        guard tokensSeen >= 0, trainedTokensSeen >= 0 else {
+            throw bad("the token counters (\(tokensSeen) seen, \(trainedTokensSeen) trained) are negative")
+        }
+        guard elapsedSeconds.isFinite, elapsedSeconds >= 0 else { throw bad("`elapsedSeconds` is \(elapsedSeconds)") }
+        guard dataCursor.epoch >= 0, dataCursor.index >= 0, dataCursor.batches >= 0 else {
+            throw bad("the data cursor (epoch \(dataCursor.epoch), index \(dataCursor.index)) is before the start of the data")
+        }
+        if let ranks, ranks < 1 { throw bad("`ranks` is \(ranks); a run has at least one") }
     }
 }
 

@@ -107,6 +107,11 @@ public struct Trainer {
         guard state.version == 1 else {
             throw TrainingError.resumeMismatch(["trainer_state.json has format version \(state.version), this build reads version 1"])
         }
+        guard state.step <= totalSteps else {
+            throw TrainingError.resumeMismatch([
+                "the checkpoint is at step \(state.step), past the \(totalSteps) steps this run is set to train; "
+                    + "set training.max_steps above \(state.step) to train further from it"])
+        }
         let savedRanks = state.ranks ?? 1
         if savedRanks != group.size {
             throw TrainingError.resumeMismatch([

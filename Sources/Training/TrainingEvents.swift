@@ -157,6 +157,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case io(path: String, reason: String)
     /// A checkpoint cannot be resumed with this run; each string names one difference.
     case resumeMismatch([String])
+    /// A checkpoint's `trainer_state.json` (at `path`) holds values no run can have saved.
+    case invalidState(path: String, reason: String)
     /// A data-parallel run cannot start or continue (MPI missing, an MPI call failed).
     case distributed(String)
     /// The ranks' weights differ (weight hashes by rank) at a step.
@@ -173,6 +175,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .resumeMismatch(p):
             return "cannot resume: " + p.joined(separator: "; ")
                 + ". Resume with the recipe the checkpoint was trained with, or start a new run in another output.dir."
+        case let .invalidState(path, reason):
+            return "\(path): \(reason). The training state is damaged or was edited; resume from an earlier checkpoint (`instruct checkpoint inspect RUN` lists them)."
         case let .distributed(reason):
             return "data-parallel run: \(reason)"
         case let .replicasDiverged(step, hashes):

@@ -35,7 +35,7 @@ struct BenchOps: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try validateThreads(threads)
     }
 
     func run() throws {

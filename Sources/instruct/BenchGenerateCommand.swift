@@ -44,7 +44,7 @@ struct BenchGenerate: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try validateThreads(threads)
         guard dim >= 64 && dim % 32 == 0 else { throw ValidationError("--dim must be a multiple of 32, at least 64; got \(dim)") }
         guard layers >= 1, vocab >= 2, promptTokens >= 1, newTokens >= 1 else {
             throw ValidationError("--layers, --prompt-tokens and --new-tokens must be at least 1 and --vocab at least 2")

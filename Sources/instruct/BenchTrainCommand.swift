@@ -83,7 +83,7 @@ struct BenchTrain: ParsableCommand {
         guard let preset = TrainBenchmark.Preset(rawValue: config) else {
             throw ValidationError("--config must be one of \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")); got '\(config)'")
         }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try validateThreads(threads)
         guard steps >= 2, warmup >= 0 else { throw ValidationError("--steps must be at least 2 and --warmup at least 0") }
         if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1, got \(b)") }
         if let t = seq, t < 2 || t > preset.config.contextLength {

@@ -20,10 +20,16 @@ struct CheckpointInspect: ParsableCommand {
             directory (its latest checkpoint), a .safetensors file, an .h5 file, or a llama2.c .bin.
             HDF5 datasets are shown as F32, the type they are read as.
 
+            The exit status is 1 when a file fails verification or cannot be read (the report
+            is printed first and names each such file), 0 otherwise. --json prints one JSON
+            object: for a checkpoint, every listed file with `ok` and `problem`, `verified`, and
+            `failed_files`; for an archive, its tensors; on failure, `error`.
+
             Examples:
               instruct checkpoint inspect checkpoints/my-run/step-0000200
               instruct checkpoint inspect checkpoints/my-run
               instruct checkpoint inspect model.safetensors
+              instruct checkpoint inspect checkpoints/my-run --json
             """)
 
     @Argument(help: "A checkpoint or run directory, or a .safetensors, .h5 or llama2.c .bin file.")
@@ -32,11 +38,27 @@ struct CheckpointInspect: ParsableCommand {
     @Flag(help: "Skip checksum verification of a checkpoint directory.")
     var noVerify = false
 
+    @Flag(help: "Print one JSON object instead of the text report.")
+    var json = false
+
     func run() throws {
+        do {
+            try inspect()
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            // The report's JSON carries the error too, so a script reading stdout sees it.
+            if json { printJSON(["path": path, "ok": false, "error": "\(error)"]) }
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func inspect() throws {
         let url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw ValidationError("\(path): no such file or directory")
+            throw CommandFailure("\(path): no such file or directory")
         }
         if !isDir.boolValue && url.lastPathComponent != CheckpointDirectory.latestFileName {
             try inspectFile(url)
@@ -44,44 +66,86 @@ struct CheckpointInspect: ParsableCommand {
         }
         // A checkpoint, a run directory or its `latest` pointer: inspect the checkpoint it names.
         let dir = try CheckpointDirectory.resolve(path)
+        var runLine: String? = nil
         if isDir.boolValue && dir.standardizedFileURL.path != url.standardizedFileURL.path {
             let names = try CheckpointDirectory.list(runDirectory: url).map { $0.url.lastPathComponent }
-            print("run \(url.path): checkpoints \(names.joined(separator: ", ")); latest is \(dir.lastPathComponent)")
+            runLine = "run \(url.path): checkpoints \(names.joined(separator: ", ")); latest is \(dir.lastPathComponent)"
         }
-        try inspectDirectory(dir)
+        try inspectDirectory(dir, runLine: runLine)
     }
 
-    private func inspectDirectory(_ dir: URL) throws {
-        let checkpoint: Checkpoint
-        var verification = "verified (every file's size and SHA-256 match)"
-        if noVerify {
-            checkpoint = try CheckpointReader.open(dir, verify: false)
-            verification = "not verified (--no-verify)"
-        } else {
+    /// Verifies and shows a checkpoint directory; exits with status 1 (after the report) when
+    /// a file fails verification or a listed safetensors file cannot be read.
+    private func inspectDirectory(_ dir: URL, runLine: String?) throws {
+        let checkpoint = try CheckpointReader.open(dir, verify: false)
+        let checks = noVerify ? checkpoint.manifest.files.map { ($0.name, String?.none) } : CheckpointReader.verifyEach(checkpoint)
+        let failed = checks.filter { $0.1 != nil }
+        var unreadable: [(String, String)] = []
+        var archives: [(String, SafeTensors.Header)] = []
+        for entry in checkpoint.manifest.files where entry.name.hasSuffix(".safetensors") {
             do {
-                checkpoint = try CheckpointReader.open(dir)
-            } catch let error as CheckpointError {
-                checkpoint = try CheckpointReader.open(dir, verify: false)
-                verification = "FAILED: \(error.description)"
+                archives.append((entry.name, try SafeTensors.readHeader(contentsOf: try checkpoint.fileURL(entry.name))))
+            } catch {
+                unreadable.append((entry.name, "\(error)"))
             }
+        }
+        let ok = failed.isEmpty && unreadable.isEmpty
+        if json {
+            var files: [[String: Any]] = []
+            for (entry, check) in zip(checkpoint.manifest.files, checks) {
+                var f: [String: Any] = ["name": entry.name, "bytes": entry.bytes, "sha256": entry.sha256]
+                if !noVerify { f["ok"] = check.1 == nil }
+                if let problem = check.1 { f["problem"] = problem }
+                if let u = unreadable.first(where: { $0.0 == entry.name }) { f["ok"] = false; f["problem"] = u.1 }
+                files.append(f)
+            }
+            var object: [String: Any] = ["checkpoint": checkpoint.directory.path, "ok": ok, "verified": !noVerify && failed.isEmpty,
+                                         "files": files, "failed_files": (failed.map(\.0) + unreadable.map(\.0))]
+            if let step = checkpoint.step { object["step"] = step }
+            object["tensors"] = Dictionary(uniqueKeysWithValues: archives.map { name, header in
+                (name, header.tensors.map { ["name": $0.name, "dtype": $0.dtype.rawValue, "shape": $0.shape] as [String: Any] })
+            })
+            printJSON(object)
+        } else {
+            if let runLine { print(runLine) }
+            printDirectoryReport(checkpoint, failed: failed, archives: archives, unreadable: unreadable)
+        }
+        if !ok {
+            let names = (failed.map(\.0) + unreadable.map(\.0)).joined(separator: ", ")
+            let first = failed.first.map { "file '\($0.0)' failed verification: \($0.1 ?? "")" } ?? unreadable.first.map { "\($0.1)" } ?? ""
+            FileHandle.standardError.write(Data("error: \(checkpoint.directory.path): \(first) (damaged: \(names)). The checkpoint is corrupt; resume from an earlier checkpoint.\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func printDirectoryReport(_ checkpoint: Checkpoint, failed: [(String, String?)], archives: [(String, SafeTensors.Header)],
+                                      unreadable: [(String, String)]) {
+        let verification: String
+        if noVerify {
+            verification = "not verified (--no-verify)"
+        } else if let first = failed.first {
+            verification = "FAILED: \(CheckpointError.checksumMismatch(directory: checkpoint.directory.path, file: first.0, reason: first.1 ?? "").description)"
+                + (failed.count > 1 ? " (also failed: \(failed.dropFirst().map(\.0).joined(separator: ", ")))" : "")
+        } else {
+            verification = "verified (every file's size and SHA-256 match)"
         }
         print("checkpoint \(checkpoint.directory.path)" + (checkpoint.step.map { "  (step \($0))" } ?? ""))
         print("manifest: \(verification)")
         print("files:")
         for entry in checkpoint.manifest.files {
-            print("  " + pad(entry.name, 24) + lpad(grouped(entry.bytes) + " bytes", 18) + "  sha256 " + entry.sha256.prefix(16) + "…")
+            let mark = failed.contains(where: { $0.0 == entry.name }) ? "  FAILED" : ""
+            print("  " + pad(entry.name, 24) + lpad(grouped(entry.bytes) + " bytes", 18) + "  sha256 " + entry.sha256.prefix(16) + "…" + mark)
         }
-        for entry in checkpoint.manifest.files where entry.name.hasSuffix(".safetensors") {
+        for (name, header) in archives {
             print("")
-            do {
-                try printSafetensors(try checkpoint.fileURL(entry.name), title: entry.name)
-            } catch {
-                print("\(entry.name): cannot read: \(error)")
-            }
+            printHeader(header, title: name)
         }
-        if checkpoint.contains("trainer_state.json") {
+        for (name, error) in unreadable {
+            print("")
+            print("\(name): cannot read: \(error)")
+        }
+        if checkpoint.contains("trainer_state.json"), let data = try? checkpoint.data("trainer_state.json") {
             print("\ntrainer_state.json:")
-            let data = try checkpoint.data("trainer_state.json")
             if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
                 if let step = object["step"] { print("  step: \(step)") }
                 if let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
@@ -92,35 +156,60 @@ struct CheckpointInspect: ParsableCommand {
                 printLines(String(decoding: data.prefix(4000), as: UTF8.self), limit: 40)
             }
         }
-        if checkpoint.contains("recipe.yaml") {
+        if checkpoint.contains("recipe.yaml"), let data = try? checkpoint.data("recipe.yaml") {
             print("\nrecipe.yaml:")
-            printLines(String(decoding: try checkpoint.data("recipe.yaml"), as: UTF8.self), limit: 40)
+            printLines(String(decoding: data.prefix(1 << 20), as: UTF8.self), limit: 40)
         }
     }
 
     private func inspectFile(_ url: URL) throws {
         switch url.pathExtension.lowercased() {
         case "safetensors":
-            try printSafetensors(url, title: url.path)
+            let header = try SafeTensors.readHeader(contentsOf: url)
+            if json {
+                printJSON(["file": url.path, "ok": true, "format": "safetensors", "parameters": header.tensors.reduce(0) { $0 + $1.elementCount },
+                           "tensors": header.tensors.map { ["name": $0.name, "dtype": $0.dtype.rawValue, "shape": $0.shape] as [String: Any] },
+                           "metadata": header.metadata])
+            } else {
+                printHeader(header, title: url.path)
+            }
         case "h5", "hdf5":
             let tensors = try HDF5Reader.read(contentsOf: url)
+            if json {
+                printJSON(["file": url.path, "ok": true, "format": "hdf5", "parameters": tensors.totalElements,
+                           "tensors": tensors.entries.map { ["name": $0.name, "dtype": "F32", "shape": $0.tensor.shape] as [String: Any] },
+                           "metadata": tensors.metadata])
+                return
+            }
             print("\(url.path): HDF5, \(tensors.count) tensors, \(grouped(tensors.totalElements)) parameters")
             printTable(tensors.entries.map { ($0.name, "F32", $0.tensor.shape) })
             printMetadata(tensors.metadata)
         case "bin":
             let model = try Llama2c.read(contentsOf: url)
             let c = model.config
+            if json {
+                printJSON(["file": url.path, "ok": true, "format": "llama2c", "parameters": model.tensors.totalElements,
+                           "config": ["dim": c.dim, "hidden_dim": c.hiddenDim, "layers": c.layers, "heads": c.heads, "kv_heads": c.kvHeads,
+                                      "vocab_size": c.vocabSize, "seq_len": c.seqLen, "tied_embeddings": c.tiedEmbeddings] as [String: Any],
+                           "tensors": model.tensors.entries.map { ["name": $0.name, "dtype": "F32", "shape": $0.tensor.shape] as [String: Any] }])
+                return
+            }
             print("\(url.path): llama2.c checkpoint, \(model.tensors.count) tensors, \(grouped(model.tensors.totalElements)) parameters")
             print("config: dim \(c.dim), hidden \(c.hiddenDim), layers \(c.layers), heads \(c.heads), kv heads \(c.kvHeads), "
                   + "vocab \(c.vocabSize), seq_len \(c.seqLen), tied \(c.tiedEmbeddings)")
             printTable(model.tensors.entries.map { ($0.name, "F32", $0.tensor.shape) })
         default:
-            throw ValidationError("\(url.path): unknown file type; expected .safetensors, .h5 or .bin, or a checkpoint directory")
+            throw CommandFailure("\(url.path): unknown file type; expected .safetensors, .h5 or .bin, or a checkpoint directory")
         }
     }
 
-    private func printSafetensors(_ url: URL, title: String) throws {
-        let header = try SafeTensors.readHeader(contentsOf: url)
+    private func printJSON(_ object: [String: Any]) {
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    private func printHeader(_ header: SafeTensors.Header, title: String) {
         let total = header.tensors.reduce(0) { $0 + $1.elementCount }
         print("\(title): safetensors, \(header.tensors.count) tensors, \(grouped(total)) parameters")
         printTable(header.tensors.map { ($0.name, $0.dtype.rawValue, $0.shape) })

@@ -31,7 +31,7 @@ struct DataSynth: ParsableCommand {
     @Option(help: "Number of held-out examples.")
     var heldout: ExampleCount = 800
 
-    @Option(help: "Comma-separated families to generate (default: all). One of: \(SynthFamily.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Comma-separated families to generate (default: the eight core ones; `all` for every family). One of: \(SynthFamily.allCases.map(\.rawValue).joined(separator: ", ")).")
     var families: String?
 
     mutating func validate() throws {
@@ -51,9 +51,10 @@ struct DataSynth: ParsableCommand {
         _ = try selectedFamilies()
     }
 
-    /// The families named by `--families`, or all of them.
+    /// The families named by `--families` (`all`: every family), or the core ones.
     private func selectedFamilies() throws -> [SynthFamily] {
-        guard let families else { return SynthFamily.allCases }
+        guard let families else { return SynthFamily.core }
+        if families == "all" { return SynthFamily.allCases }
         return try families.split(separator: ",").map { name in
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard let family = SynthFamily(rawValue: trimmed) else {

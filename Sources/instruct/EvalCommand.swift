@@ -60,6 +60,7 @@ struct EvalCheckpointCommand: ParsableCommand {
     var noVerify = false
 
     func validate() throws {
+        try validateThreads(threads)
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let n = maxNewTokens, n < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
@@ -123,7 +124,7 @@ struct EvalCheckpointCommand: ParsableCommand {
                 let lines = try zip(records, responses).map { r, answer in
                     try Self.jsonLine(["instruction": r.instruction, "input": r.input, "prompt": Self.prompt(r.instruction, r.input),
                                        "expected": r.output, "family": r.family.rawValue, "response": answer,
-                                       "passed": SynthChecker.score(r, response: answer)])
+                                       "passed": SynthChecker.score(r, response: answer, formats: IFEvalFormats())])
                 }
                 try Self.write(lines, to: out)
                 if !json { print("wrote \(lines.count) answers to \(out)") }
@@ -228,6 +229,13 @@ struct EvalIFEvalCommand: ParsableCommand {
     var limit: Int?
     @Option(help: "BLAS threads.")
     var threads = 2
+
+    func validate() throws {
+        try validateThreads(threads)
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
 
     func run() throws {
         try reportingErrors {

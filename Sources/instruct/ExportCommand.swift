@@ -3,6 +3,7 @@ import Checkpoints
 import Foundation
 import Interop
 import Models
+import Recipes
 import Training
 
 /// `instruct export CKPT --format safetensors|hf|hdf5|peft [--merge] --out PATH`.
@@ -23,6 +24,7 @@ struct ExportCommand: ParsableCommand {
               instruct export checkpoints/quickstart --format hf --out exports/quickstart-hf
               instruct export checkpoints/quickstart/step-0000200 --format hdf5 --out exports/quickstart.h5
               instruct export checkpoints/quickstart --format safetensors --out exports/quickstart.safetensors
+              instruct export checkpoints/smollm2-lora --merge --format gguf --gguf-type q8_0 --out exports/smollm2-tuned.gguf
               instruct export checkpoints/stories260k-lora --merge --format hf --out exports/stories260k-lora-merged
               instruct export checkpoints/stories260k-lora --format peft --out exports/stories260k-lora-peft
             """)
@@ -30,8 +32,11 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "A checkpoint or run directory.")
     var checkpoint: String
 
-    @Option(help: "safetensors, hf, hdf5 or peft (LoRA adapters only).")
+    @Option(help: "safetensors, hf, hdf5, gguf (Llama: llama.cpp, ollama) or peft (LoRA adapters only).")
     var format: String = "hf"
+
+    @Option(help: "With --format gguf: f32, f16 or q8_0 (norm weights stay f32).")
+    var ggufType: String = "f32"
 
     @Flag(help: "For a LoRA checkpoint: write the base with the adapters merged in.")
     var merge = false
@@ -51,13 +56,17 @@ struct ExportCommand: ParsableCommand {
                 throw ValidationError("--format must be one of \(ModelExport.Format.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'")
             }
             let ckpt = try CheckpointReader.open(try CheckpointDirectory.resolve(checkpoint))
-            let files = try ModelExport.export(ckpt, format: f, to: URL(fileURLWithPath: out), merge: merge)
+            guard let type = GGUFExport.TensorType(rawValue: ggufType) else {
+                throw ValidationError("--gguf-type must be one of \(GGUFExport.TensorType.allCases.map(\.rawValue).joined(separator: ", ")), not '\(ggufType)'")
+            }
+            let files = try ModelExport.export(ckpt, format: f, to: URL(fileURLWithPath: out), merge: merge, ggufType: type,
+                                               card: try ModelCard.of(ckpt))
             for file in files { print("wrote \(file.path)") }
             if let dumpLogits {
                 // Reference logits for scripts/check_hf_export.py: one row of tokens, positions 0..T-1.
                 let tokens = logitTokens.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
                 // A LoRA checkpoint runs unmerged (base + adapters), the forward pass training used.
-                let card = try ModelCard.read(from: ckpt)
+                let card = try ModelCard.of(ckpt)
                 let (model, params) = LoRAFiles.isLoRA(ckpt) ? try CheckpointWeights.adapted(ckpt, card: card)
                                                              : try CheckpointWeights.load(ckpt, card: card)
                 let logits = model.logits(ModelInput(sequence: tokens), parameters: params)
@@ -81,7 +90,9 @@ struct ImportCommand: ParsableCommand {
             Writes CKPT/step-0000000 with model.safetensors (float32), model_card.json (shape,
             tokenizer, chat template, stop ids), model.yaml (the recipe model: section for these
             weights) and the tokenizer (tokenizer.json from the HF directory or built from the
-            GGUF's metadata, or the file given with --tokenizer).
+            GGUF's metadata, or the file given with --tokenizer). CKPT must be new or empty
+            (an import into a training run's folder would move its `latest`); --force writes
+            there anyway.
 
             Examples:
               instruct import models/SmolLM2-135M-Instruct.Q4_1.gguf --out checkpoints/smollm2
@@ -99,10 +110,15 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "A tokenizer file to store with the weights (default: the source's own).")
     var tokenizer: String?
 
+    @Flag(help: "Write into --out even when it already holds files (a run folder's `latest` then points at the import).")
+    var force = false
+
     func run() throws {
         try reportingErrors {
+            let destination = URL(fileURLWithPath: out)
+            try ModelImport.checkDestination(destination, replacing: force)
             let imported = try ModelImport.read(URL(fileURLWithPath: path))
-            let dir = try ModelImport.save(imported, in: URL(fileURLWithPath: out), tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
+            let dir = try ModelImport.save(imported, in: destination, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, replacing: force)
             let c = imported.config
             print("imported \(c.family.rawValue): dim \(c.dim), \(c.layers) layers, \(c.heads) heads (\(c.kvHeads) kv), vocabulary \(c.vocabSize), context \(c.contextLength)")
             print("tokenizer: \(tokenizer ?? (imported.tokenizerJSON != nil ? "the source's" : "none (pass --tokenizer FILE to generate with it)"))")

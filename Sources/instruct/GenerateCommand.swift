@@ -27,6 +27,10 @@ struct SamplingArguments: ParsableArguments {
     @Flag(help: "Skip checksum verification of the checkpoint.")
     var noVerify = false
 
+    func validate() throws {
+        try validateThreads(threads)
+    }
+
     var sampling: SamplingOptions {
         SamplingOptions(temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty)
     }

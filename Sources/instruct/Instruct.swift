@@ -40,6 +40,11 @@ struct Instruct: ParsableCommand {
             _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
         }
         #endif
+        // A file-size limit (`ulimit -f`) kills a process that writes past it with SIGXFSZ, in
+        // the middle of a save and without a word. Ignored, the write fails with EFBIG instead
+        // and takes the path of a full disk: an error naming the file, the temporary save
+        // removed, earlier checkpoints and `latest` untouched.
+        signal(SIGXFSZ, SIG_IGN)
         // Line-buffer standard output so progress shows up in logs and pipes as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
         Self.main(nil)

@@ -28,7 +28,7 @@ final class ProgressPrinter {
         case let .eval(e):
             lastEval = e
             if isTerminal { print("") }
-            print(String(format: "eval   step %d: loss %.4f  perplexity %.2f  (%d tokens)", e.step, e.evalLoss, e.evalPerplexity, e.evalTokens))
+            print(String(format: "eval   step %ld: loss %.4f  perplexity %.2f  (%ld tokens)", e.step, e.evalLoss, e.evalPerplexity, e.evalTokens))
         case let .warning(w):
             if isTerminal { print("") }
             print("warning: \(w)")
@@ -37,9 +37,9 @@ final class ProgressPrinter {
             print("checkpoint step \(step): \(directory.path)")
         case let .finished(s):
             if isTerminal { print("") }
-            print(String(format: "done: %d steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.trainSeconds))
+            print(String(format: "done: %ld steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.trainSeconds))
             if let r = s.allreduceSecondsPerStep, let ranks = s.ranks {
-                print(String(format: "all-reduce: %.2f ms per step over %d ranks (rank 0 also waited %.2f ms per step for the slowest rank)",
+                print(String(format: "all-reduce: %.2f ms per step over %ld ranks (rank 0 also waited %.2f ms per step for the slowest rank)",
                              r * 1000, ranks, (s.rankWaitSecondsPerStep ?? 0) * 1000))
             }
         }
@@ -53,7 +53,7 @@ final class ProgressPrinter {
         let done = Double(m.step - start)
         let eta = done > 0 ? m.elapsedSeconds / Double(m.step) * Double(total - m.step) : 0
         let loss = m.loss.map { String(format: "%.4f", $0) } ?? "  -   "
-        return String(format: "[%@] %d/%d  loss %@  lr %.2e  %@ tok/s (%@ trained)  ETA %@",
+        return String(format: "[%@] %ld/%ld  loss %@  lr %.2e  %@ tok/s (%@ trained)  ETA %@",
                       bar, m.step, total, loss, m.lr, fmtCount(Int(m.tokensPerSecond)), fmtCount(Int(m.trainedTokensPerSecond)),
                       fmtDuration(eta))
     }
@@ -65,7 +65,13 @@ func fmtCount(_ n: Int) -> String {
     return "\(n)"
 }
 
+/// `42s`, `3m07s`, `5h04m`, `12d03h`; `?` for a time that is not a finite number of seconds
+/// (no Int conversion of an unbounded Double: an absurd ETA must not trap).
 func fmtDuration(_ s: Double) -> String {
+    guard s.isFinite, s >= 0, s < 1e15 else { return "?" }
     let t = Int(s.rounded())
-    return t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+    if t < 60 { return "\(t)s" }
+    if t < 3600 { return "\(t / 60)m" + String(format: "%02ld", t % 60) + "s" }
+    if t < 86400 { return "\(t / 3600)h" + String(format: "%02ld", (t / 60) % 60) + "m" }
+    return "\(t / 86400)d" + String(format: "%02ld", (t / 3600) % 24) + "h"
 }

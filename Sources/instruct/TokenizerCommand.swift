@@ -87,6 +87,10 @@ struct TokenizerEncode: ParsableCommand {
     @Option(help: "Threads to encode on (ids do not depend on it).")
     var threads = 1
 
+    func validate() throws {
+        try validateThreads(threads)
+    }
+
     func run() throws {
         let tok = try loadTokenizerForCLI(tokenizer)
         var texts = try readInputLines(file)

@@ -48,7 +48,7 @@ struct TrainCommand: ParsableCommand {
             group = try ProcessGroup.fromEnvironment()
             let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
             let progress = ProgressPrinter()
-            let stop = StopRequest.installForSIGINT()
+            let stop = StopRequest.installForSIGINT(runDirectory: group.isMain ? URL(fileURLWithPath: recipe.output.dir) : nil)
             let fault = FaultInjection(environment: ProcessInfo.processInfo.environment, rank: group.rank)
             let main = group.isMain
             let summary = try recipe.run(resume: resume, shouldStop: { stop.isRequested }, group: group,
@@ -107,6 +107,18 @@ struct FaultInjection {
         guard let step, case let .step(m) = event, m.step == step else { return }
         FileHandle.standardError.write(Data("INSTRUCTKIT_KILL_AT_STEP: killing this rank after step \(step)\n".utf8))
         kill(getpid(), SIGKILL)
+    }
+}
+
+/// The most threads a command accepts: far above any machine this runs on, and low enough
+/// that per-thread buffers and OpenBLAS's Int32 count cannot overflow.
+let maximumThreads = 1024
+
+/// Refuses a `--threads` value outside 1...`maximumThreads` with a usage error (0 and
+/// negative counts trapped in BLAS and in the thread split before).
+func validateThreads(_ threads: Int, option: String = "--threads") throws {
+    guard (1...maximumThreads).contains(threads) else {
+        throw ValidationError("\(option) must be between 1 and \(maximumThreads), got \(threads)")
     }
 }
 

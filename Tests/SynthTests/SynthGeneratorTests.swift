@@ -91,7 +91,7 @@ final class SynthGeneratorTests: XCTestCase {
         for split in [d.train, d.heldout] {
             var counts: [SynthFamily: Int] = [:]
             for r in split { counts[r.family, default: 0] += 1 }
-            XCTAssertEqual(Set(counts.keys), Set(SynthFamily.allCases))
+            XCTAssertEqual(Set(counts.keys), Set(SynthFamily.core))
             XCTAssertLessThanOrEqual(counts.values.max()! - counts.values.min()!, 1)
         }
         XCTAssertEqual(d.train.count, 1003)
@@ -143,7 +143,7 @@ final class SynthGeneratorTests: XCTestCase {
     func test_generate_outputs_matchAnIndependentSolution() throws {
         // Solves each example again from its input alone, so a wrong generator cannot pass by
         // writing its mistake into both output and check.
-        let d = try SynthGenerator.generate(seed: 99, trainCount: 4000, heldoutCount: 0)
+        let d = try SynthGenerator.generate(seed: 99, trainCount: 4000, heldoutCount: 0, options: SynthOptions(families: SynthFamily.allCases))
         for r in d.train {
             let tokens = r.input.split(separator: " ").map(String.init)
             let expected: String
@@ -171,13 +171,17 @@ final class SynthGeneratorTests: XCTestCase {
                 guard case let .endsWith(phrase, _) = r.check else { return XCTFail("ends_with check expected") }
                 XCTAssertTrue(r.instruction.contains("\"\(phrase)\""), r.instruction)
                 expected = r.input + " " + phrase
+            case .bullets:
+                expected = tokens.map { "* " + $0 }.joined(separator: "\n")
+            case .quoted:
+                expected = "\"" + r.input + "\""
             }
             XCTAssertEqual(r.output, expected, "\(r.family): \(r.input)")
         }
     }
 
     func test_generate_defaults_keepInputsShortAndInRange() throws {
-        let d = try SynthGenerator.generate(seed: 8, trainCount: 4000, heldoutCount: 0)
+        let d = try SynthGenerator.generate(seed: 8, trainCount: 4000, heldoutCount: 0, options: SynthOptions(families: SynthFamily.allCases))
         let vocabulary = Set(SynthVocabulary.words)
         for r in d.train {
             let tokens = r.input.split(separator: " ").map(String.init)
@@ -189,21 +193,21 @@ final class SynthGeneratorTests: XCTestCase {
                 XCTAssertTrue(tokens.allSatisfy { $0.count == 1 && Int($0) != nil }, r.input)
             case .count:
                 XCTAssertTrue((2...6).contains(tokens.count), r.input)
-            case .reverse, .endsWith:
+            case .reverse, .endsWith, .bullets:
                 XCTAssertTrue((3...5).contains(tokens.count), r.input)
-            case .uppercase:
+            case .uppercase, .quoted:
                 XCTAssertTrue((2...4).contains(tokens.count), r.input)
             case .jsonKey:
                 XCTAssertEqual(tokens.count, 1)
             }
-            if [.count, .reverse, .endsWith, .uppercase, .jsonKey].contains(r.family) {
+            if [.count, .reverse, .endsWith, .uppercase, .jsonKey, .bullets, .quoted].contains(r.family) {
                 XCTAssertTrue(tokens.allSatisfy(vocabulary.contains), r.input)
             }
         }
     }
 
     func test_generate_everyPhrasingIsUsed() throws {
-        let d = try SynthGenerator.generate(seed: 6, trainCount: 4000, heldoutCount: 0)
+        let d = try SynthGenerator.generate(seed: 6, trainCount: 4000, heldoutCount: 0, options: SynthOptions(families: SynthFamily.allCases))
         for family in SynthFamily.allCases {
             let used = Set(d.train.filter { $0.family == family }.map(\.instruction))
             let templates = SynthVocabulary.phrasings(family)

@@ -67,7 +67,7 @@ final class SynthIOTests: XCTestCase {
         XCTAssertEqual(manifest.generator, "instructkit-synth")
         XCTAssertEqual(manifest.version, SynthGenerator.version)
         XCTAssertEqual(manifest.seed, 77)
-        XCTAssertEqual(manifest.families, SynthFamily.allCases)
+        XCTAssertEqual(manifest.families, SynthFamily.core)
         XCTAssertEqual(manifest.options, SynthOptions())
         XCTAssertEqual(manifest.splits.map(\.records), [160, 16])
         XCTAssertEqual(manifest.splits[0].families["json_key"], 20)

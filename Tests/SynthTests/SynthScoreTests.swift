@@ -34,7 +34,7 @@ final class SynthScoreTests: XCTestCase {
         let d = try SynthGenerator.generate(seed: 12, trainCount: 0, heldoutCount: 400)
         let score = try SynthScore(records: d.heldout, responses: d.heldout.map(\.output))
         XCTAssertEqual(score.overall, SynthTally(correct: 400, total: 400))
-        XCTAssertEqual(score.families.count, SynthFamily.allCases.count)
+        XCTAssertEqual(score.families.count, SynthFamily.core.count)
         XCTAssertTrue(score.families.allSatisfy { $0.tally.total == 50 && $0.tally.correct == 50 })
     }
 
