@@ -55,6 +55,16 @@ public struct Trainer {
     /// Sets BLAS's thread count. Every rank of `group` must start from the same `parameters`.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
                 group: ProcessGroup = .single) throws {
+        try self.init(model: model, parameters: parameters, data: data, options: options, group: group, allocatingMoments: true)
+    }
+
+    /// The step-0 trainer; with `allocatingMoments`, AdamW's zero moments are made now, before
+    /// the first step. Made at the first update instead, they took the buffers that step had
+    /// just freed to the pool (which lends a buffer up to 4x a request) and the next step
+    /// mapped its own again: SmolLM2-135M's full fine-tuning peaked 1.1 GiB above the
+    /// planner's estimate (docs/performance.md, "Memory"). A resume restores them instead.
+    private init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
+                 group: ProcessGroup, allocatingMoments: Bool) throws {
         precondition(options.problems().isEmpty, "Trainer: invalid options: \(options.problems().joined(separator: "; "))")
         try model.validate(parameters)
         if model.lora != nil {
@@ -79,6 +89,9 @@ public struct Trainer {
         self.schedule = LRSchedule(kind: options.schedule, lr: options.lr, minLR: options.lr * options.minLRRatio,
                                    warmupSteps: options.warmupSteps, totalSteps: totalSteps)
         self.dropoutRNG = Self.dropoutRNG(seed: options.seed, rank: group.rank)
+        if allocatingMoments {
+            optimizer.allocateMoments(for: parameters, names: parameters.names.filter { trainableNames?.contains($0) ?? true })
+        }
     }
 
     /// Steps a run takes: `maxSteps`, or enough for `epochs` passes over `rowsPerEpoch` rows at
@@ -103,7 +116,7 @@ public struct Trainer {
     /// the state is of another format version or the cursor belongs to other data.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
                 state: TrainerState, optimizerMoments: (m: Parameters, v: Parameters), group: ProcessGroup = .single) throws {
-        try self.init(model: model, parameters: parameters, data: data, options: options, group: group)
+        try self.init(model: model, parameters: parameters, data: data, options: options, group: group, allocatingMoments: false)
         guard state.version == 1 else {
             throw TrainingError.resumeMismatch(["trainer_state.json has format version \(state.version), this build reads version 1"])
         }
