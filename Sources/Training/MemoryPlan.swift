@@ -13,6 +13,7 @@ import NN
 /// end of its backward pass, when every tensor the forward pass saved is still held, the
 /// logits' gradient and a block's gradients are in flight, and the weights' gradients are
 /// complete (the trainer then sums, scales and clips them in place). So the estimate is
+/// baseline + weights + optimizer + max(activations + in flight + gradients, checkpoint), of
 ///
 /// | part        | bytes (Float32)                                                          |
 /// | ----------- | ------------------------------------------------------------------------ |
@@ -20,9 +21,9 @@ import NN
 /// | weights     | every weight (the frozen base too) and the adapters                      |
 /// | optimizer   | AdamW's m and v for every trained scalar                                 |
 /// | activations | what the forward pass keeps (`ModelConfig.savedActivationScalars`), the logits (R x V) among them |
-/// | in flight   | the logits' gradient (R x V) and a block's gradients at backward's widest moment: N x (3F + 3C) for Llama, N x (2F + 4C) for GPT-2 |
-/// | gradients   | one per trained scalar (two with gradient accumulation: the sum so far and this micro-batch's), and a tied, trained embedding's two partial gradients (2 x V x C) before they are summed |
-/// | checkpoint  | the largest checkpoint file (AdamW's moments), mapped while a save checksums it |
+/// | in flight   | the larger of: the logits' gradient (R x V) and a block's gradients at backward's widest moment, N x (3F + 3C) for Llama, N x (2F + 4C) for GPT-2; and, at the very end, a tied, trained embedding's two partial gradients (2 x V x C) before they are summed |
+/// | gradients   | one per trained scalar (two with gradient accumulation: the sum so far and this micro-batch's) |
+/// | checkpoint  | the largest checkpoint file (AdamW's moments), mapped while a save checksums it; the step's pooled buffers are given back before a save (`Recipe.run`), so this part and the step's are never resident together |
 ///
 /// N = `batch` x `seqLen` tokens and R the most trained targets of a micro-batch
 /// (`headRows`; `mostTrainedTargets` finds them in the run's batches). Pooled buffers are
@@ -41,10 +42,11 @@ public struct MemoryPlan: Sendable, Equatable {
     public var activations: Double
     /// Of `activations`, the head's part (the logits and the rows before them).
     public var logits: Double
-    /// Bytes of the backward pass's widest moment beyond the saved tensors.
+    /// Bytes of the backward pass's widest moment beyond the saved tensors and the weights'
+    /// gradients (the larger of its middle and, with a tied trained embedding, its end).
     public var inFlight: Double
     /// Bytes of the largest file of a checkpoint (AdamW's moments), which the save reads back
-    /// through a mapping to checksum it while the step's buffers are still pooled.
+    /// through a mapping to checksum it (after the step's pooled buffers were given back).
     public var checkpoint: Double
     /// The process's peak resident bytes so far (the estimate is never below it).
     public var peakSoFar: Double
@@ -75,16 +77,19 @@ public struct MemoryPlan: Sendable, Equatable {
         case .llama: widest = n * (3 * f + 3 * c)
         case .gpt2: widest = n * (2 * f + 4 * c)
         }
-        // A trained embedding that is also the head gets two gradients (the lookup's and the
-        // head's), summed into a third tensor, while every activation is still held.
+        // A trained embedding that is also the head gets two gradients (the head's, early in
+        // the backward pass, and the lookup's, last), summed into a third tensor while every
+        // activation is still held; by then the logits' gradient and the blocks' in-flight
+        // tensors are back in the pool and serve these two (measured: counting both
+        // over-estimated dolly-gpt2 by 11%, the size of the two).
         let tiedEmbedding = lora == nil && config.tiedEmbeddings ? 2 * v * c : 0
         self.baseline = Double(baseline)
         weights = 4 * (base + adapters)
         optimizer = 4 * 2 * trained
-        gradients = 4 * ((gradientAccumulation > 1 ? 2 : 1) * trained + tiedEmbedding)
+        gradients = 4 * (gradientAccumulation > 1 ? 2 : 1) * trained
         activations = 4 * (saved.blocks + saved.head) * Self.poolRounding
         logits = 4 * saved.head * Self.poolRounding
-        inFlight = 4 * (r * v + widest) * Self.poolRounding
+        inFlight = max(4 * (r * v + widest) * Self.poolRounding, 4 * tiedEmbedding)
         checkpoint = 4 * 2 * trained
         self.peakSoFar = Double(peakSoFar)
     }
@@ -92,8 +97,9 @@ public struct MemoryPlan: Sendable, Equatable {
     /// The step's buffers at the end of its backward pass.
     public var stepBuffers: Double { activations + inFlight + gradients }
 
-    /// What the run adds to the baseline.
-    public var training: Double { weights + optimizer + stepBuffers + checkpoint }
+    /// What the run adds to the baseline: the weights and moments, and the larger of a step's
+    /// buffers and a save's read-back (a save runs after the pool is emptied).
+    public var training: Double { weights + optimizer + max(stepBuffers, checkpoint) }
 
     /// The predicted peak resident bytes of the process.
     public var peak: Double { max(peakSoFar, baseline + training) }
@@ -101,12 +107,18 @@ public struct MemoryPlan: Sendable, Equatable {
     /// Whether the peak fits in `memory`.
     public func fits(in memory: MemoryStats.MachineMemory) -> Bool { peak <= Double(memory.bytes) }
 
-    /// The parts of the peak, largest first.
+    /// The parts of the peak, largest first: they add up to `baseline + training` (the step's
+    /// parts, or the save's read-back when that is larger).
     public var parts: [(name: String, bytes: Double)] {
-        [("weights", weights), ("AdamW moments", optimizer), ("gradients", gradients), ("activations", activations - logits),
-         ("logits", logits), ("backward in flight", inFlight), ("checkpoint read-back", checkpoint),
-         ("resident before training", baseline)]
-            .sorted { $0.1 > $1.1 }
+        var list: [(name: String, bytes: Double)] = [("weights", weights), ("AdamW moments", optimizer),
+                                                     ("resident before training", baseline)]
+        if checkpoint > stepBuffers {
+            list.append(("checkpoint read-back", checkpoint))
+        } else {
+            list += [("gradients", gradients), ("activations", activations - logits), ("logits", logits),
+                     ("backward in flight", inFlight)]
+        }
+        return list.sorted { $0.bytes > $1.bytes }
     }
 
     /// `estimated peak 1.21 GiB (activations 650.2 MiB, weights ..., resident before training 80.1 MiB)`.
