@@ -17,8 +17,8 @@ import Darwin
 /// Sizes are not all the same from step to step: fine-tuning runs the last block's MLP and
 /// the head only on the rows whose target is trained (`DecoderModel.loss`), and that count
 /// changes with every batch. Kept under their exact sizes, those buffers were never asked
-/// for again and the pool grew by them at every step (the quickstart: 230 MiB after one
-/// step, 735 MiB after 40). So buffers are mapped in size classes, eight per power of two
+/// for again and the pool grew by them at every step (the quickstart's peak: 268 MiB after
+/// 3 steps, 722 MiB after 40). So buffers are mapped in size classes, eight per power of two
 /// (`classBytes`: at most 12.5% above the request), and a request takes a free buffer of
 /// its class or, failing that, the smallest free one of the next `borrowClasses` classes
 /// (at most about 4x the request): a free buffer is already resident, so using it costs no
@@ -26,9 +26,8 @@ import Darwin
 /// enough, the free buffers of the classes just below it (down to a quarter of its size)
 /// are returned to the system before it maps its own: they are what earlier steps with fewer
 /// trained rows left, and the larger buffer now serves their sizes too. So resident memory
-/// follows the largest step so far instead of the sum of every step's sizes (dolly-gpt2:
-/// 1.27 GiB after 3 steps and 2.12 GiB after 20 without this; docs/performance.md,
-/// "Memory"). At most `limitBytes` of free buffers are kept (env `INSTRUCTKIT_POOL_MIB`,
+/// follows the largest step so far instead of the sum of every step's sizes (the
+/// quickstart: 229 MiB after 3 steps, 235 MiB after 40; docs/performance.md, "Memory"). At most `limitBytes` of free buffers are kept (env `INSTRUCTKIT_POOL_MIB`,
 /// default 4096); beyond that a freed buffer is returned to the system.
 public enum BufferPool {
     /// Buffers below this size come from the C heap.
