@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // InstructKit: instruction tuning of small decoder-only language models on CPUs.
 // Targets and the direction of imports are documented in docs/ARCHITECTURE.md.
 import Foundation
@@ -8,6 +8,10 @@ import PackageDescription
 // later; every AMD Zen): SIMD8<Float> kernels then use one 256-bit register instead of two
 // 128-bit SSE halves (docs/performance.md). CPUCheck stops the binary with a clear message
 // on an older CPU. INSTRUCTKIT_PORTABLE=1 at build time keeps the generic x86-64 target.
+// The flag is an unsafe flag: SwiftPM refuses unsafe flags in a versioned dependency whose
+// manifest is below tools version 6.2, and accepts them from 6.2 on; hence 6.2 above, so the
+// library products keep the AVX2 speed when another package depends on a released version
+// (Examples/FineTune; docs/ARCHITECTURE.md).
 #if arch(x86_64)
 let portable = ProcessInfo.processInfo.environment["INSTRUCTKIT_PORTABLE"] != nil
 #else
@@ -24,11 +28,17 @@ let package = Package(
         .library(name: "Autograd", targets: ["Autograd"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        // Fine-tuning from Swift code (Examples/FineTune): models, checkpoints, the trainer,
+        // recipes and generation.
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Recipes", targets: ["Recipes"]),
+        .library(name: "Inference", targets: ["Inference"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian's -dev packages, found through pkg-config.
@@ -38,6 +48,10 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
+        // OpenSSL's libcrypto for SHA-256 on Linux (macOS uses CryptoKit). Only Hashing imports it.
+        .systemLibrary(
+            name: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         // Open MPI, loaded with dlopen() only under mpirun: the binary does not link libmpi
         // (docs/distributed.md). Its own C code, so it builds without MPI installed.
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
@@ -47,11 +61,12 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck"], swiftSettings: numericFlags),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
+        .target(name: "Hashing", dependencies: [.target(name: "CCrypto", condition: .when(platforms: [.linux]))]),
         .target(name: "Tokenizers"),
         .target(name: "Templating"),
-        .target(name: "Datasets", dependencies: ["Tokenizers", "Templating", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Synth", dependencies: ["Datasets", "Tokenizers", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Datasets", dependencies: ["Tokenizers", "Templating", "Hashing"]),
+        .target(name: "Synth", dependencies: ["Datasets", "Tokenizers", "Hashing"]),
+        .target(name: "Checkpoints", dependencies: ["Autograd", "CHDF5", "Hashing"]),
         .target(name: "Interop", dependencies: ["Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Inference", dependencies: ["Interop", "Models", "NN", "Autograd", "Checkpoints", "Tokenizers", "Datasets"]),
         .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Datasets", "Tokenizers", "Checkpoints", "CMPI"]),
@@ -78,9 +93,10 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TemplatingTests", dependencies: ["Templating"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Datasets"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Autograd", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
@@ -89,7 +105,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Interop", "Models", "NN", "Autograd", "Tokenizers", "Datasets", "TestSupport"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"]),
+            name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Models", "NN", "Autograd", "Datasets", "Tokenizers", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EvaluationTests", dependencies: ["Evaluation", "Inference", "Synth", "Datasets", "Tokenizers"],
             resources: [.copy("Fixtures")]),

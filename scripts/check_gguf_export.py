@@ -13,7 +13,7 @@ fine-tuned SmolLM2):
    prompt greedily with its chat template; the answers must equal `instruct generate CKPT`.
 
 Usage (in the reference venv): .venv/bin/python scripts/check_gguf_export.py CKPT
-    [--instruct .build/release/instruct] [--prompt TEXT ...] [--max-new-tokens 24]
+    [--instruct .build/release/instruct] [--merge] [--prompt TEXT ...] [--max-new-tokens 24]
 Exit status 1 on any difference.
 """
 import argparse
@@ -34,6 +34,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
     ap.add_argument("--instruct", default=".build/release/instruct")
+    ap.add_argument("--merge", action="store_true", help="CKPT is a LoRA run: export the base with the adapters merged")
     ap.add_argument("--prompt", action="append", default=None)
     ap.add_argument("--max-new-tokens", type=int, default=24)
     args = ap.parse_args()
@@ -46,7 +47,7 @@ def main():
         files = {}
         for kind in ["f32", "q8_0"]:
             files[kind] = os.path.join(tmp, f"model-{kind}.gguf")
-            run([args.instruct, "export", args.checkpoint, "--format", "gguf", "--gguf-type", kind, "--out", files[kind]])
+            run([args.instruct, "export", args.checkpoint, "--format", "gguf", "--gguf-type", kind, "--out", files[kind]] + (["--merge"] if args.merge else []))
 
         # 2. gguf-py reads every tensor and the metadata.
         for kind, path in files.items():

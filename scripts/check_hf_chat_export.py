@@ -8,7 +8,7 @@ id of generation_config.json); the answers must equal `instruct generate CKPT --
 Also checks the files transformers needs are there.
 
 Usage (in the reference venv): .venv/bin/python scripts/check_hf_chat_export.py CKPT
-    [--instruct .build/release/instruct] [--prompt TEXT ...] [--max-new-tokens 24]
+    [--instruct .build/release/instruct] [--merge] [--prompt TEXT ...] [--max-new-tokens 24]
 Exit status 1 on any difference.
 """
 import argparse
@@ -23,6 +23,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
     ap.add_argument("--instruct", default=".build/release/instruct")
+    ap.add_argument("--merge", action="store_true", help="CKPT is a LoRA run: export the base with the adapters merged")
     ap.add_argument("--prompt", action="append", default=None)
     ap.add_argument("--max-new-tokens", type=int, default=24)
     args = ap.parse_args()
@@ -32,7 +33,7 @@ def main():
 
     failures = 0
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([args.instruct, "export", args.checkpoint, "--format", "hf", "--out", out], check=True, capture_output=True)
+        subprocess.run([args.instruct, "export", args.checkpoint, "--format", "hf", "--out", out] + (["--merge"] if args.merge else []), check=True, capture_output=True)
         files = sorted(os.listdir(out))
         print("exported:", ", ".join(files))
         for needed in ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",

@@ -15,7 +15,9 @@ built here at random with transformers, the script:
      transformers, and prints the max abs logit difference of each against ours.
 
 A third case trains adapters on the real stories260K (llama2.c import) when
-../shared/datasets/models/stories260K exists. pip-installs peft when it is missing.
+../shared/datasets/models/stories260K exists, and a fourth on the real SmolLM2-135M-Instruct
+imported from its GGUF (tied head, GQA 9/3, q/k rows un-permuted by the import) when
+models/SmolLM2-135M-Instruct.Q4_1.gguf exists (scripts/fetch-smollm2.sh). pip-installs peft when it is missing.
 Usage: swift build -c release && python3 scripts/check_peft_export.py [--instruct .build/release/instruct]
 Exit status 1 when a difference exceeds --tolerance (default 1e-4).
 """
@@ -50,16 +52,21 @@ MODEL_SECTIONS = {
     "stories260K": "model: {family: llama, context_length: 512, dim: 64, layers: 5, heads: 8, kv_heads: 4, ffn_dim: 172, "
                    "tied_embeddings: true, init: %s}\n"
                    "finetune: {method: lora, rank: 8, alpha: 16, dropout: 0.05, targets: [q, k, v, o, gate, up, down]}\n",
+    "smollm2": "model: {init: %s}\n"
+               "finetune: {method: lora, rank: 8, alpha: 16, dropout: 0.0, targets: [q, k, v, o, gate, up, down]}\n",
     "gpt2": "model: {family: gpt2, vocab_size: 300, context_length: 64, dim: 32, layers: 2, heads: 4, init: %s}\n"
             "finetune: {method: lora, rank: 4, alpha: 8, dropout: 0.1, targets: [qkv, o, up, down]}\n",
 }
 
 
-def case(instruct, peft, name, hf_model, tmp, tokens, llama2c=None):
-    """`hf_model` is saved and imported; or `llama2c` = (model .bin, tokenizer .bin) is imported."""
+def case(instruct, peft, name, hf_model, tmp, tokens, llama2c=None, gguf=None, lr=0.05):
+    """`hf_model` is saved and imported; or `llama2c` = (model .bin, tokenizer .bin) or a `gguf` file is imported."""
     base_ckpt = os.path.join(tmp, name + "-base")
     tokenizer = "tokenizer: {train: {vocab_size: 300}}\n"
-    if llama2c:
+    if gguf:
+        run([instruct, "import", gguf, "--out", base_ckpt])
+        tokenizer = ""  # model.init brings the GGUF's own tokenizer
+    elif llama2c:
         run([instruct, "import", llama2c[0], "--tokenizer", llama2c[1], "--out", base_ckpt])
         tokenizer = f"tokenizer: {{path: {llama2c[1]}}}\n"
     else:
@@ -72,7 +79,7 @@ def case(instruct, peft, name, hf_model, tmp, tokens, llama2c=None):
                 + tokenizer +
                 f"data: {{datasets: [{{path: {tmp}/synth/train.jsonl, template: plain}}], seq_len: 64, cache_dir: null}}\n"
                 + MODEL_SECTIONS[name] % (base_ckpt,)
-                + "training: {batch_size: 4, max_steps: 6, threads: 1, warmup_steps: 0, lr: 0.05}\n"
+                + f"training: {{batch_size: 4, max_steps: 6, threads: 1, warmup_steps: 0, lr: {lr}}}\n"
                 f"output: {{dir: {tmp}/{name}-lora-run}}\n")
     run([instruct, "train", recipe])
     lora_ckpt = os.path.join(tmp, name + "-lora-run")
@@ -132,6 +139,13 @@ def main():
                                     llama2c=(os.path.join(stories, "stories260K.bin"), os.path.join(stories, "tok512.bin"))))
         else:
             print(f"stories260K absent ({stories}); skipped")
+        smollm2 = os.path.normpath(os.path.join(here, "..", "models", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+        if os.path.exists(smollm2):
+            worst = max(worst, case(instruct, peft, "smollm2", None, tmp, [1, 9690, 198, 2683, 359, 253, 5356, 2, 198,
+                                                                          1, 4093, 198, 1780, 314, 260, 3575, 282],
+                                    gguf=smollm2, lr=0.01))
+        else:
+            print(f"SmolLM2 absent ({smollm2}; scripts/fetch-smollm2.sh fetches it); skipped")
     print(f"worst max abs diff {worst:.3e} (tolerance {args.tolerance:g})")
     return 0 if worst <= args.tolerance else 1
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages InstructKit builds against, when they are missing:
-# OpenBLAS (matrix products), HDF5 (export), pkg-config (to find both), and Open MPI
+# OpenBLAS (matrix products), HDF5 (export), OpenSSL's libcrypto (SHA-256 of checkpoints and
+# data; on macOS CryptoKit), pkg-config (to find them), and Open MPI
 # (mpirun and libmpi, for data-parallel runs and their tests; the binary itself loads
 # libmpi only when started by mpirun, see docs/distributed.md).
 # Safe to run twice: it installs nothing when everything is present.
@@ -11,6 +12,7 @@ need=()
 pkg-config --version >/dev/null 2>&1 || need+=(pkg-config)
 if ! pkg-config --exists openblas 2>/dev/null; then need+=(libopenblas-dev); fi
 if ! pkg-config --exists hdf5 2>/dev/null; then need+=(libhdf5-dev); fi
+if [ "$(uname)" != "Darwin" ] && ! pkg-config --exists libcrypto 2>/dev/null; then need+=(libssl-dev); fi
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 if ! pkg-config --exists ompi-c 2>/dev/null; then need+=(libopenmpi-dev); fi
 
@@ -20,7 +22,7 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup: missing ${need[*]} and no apt-get here; install OpenBLAS, HDF5, Open MPI and pkg-config with your package manager." >&2
+    echo "setup: missing ${need[*]} and no apt-get here; install OpenBLAS, HDF5, OpenSSL (libcrypto), Open MPI and pkg-config with your package manager." >&2
     exit 1
   fi
   sudo=""

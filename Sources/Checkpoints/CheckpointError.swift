@@ -30,7 +30,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case invalidFileName(name: String, reason: String)
     /// No complete checkpoint was found where one was asked for.
     case noCheckpoint(path: String, reason: String)
-    /// A run's `latest` file is there but unusable: a directory, a link, a path outside the run.
+    /// A run's `latest` (or `best`) file is there but unusable: a directory, a link, a path
+    /// outside the run.
     case badLatest(path: String, reason: String)
     /// Another process holds the run directory's lock (`RunLock`); `holder` says which.
     case runLocked(path: String, holder: String)
@@ -78,7 +79,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case let .baseMismatch(file, expected, found, checkpoint):
             return "\(file): this base weights file has SHA-256 \(found.prefix(16))..., but the LoRA adapters in \(checkpoint) were trained on one with \(expected.prefix(16))... (base_model.json). The adapters only fit the exact base they were trained on: restore that file (re-import the same model), or train new adapters on this base."
         case let .badLatest(path, reason):
-            return "\(path) \(reason). `latest` is a one-line file naming a step-NNNNNNN directory of its run; pass a step directory instead, or delete `latest` to use the newest complete checkpoint."
+            let name = (path as NSString).lastPathComponent == CheckpointDirectory.bestFileName ? CheckpointDirectory.bestFileName : CheckpointDirectory.latestFileName
+            return "\(path) \(reason). `\(name)` is a one-line file naming a step-NNNNNNN directory of its run; pass a step directory instead, or delete `\(name)`"
+                + (name == CheckpointDirectory.latestFileName ? " to use the newest complete checkpoint." : " (the run writes it again at its next better evaluation).")
         case let .runLocked(path, holder):
             return "\(path): another process is writing this run folder (\(holder)). Wait for it to finish or stop it (Ctrl-C saves a checkpoint), or give this run another output.dir."
         case let .runDirectoryNotEmpty(path, what, remedy):

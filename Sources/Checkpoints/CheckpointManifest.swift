@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import Hashing
 
 /// `manifest.json` of a checkpoint directory: the size and SHA-256 of every other file in it,
 /// written last (after every listed file is on disk) and verified by `CheckpointReader.open`.
@@ -91,10 +91,10 @@ func fileDigest(path: String) throws -> (bytes: Int, sha256: String) {
     let slice = 64 << 20
     while offset < file.bytes.count {
         let end = min(offset + slice, file.bytes.count)
-        hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<end]))
+        hasher.update(UnsafeRawBufferPointer(rebasing: file.bytes[offset..<end]))
         offset = end
     }
-    let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    let hex = SHA256.hex(hasher.finalize())
     return (file.bytes.count, hex)
 }
 

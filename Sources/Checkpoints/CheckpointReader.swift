@@ -105,6 +105,9 @@ public enum CheckpointReader {
 public enum CheckpointDirectory {
     /// The pointer file in a run directory: one line naming the newest complete checkpoint.
     public static let latestFileName = "latest"
+    /// The pointer file a run with `training.keep_best` writes: one line naming the checkpoint
+    /// with the lowest validation loss so far.
+    public static let bestFileName = "best"
 
     /// One complete checkpoint directory of a run.
     public struct Entry: Equatable {
@@ -152,11 +155,17 @@ public enum CheckpointDirectory {
     /// it would resume or evaluate another run's weights. Throws `noCheckpoint` when there is no
     /// `latest`, `badLatest` when it is there but unusable.
     public static func latestPointer(runDirectory: URL) throws -> String {
-        let url = runDirectory.appendingPathComponent(latestFileName)
+        try pointer(latestFileName, runDirectory: runDirectory)
+    }
+
+    /// The directory name stored in the pointer file `file` (`latest` or `best`) of
+    /// `runDirectory`, checked as `latestPointer` describes.
+    public static func pointer(_ file: String, runDirectory: URL) throws -> String {
+        let url = runDirectory.appendingPathComponent(file)
         var st = stat()
         guard lstat(url.path, &st) == 0 else {
             if errno == ENOENT {
-                throw CheckpointError.noCheckpoint(path: runDirectory.path, reason: "there is no '\(latestFileName)' file")
+                throw CheckpointError.noCheckpoint(path: runDirectory.path, reason: "there is no '\(file)' file")
             }
             throw CheckpointError.badLatest(path: url.path, reason: "cannot be read (\(errnoString()))")
         }
@@ -208,21 +217,37 @@ public enum CheckpointDirectory {
         return newest.url
     }
 
+    /// The checkpoint `best` points to (`training.keep_best`: the lowest validation loss so
+    /// far). Unlike `latest` there is no fallback: throws `noCheckpoint` when the run has no
+    /// `best` file or the checkpoint it names is gone, `badLatest` when the file is unusable.
+    public static func best(runDirectory: URL) throws -> URL {
+        let run = runDirectory.standardizedFileURL
+        let name = try pointer(bestFileName, runDirectory: run)
+        guard let entry = try list(runDirectory: run).first(where: { $0.url.lastPathComponent == name }) else {
+            throw CheckpointError.noCheckpoint(path: run.appendingPathComponent(bestFileName).path,
+                                               reason: "it names \(name), which is not a complete checkpoint of the run")
+        }
+        return entry.url
+    }
+
     /// The checkpoint directory a command-line argument names, in one place for every command:
     /// `latest` (the latest checkpoint of `runDirectory`, for `--resume latest`), a
     /// `step-NNNNNNN` directory, a run directory (its latest checkpoint) or a run's `latest`
-    /// file. Throws `notFound` when nothing is at `argument`, `noCheckpoint` when a run
+    /// file, or `best` / a run's `best` file (the checkpoint `training.keep_best` kept).
+    /// Throws `notFound` when nothing is at `argument`, `noCheckpoint` when a run
     /// directory holds no complete checkpoint.
     public static func resolve(_ argument: String, runDirectory: URL? = nil) throws -> URL {
         if argument == latestFileName, let runDirectory { return try latest(runDirectory: runDirectory) }
+        if argument == bestFileName, let runDirectory { return try best(runDirectory: runDirectory) }
         let url = URL(fileURLWithPath: URL(fileURLWithPath: argument).standardizedFileURL.path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw CheckpointError.notFound(path: argument)
         }
         if !isDirectory.boolValue {
+            if url.lastPathComponent == bestFileName { return try best(runDirectory: url.deletingLastPathComponent()) }
             guard url.lastPathComponent == latestFileName else {
-                throw CheckpointError.noCheckpoint(path: argument, reason: "it is a file; pass a checkpoint directory, a run directory or its `latest` file")
+                throw CheckpointError.noCheckpoint(path: argument, reason: "it is a file; pass a checkpoint directory, a run directory or its `latest` or `best` file")
             }
             return try latest(runDirectory: url.deletingLastPathComponent())
         }

@@ -24,10 +24,11 @@ extension CheckpointWriter {
     }
 
     /// The hidden names a save creates in a run directory: `.tmp-step-...` (the checkpoint
-    /// being written), `.trash-step-...` (the checkpoint it replaces), `.latest.tmp-...`, and
+    /// being written), `.trash-step-...` (the checkpoint it replaces), `.latest.tmp-...`, `.best.tmp-...`, and
     /// `.deleting-...` (one of those being removed by `removeUnfinishedSaves`).
     static func isSaveLeftover(_ name: String) -> Bool {
         name.hasPrefix(".tmp-step-") || name.hasPrefix(".trash-step-") || name.hasPrefix(".\(CheckpointDirectory.latestFileName).tmp-")
+            || name.hasPrefix(".\(CheckpointDirectory.bestFileName).tmp-")
             || name.hasPrefix(".deleting-.")
     }
 

@@ -129,8 +129,9 @@ public enum CheckpointWriter {
 
     /// Deletes older checkpoints of `runDirectory` so that the newest `keepLast` remain (by
     /// step), and removes leftover temporary directories of interrupted saves. It never deletes
-    /// the checkpoint `latest` points to, nor the newest checkpoint that verifies (checksums
-    /// match): if the newest ones are corrupt, an older valid one is kept as well.
+    /// the checkpoint `latest` points to, the one `best` points to (`markBest`), nor the newest
+    /// checkpoint that verifies (checksums match): if the newest ones are corrupt, an older
+    /// valid one is kept as well.
     /// `knownValidStep` skips verifying a checkpoint just written.
     public static func prune(runDirectory: URL, keepLast: Int, knownValidStep: Int? = nil) throws {
         precondition(keepLast >= 1, "CheckpointWriter.prune: keepLast must be at least 1, got \(keepLast)")
@@ -138,6 +139,10 @@ public enum CheckpointWriter {
         let all = try CheckpointDirectory.list(runDirectory: run)
         var keep = Set(all.suffix(keepLast).map { $0.step })
         if let pointed = try? CheckpointDirectory.latestPointer(runDirectory: run),
+           let entry = all.first(where: { $0.url.lastPathComponent == pointed }) {
+            keep.insert(entry.step)
+        }
+        if let pointed = try? CheckpointDirectory.pointer(CheckpointDirectory.bestFileName, runDirectory: run),
            let entry = all.first(where: { $0.url.lastPathComponent == pointed }) {
             keep.insert(entry.step)
         }
@@ -157,6 +162,13 @@ public enum CheckpointWriter {
         }
         _ = try? recoverInterruptedSaves(runDirectory: run)
         try fsyncDirectory(run.path)
+    }
+
+    /// Points `runDirectory/best` at checkpoint `step` (atomically, like `latest`): the
+    /// checkpoint `training.keep_best` keeps, which `prune` never deletes.
+    public static func markBest(step: Int, in runDirectory: URL) throws {
+        try replaceFileAtomically(path: runDirectory.standardizedFileURL.appendingPathComponent(CheckpointDirectory.bestFileName).path,
+                                  data: Data((directoryName(step: step) + "\n").utf8))
     }
 
     /// Why `name` cannot be a checkpoint file name, or nil when it can.

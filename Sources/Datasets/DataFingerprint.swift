@@ -1,25 +1,27 @@
-import Crypto
+import Hashing
 import Tokenizers
 
 /// SHA-256 keys for the data cache.
 public enum DataFingerprint {
     /// Bumped whenever rendering, masking or packing changes, so old caches are rebuilt.
-    public static let pipelineVersion = "instructkit-datasets-1"
+    public static let pipelineVersion = "instructkit-datasets-2"
 
-    /// The fingerprint of one dataset: its file's bytes, the tokenizer's `fingerprintBytes()`
-    /// and special ids, the resolved template and every option that changes its rows.
+    /// The fingerprint of one dataset: its file's SHA-256 and size, the tokenizer's
+    /// `fingerprintBytes()` and special ids, the resolved template and every option that
+    /// changes its rows.
     public static func make(
-        dataBytes: [UInt8], spec: DatasetSpec, config: DataConfig, tokenizer: any TextTokenizer
+        dataDigest: [UInt8], dataSize: Int, spec: DatasetSpec, config: DataConfig, tokenizer: any TextTokenizer
     ) -> [UInt8] {
         var h = SHA256()
         func field(_ bytes: [UInt8]) {
             var n = UInt64(bytes.count).littleEndian
-            withUnsafeBytes(of: &n) { h.update(bufferPointer: $0) }
-            h.update(data: bytes)
+            withUnsafeBytes(of: &n) { h.update($0) }
+            h.update(bytes)
         }
         func field(_ s: String) { field(Array(s.utf8)) }
         field(pipelineVersion)
-        field(dataBytes)
+        field(dataDigest)
+        field("bytes=\(dataSize)")
         field(tokenizer.fingerprintBytes())
         field("bos=\(tokenizer.bosTokenID.map(String.init) ?? "none") eos=\(tokenizer.eosTokenID.map(String.init) ?? "none")")
         field(spec.format.rawValue)
@@ -29,21 +31,12 @@ public enum DataFingerprint {
         field("\(spec.validationFraction)")
         field("seq_len=\(config.seqLen) packing=\(config.packing.rawValue) length=\(config.lengthPolicy.rawValue)")
         field("train_on_input=\(config.trainOnInput) scope=\(config.chatScope.rawValue) bad=\(config.onBadRecord.rawValue) seed=\(config.seed)")
-        return Array(h.finalize())
+        return h.finalize()
     }
 
     /// SHA-256 of `bytes`.
-    public static func sha256(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] { SHA256.hash(bytes) }
 
     /// Lower-case hex.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var s = ""
-        s.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            s.append(digits[Int(b >> 4)])
-            s.append(digits[Int(b & 15)])
-        }
-        return s
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { SHA256.hex(bytes) }
 }

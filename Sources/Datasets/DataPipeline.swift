@@ -70,33 +70,45 @@ public enum DataPipeline {
             padID: tokenizer.eosTokenID ?? 0, seed: config.seed)
     }
 
+    /// One dataset: its cache file when the fingerprint matches, else built from the file.
+    /// The file is hashed, then read, a chunk at a time; the tokens go straight into a cache
+    /// file (under `config.cacheDirectory`, or a temporary one that is deleted once mapped
+    /// when the cache is off), which training then reads through a memory mapping. So a data
+    /// file larger than memory prepares and trains; memory holds some bytes per example.
     static func prepareOne(_ spec: DatasetSpec, config: DataConfig, tokenizer: any TextTokenizer) throws -> PreparedDataset {
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: spec.path)))
-        } catch {
-            throw DatasetError.unreadableFile(path: spec.path, reason: fileReadProblem(spec.path, error))
-        }
-        let fingerprint = DataFingerprint.make(dataBytes: bytes, spec: spec, config: config, tokenizer: tokenizer)
-        let cacheFile = config.cacheDirectory.map { dir in
-            (dir as NSString).appendingPathComponent(DataFingerprint.hex(fingerprint) + ".ikds")
-        }
+        let digest = try FileChunks.digest(path: spec.path)
+        let fingerprint = DataFingerprint.make(dataDigest: digest.sha256, dataSize: digest.bytes, spec: spec, config: config,
+                                               tokenizer: tokenizer)
+        let name = DataFingerprint.hex(fingerprint) + ".ikds"
+        let cacheFile = config.cacheDirectory.map { ($0 as NSString).appendingPathComponent(name) }
         if let cacheFile, FileManager.default.fileExists(atPath: cacheFile),
-           let cached = try? DataCache.read(path: cacheFile, fingerprint: fingerprint) {
+           let cached = try? DataCache.read(path: cacheFile, fingerprint: fingerprint, seqLen: config.seqLen) {
             return PreparedDataset(
                 spec: spec, train: cached.train, trainPlan: cached.trainPlan, validation: cached.validation,
                 validationPlan: cached.validationPlan, report: cached.report, fingerprint: fingerprint, cacheHit: true)
         }
-        var d = try build(spec, bytes: bytes, config: config, tokenizer: tokenizer)
-        d.fingerprint = fingerprint
-        if let cacheFile {
-            try DataCache.write(
-                DataCache.Contents(
-                    report: d.report, train: d.train, trainPlan: d.trainPlan,
-                    validation: d.validation, validationPlan: d.validationPlan),
-                path: cacheFile, fingerprint: fingerprint)
+        let directory = config.cacheDirectory ?? NSTemporaryDirectory()
+        let temporary = (directory as NSString).appendingPathComponent(
+            name + ".tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
+        let writer = try DataCacheWriter(path: temporary, fingerprint: fingerprint, seqLen: config.seqLen)
+        do {
+            let report = try build(spec, dataDigest: digest.sha256, config: config, tokenizer: tokenizer, into: writer)
+            // Mapped before it is renamed (or deleted): the mapping keeps the file's contents.
+            let built = try DataCache.read(path: temporary, fingerprint: fingerprint, seqLen: config.seqLen)
+            if let cacheFile {
+                if rename(temporary, cacheFile) != 0 {
+                    throw DatasetError.cacheWriteFailed(path: cacheFile, reason: String(cString: strerror(errno)))
+                }
+            } else {
+                unlink(temporary)
+            }
+            return PreparedDataset(
+                spec: spec, train: built.train, trainPlan: built.trainPlan, validation: built.validation,
+                validationPlan: built.validationPlan, report: report, fingerprint: fingerprint, cacheHit: false)
+        } catch {
+            writer.discard()
+            throw error
         }
-        return d
     }
 
     /// What the length policy does with one example.
@@ -120,42 +132,54 @@ public enum DataPipeline {
         return cut ? .truncated(e) : .kept(e)
     }
 
-    /// Reads, encodes, applies the length policy, splits and packs one dataset.
-    static func build(_ spec: DatasetSpec, bytes: [UInt8], config: DataConfig, tokenizer: any TextTokenizer) throws -> PreparedDataset {
-        let file = try RecordReader.parse(
-            bytes: bytes, path: spec.path, format: spec.format, columns: spec.columns, onBadRecord: config.onBadRecord)
-        let encoder = try ExampleEncoder(
-            tokenizer: tokenizer, template: spec.template ?? config.defaultTemplate ?? file.format.defaultTemplate,
-            systemPrompt: spec.systemPrompt, trainOnInput: config.trainOnInput, scope: config.chatScope)
+    /// Reads, encodes and applies the length policy to one dataset record by record, writing
+    /// each kept example to `writer`; then splits (a seeded permutation of the kept examples,
+    /// keyed by the file's SHA-256), packs, and writes the tables. Returns the report.
+    static func build(_ spec: DatasetSpec, dataDigest: [UInt8], config: DataConfig, tokenizer: any TextTokenizer,
+                      into writer: DataCacheWriter) throws -> PreflightReport {
         var report = PreflightReport()
-        report.records = file.recordsRead
-        report.skippedByReason = file.skipped
-        report.skipped = file.skipped.values.reduce(0, +)
-
-        var kept: [TokenizedExample] = []
-        for record in file.records {
+        var encoder: ExampleEncoder? = nil
+        var lengths: [Int32] = []
+        let counts = try RecordReader.stream(path: spec.path, format: spec.format, columns: spec.columns,
+                                             onBadRecord: config.onBadRecord) { record, format in
+            if encoder == nil {
+                encoder = try ExampleEncoder(
+                    tokenizer: tokenizer, template: spec.template ?? config.defaultTemplate ?? format.defaultTemplate,
+                    systemPrompt: spec.systemPrompt, trainOnInput: config.trainOnInput, scope: config.chatScope)
+            }
+            // Set just above for the first record.
+            let enc = encoder!
             let example: TokenizedExample
             do {
-                example = try encoder.encode(record.content)
+                example = try enc.encode(record.content)
             } catch {
-                let failure = DatasetError.templateFailed(path: record.path, line: record.line, template: encoder.template.name,
-                                                          reason: "\(error)")
+                let failure = DatasetError.templateFailed(path: record.path, line: record.line, template: enc.template.name,
+                                                          reason: "\(error)", record: record.record)
                 guard config.onBadRecord == .skip else { throw failure }
                 report.skippedByReason[failure.reasonKey, default: 0] += 1
                 report.skipped += 1
-                continue
+                return
             }
+            let kept: TokenizedExample
             switch fit(example, seqLen: config.seqLen, policy: config.lengthPolicy, bos: tokenizer.bosTokenID) {
-            case let .kept(e): kept.append(e)
+            case let .kept(e): kept = e
             case let .truncated(e):
-                kept.append(e)
+                kept = e
                 report.truncated += 1
             case let .dropped(reason):
                 report.droppedByReason[reason, default: 0] += 1
+                return
             }
+            try writer.append(kept)
+            lengths.append(Int32(kept.tokens.count))
+            report.tokens += kept.tokens.count
+            report.trainedTokens += kept.trainedTargetCount
         }
+        report.records = counts.recordsRead
+        for (reason, n) in counts.skipped { report.skippedByReason[reason, default: 0] += n }
+        report.skipped += counts.skipped.values.reduce(0, +)
         report.dropped = report.droppedByReason.values.reduce(0, +)
-        if kept.isEmpty {
+        if lengths.isEmpty {
             throw DatasetError.noExamples(
                 path: spec.path,
                 reason: "\(report.records) records read, \(report.skipped) skipped, \(report.dropped) dropped"
@@ -163,32 +187,28 @@ public enum DataPipeline {
         }
 
         // Validation split: a seeded permutation; its first k examples are held out.
-        var order = Array(kept.indices)
-        let dataHash = DataFingerprint.sha256(bytes)
-        let hashWord = dataHash[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        var order = Array(lengths.indices)
+        let hashWord = dataDigest[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         var rng = SplitMix64(mixing: [config.seed, 0x5EED_5B17, hashWord])
         rng.shuffle(&order)
-        let k = Int((Double(kept.count) * spec.validationFraction).rounded())
-        let held = Set(order.prefix(k))
-        var train = ExampleStore()
-        var validation = ExampleStore()
-        for (i, e) in kept.enumerated() {
-            if held.contains(i) { validation.append(e) } else { train.append(e) }
-            report.tokens += e.tokens.count
-            report.trainedTokens += e.trainedTargetCount
+        let k = Int((Double(lengths.count) * spec.validationFraction).rounded())
+        var held = [Bool](repeating: false, count: lengths.count)
+        for i in order.prefix(k) { held[i] = true }
+        order = []
+        var train: [UInt32] = [], validation: [UInt32] = []
+        for i in lengths.indices {
+            if held[i] { validation.append(UInt32(i)) } else { train.append(UInt32(i)) }
         }
-        report.examples = kept.count
+        report.examples = lengths.count
         report.validationExamples = validation.count
-        let trainPlan = PackingPlan.make(
-            lengths: (0..<train.count).map(train.length), seqLen: config.seqLen, mode: config.packing)
-        let validationPlan = PackingPlan.make(
-            lengths: (0..<validation.count).map(validation.length), seqLen: config.seqLen, mode: config.packing)
+        let trainPlan = PackingPlan.make(lengths: train.map { Int(lengths[Int($0)]) }, seqLen: config.seqLen, mode: config.packing)
+        let validationPlan = PackingPlan.make(lengths: validation.map { Int(lengths[Int($0)]) }, seqLen: config.seqLen,
+                                              mode: config.packing)
         report.rows = trainPlan.rows.count + validationPlan.rows.count
         report.packingEfficiency = Double(report.tokens) / Double(max(1, report.rows * config.seqLen))
-        report.lengthHistogram = PreflightReport.histogram(kept.map { $0.tokens.count }, seqLen: config.seqLen)
-        return PreparedDataset(
-            spec: spec, train: train, trainPlan: trainPlan, validation: validation, validationPlan: validationPlan,
-            report: report, fingerprint: [], cacheHit: false)
+        report.lengthHistogram = PreflightReport.histogram(lengths.map { Int($0) }, seqLen: config.seqLen)
+        try writer.finish(report: report, splits: [(train, trainPlan), (validation, validationPlan)])
+        return report
     }
 }
 

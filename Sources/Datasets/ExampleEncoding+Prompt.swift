@@ -29,15 +29,15 @@ public enum TrainingCorpus {
     public static func text(_ config: DataConfig) throws -> String {
         var out = ""
         for spec in config.datasets {
-            let file = try RecordReader.read(path: spec.path, format: spec.format, columns: spec.columns,
-                                             onBadRecord: config.onBadRecord)
-            let template = spec.template ?? config.defaultTemplate ?? file.format.defaultTemplate
-            for record in file.records {
+            _ = try RecordReader.stream(path: spec.path, format: spec.format, columns: spec.columns,
+                                        onBadRecord: config.onBadRecord) { record, format in
+                let template = spec.template ?? config.defaultTemplate ?? format.defaultTemplate
                 let pieces: [Piece]
                 do {
                     pieces = try template.render(record.content, systemPrompt: spec.systemPrompt, scope: config.chatScope)
                 } catch {
-                    throw DatasetError.templateFailed(path: record.path, line: record.line, template: template.name, reason: "\(error)")
+                    throw DatasetError.templateFailed(path: record.path, line: record.line, template: template.name, reason: "\(error)",
+                                                      record: record.record)
                 }
                 for piece in pieces {
                     if case let .text(t, _) = piece.kind { out += t }

@@ -71,7 +71,8 @@ public struct ExampleEncoder {
     /// allowed, record text without), so every token's role is known and the mask is exact.
     ///
     /// BOS rule: the tokenizer's BOS id (if it has one) starts every example, once: it is not
-    /// added when the rendered text already starts with it. EOS ids come only from the template.
+    /// added when the rendered text already starts with it. EOS ids come only from the template
+    /// (and after a `.text` record, as torchtune's text-completion datasets add it by default).
     /// Note: BPE merges never cross a piece boundary, so the ids can differ slightly from
     /// encoding the whole text at once; training and generation both use this encoder's pieces.
     /// Throws `JinjaChat.Failure` when a model's chat template cannot render `content`.
@@ -84,8 +85,11 @@ public struct ExampleEncoder {
             case let .text(text, allowSpecial):
                 ids = tokenizer.encode(text, allowSpecial: allowSpecial)
             case .eos:
-                // init checked that the EOS id exists whenever a template emits `.eos`.
-                ids = tokenizer.eosTokenID.map { [$0] } ?? []
+                // init checked that the EOS id exists whenever a template emits `.eos` (a text
+                // record's EOS is left out without one, and when the text already ends with it).
+                guard let eos = tokenizer.eosTokenID else { continue }
+                if case .text = content, tokens.last == eos { continue }
+                ids = [eos]
             }
             tokens += ids
             trained += Array(repeating: piece.trained || trainOnInput, count: ids.count)

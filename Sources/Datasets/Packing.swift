@@ -113,18 +113,19 @@ public struct PackingPlan: Equatable, Sendable {
             positions: Array(repeating: 0, count: T))
         var t = 0
         for (s, e) in rows[r].enumerated() {
-            let start = store.offsets[Int(e)]
-            let n = store.length(Int(e))
-            for j in 0..<n {
-                row.tokens[t + j] = store.tokens[start + j]
-                row.segmentIDs[t + j] = Int32(s + 1)
-                row.positions[t + j] = Int32(j)
-                if j + 1 < n && store.trained[start + j + 1] != 0 {
-                    row.targets[t + j] = store.tokens[start + j + 1]
-                    row.lossMask[t + j] = 1
+            store.withExample(Int(e)) { tokens, trained in
+                let n = tokens.count
+                for j in 0..<n {
+                    row.tokens[t + j] = tokens[j]
+                    row.segmentIDs[t + j] = Int32(s + 1)
+                    row.positions[t + j] = Int32(j)
+                    if j + 1 < n && trained[j + 1] != 0 {
+                        row.targets[t + j] = tokens[j + 1]
+                        row.lossMask[t + j] = 1
+                    }
                 }
+                t += n
             }
-            t += n
         }
         return row
     }

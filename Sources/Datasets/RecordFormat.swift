@@ -7,6 +7,7 @@ import Foundation
 /// | alpaca | `instruction`, `input` (optional), `output` |
 /// | dolly | `instruction`, `context` (optional), `response` |
 /// | prompt_completion | `prompt`, `completion` |
+/// | text | `text` (trained on whole: no template, every token a target, then EOS) |
 /// | messages | `messages`: [{`role`: system/user/assistant, `content`}] |
 /// | sharegpt | `conversations`: [{`from`: system/human/gpt, `value`}] |
 public enum RecordFormat: String, Codable, Sendable, CaseIterable {
@@ -14,6 +15,7 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
     case alpaca
     case dolly
     case promptCompletion = "prompt_completion"
+    case text
     case messages
     case sharegpt
 
@@ -24,6 +26,7 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
         case .alpaca: return ["instruction", "input", "output"]
         case .dolly: return ["instruction", "context", "response"]
         case .promptCompletion: return ["prompt", "completion"]
+        case .text: return ["text"]
         case .messages: return ["messages", "role", "content"]
         case .sharegpt: return ["conversations", "from", "value"]
         }
@@ -36,25 +39,27 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
         case .alpaca: return ["instruction", "output"]
         case .dolly: return ["instruction", "response"]
         case .promptCompletion: return ["prompt", "completion"]
+        case .text: return ["text"]
         case .messages: return ["messages"]
         case .sharegpt: return ["conversations"]
         }
     }
 
     /// The template used when the recipe names none: alpaca text for instruction data,
-    /// plain for raw prompt/completion pairs, chatml for conversations.
+    /// plain for raw prompt/completion pairs, chatml for conversations (texts use none).
     public var defaultTemplate: TemplateKind {
         switch self {
         case .auto, .alpaca, .dolly: return .alpaca
-        case .promptCompletion: return .plain
+        case .promptCompletion, .text: return .plain
         case .messages, .sharegpt: return .chatml
         }
     }
 
     /// Detects the format from a record's top-level field names (after column mapping):
-    /// messages, then conversations, then prompt/completion, then alpaca, then dolly.
+    /// messages, then conversations, then prompt/completion, then alpaca, then dolly, then
+    /// text (last: Alpaca dumps that also carry the rendered prompt as `text` stay Alpaca).
     public static func detect(fields: Set<String>, columns: ColumnMapping) -> RecordFormat? {
-        for format in [RecordFormat.messages, .sharegpt, .promptCompletion, .alpaca, .dolly] {
+        for format in [RecordFormat.messages, .sharegpt, .promptCompletion, .alpaca, .dolly, .text] {
             if format.requiredFields.allSatisfy({ fields.contains(columns.column(for: $0)) }) {
                 return format
             }
@@ -76,13 +81,15 @@ public struct ColumnMapping: Equatable, Sendable, Codable {
     public func column(for field: String) -> String { renames[field] ?? field }
 }
 
-/// Turns one decoded JSON object into a `Record`, checking every field it uses.
+/// Turns one record's fields (a decoded JSON object, or a CSV row by column) into its
+/// content, checking every field it uses; errors name the record's location.
 struct RecordDecoder {
     let path: String
     let format: RecordFormat
     let columns: ColumnMapping
 
-    func decode(_ object: [String: Any], line: Int) throws -> RecordContent {
+    func decode(_ object: [String: Any], at location: RecordLocation) throws -> RecordContent {
+        let line = location
         switch format {
         case .auto:
             preconditionFailure("RecordDecoder needs a detected format")
@@ -101,6 +108,8 @@ struct RecordDecoder {
                 instruction: try text(object, "prompt", line: line),
                 input: "",
                 response: try text(object, "completion", line: line))
+        case .text:
+            return .text(try text(object, "text", line: line))
         case .messages:
             return .chat(try conversation(
                 object, listField: "messages", roleField: "role", contentField: "content",
@@ -115,74 +124,76 @@ struct RecordDecoder {
     }
 
     /// A required, non-empty string field.
-    private func text(_ object: [String: Any], _ field: String, line: Int) throws -> String {
+    private func text(_ object: [String: Any], _ field: String, line: RecordLocation) throws -> String {
         let name = columns.column(for: field)
         guard let value = object[name], !(value is NSNull) else {
-            throw DatasetError.missingField(path: path, line: line, field: name)
+            throw DatasetError.missingField(path: path, line: line.line, field: name, record: line.record)
         }
         guard let string = value as? String else {
-            throw DatasetError.wrongFieldType(path: path, line: line, field: name, expected: "a string")
+            throw DatasetError.wrongFieldType(path: path, line: line.line, field: name, expected: "a string", record: line.record)
         }
         if string.allSatisfy(\.isWhitespace) {
-            throw DatasetError.emptyField(path: path, line: line, field: name)
+            throw DatasetError.emptyField(path: path, line: line.line, field: name, record: line.record)
         }
         return string
     }
 
     /// An optional string field: absent or null reads as "".
-    private func optionalText(_ object: [String: Any], _ field: String, line: Int) throws -> String {
+    private func optionalText(_ object: [String: Any], _ field: String, line: RecordLocation) throws -> String {
         let name = columns.column(for: field)
         guard let value = object[name], !(value is NSNull) else { return "" }
         guard let string = value as? String else {
-            throw DatasetError.wrongFieldType(path: path, line: line, field: name, expected: "a string")
+            throw DatasetError.wrongFieldType(path: path, line: line.line, field: name, expected: "a string", record: line.record)
         }
         return string
     }
 
     private func conversation(
         _ object: [String: Any], listField: String, roleField: String, contentField: String,
-        roles: [String: Role], line: Int
+        roles: [String: Role], line: RecordLocation
     ) throws -> [Message] {
         let list = columns.column(for: listField)
         let roleName = columns.column(for: roleField)
         let contentName = columns.column(for: contentField)
         guard let value = object[list], !(value is NSNull) else {
-            throw DatasetError.missingField(path: path, line: line, field: list)
+            throw DatasetError.missingField(path: path, line: line.line, field: list, record: line.record)
         }
         guard let turns = value as? [Any] else {
-            throw DatasetError.wrongFieldType(path: path, line: line, field: list, expected: "an array of turns")
+            throw DatasetError.wrongFieldType(path: path, line: line.line, field: list, expected: "an array of turns", record: line.record)
         }
         var messages: [Message] = []
         for (i, turn) in turns.enumerated() {
             let here = "\(list)[\(i)]"
             guard let dict = turn as? [String: Any] else {
-                throw DatasetError.wrongFieldType(path: path, line: line, field: here, expected: "an object")
+                throw DatasetError.wrongFieldType(path: path, line: line.line, field: here, expected: "an object", record: line.record)
             }
             guard let r = dict[roleName], !(r is NSNull) else {
-                throw DatasetError.missingField(path: path, line: line, field: "\(here).\(roleName)")
+                throw DatasetError.missingField(path: path, line: line.line, field: "\(here).\(roleName)", record: line.record)
             }
             guard let roleText = r as? String else {
-                throw DatasetError.wrongFieldType(path: path, line: line, field: "\(here).\(roleName)", expected: "a string")
+                throw DatasetError.wrongFieldType(path: path, line: line.line, field: "\(here).\(roleName)", expected: "a string", record: line.record)
             }
             guard let role = roles[roleText.lowercased()] else {
                 throw DatasetError.invalidConversation(
-                    path: path, line: line, field: "\(here).\(roleName)",
-                    reason: "unknown role \"\(roleText)\" (expected one of \(roles.keys.sorted().joined(separator: ", ")))")
+                    path: path, line: line.line, field: "\(here).\(roleName)",
+                    reason: "unknown role \"\(roleText)\" (expected one of \(roles.keys.sorted().joined(separator: ", ")))",
+                    record: line.record)
             }
             guard let c = dict[contentName], !(c is NSNull) else {
-                throw DatasetError.missingField(path: path, line: line, field: "\(here).\(contentName)")
+                throw DatasetError.missingField(path: path, line: line.line, field: "\(here).\(contentName)", record: line.record)
             }
             guard let content = c as? String else {
-                throw DatasetError.wrongFieldType(path: path, line: line, field: "\(here).\(contentName)", expected: "a string")
+                throw DatasetError.wrongFieldType(path: path, line: line.line, field: "\(here).\(contentName)", expected: "a string", record: line.record)
             }
             if role == .assistant && content.allSatisfy(\.isWhitespace) {
-                throw DatasetError.emptyField(path: path, line: line, field: "\(here).\(contentName)")
+                throw DatasetError.emptyField(path: path, line: line.line, field: "\(here).\(contentName)", record: line.record)
             }
             messages.append(Message(role: role, content: content))
         }
         guard messages.contains(where: { $0.role == .assistant }) else {
             throw DatasetError.invalidConversation(
-                path: path, line: line, field: list, reason: "no assistant turn, so there is nothing to train on")
+                path: path, line: line.line, field: list, reason: "no assistant turn, so there is nothing to train on",
+                record: line.record)
         }
         return messages
     }

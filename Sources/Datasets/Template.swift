@@ -150,6 +150,12 @@ extension TemplateKind {
     public func render(
         _ content: RecordContent, systemPrompt: String? = nil, scope: ChatTrainingScope = .allAssistant
     ) throws -> [Piece] {
+        if case let .text(text) = content {
+            // A text record is trained on as it stands, whatever the template: special-token
+            // texts in it are parsed (it is often a conversation already rendered), and EOS
+            // follows unless the text ends with it (`ExampleEncoder`).
+            return [Piece(kind: .text(text, allowSpecial: true), trained: true), Piece(kind: .eos, trained: true)]
+        }
         switch self {
         case let .jinja(t):
             return try t.render(Self.messages(content, systemPrompt: systemPrompt), scope: scope)
@@ -193,7 +199,8 @@ extension TemplateKind {
     }
 
     /// The conversation a record stands for: instruction records are one user turn
-    /// (instruction, a blank line, then the input if any) and one assistant turn.
+    /// (instruction, a blank line, then the input if any) and one assistant turn; a text is
+    /// one assistant turn (templates never render it: `render` trains on it as it is).
     static func messages(_ content: RecordContent, systemPrompt: String?) -> [Message] {
         var messages: [Message]
         switch content {
@@ -202,6 +209,8 @@ extension TemplateKind {
             messages = [Message(role: .user, content: user), Message(role: .assistant, content: response)]
         case let .chat(m):
             messages = m
+        case let .text(t):
+            messages = [Message(role: .assistant, content: t)]
         }
         if let systemPrompt, !messages.contains(where: { $0.role == .system }) {
             messages.insert(Message(role: .system, content: systemPrompt), at: 0)

@@ -88,7 +88,7 @@ extension LoadedModel {
         let prompts = try records.map { try enc.promptTokens($0.content) }
         let context = model.config.contextLength
         for (record, prompt) in zip(records, prompts) where prompt.count >= context {
-            throw EvaluationError.promptTooLong(path: "\(record.path):\(record.line)", tokens: prompt.count, context: context)
+            throw EvaluationError.promptTooLong(path: record.location.describe(in: record.path), tokens: prompt.count, context: context)
         }
         let answers = try self.answers(prompts: prompts, maxNewTokens: maxNewTokens, batchSize: batchSize)
         return zip(records, answers).map { Response(record: $0, response: $1.text, stopReason: $1.stopReason) }

@@ -51,16 +51,31 @@ extension GGUFExport {
         try w.add("tokenizer.ggml.tokens", .array(.string, tokens))
         try w.add("tokenizer.ggml.token_type", .array(.int32, tokenTypes))
         try w.add("tokenizer.ggml.merges", .array(.string, merges))
+        let tokenizer = try BPETokenizer(tokenizerJSONText: String(decoding: data, as: UTF8.self), source: path)
         if let bos = card.bosTokenID { try w.add("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos))) }
-        if let eos = card.stopTokenIDs.first {
+        let stops = Self.eosFirst(card, tokenizer: tokenizer)
+        if let eos = stops.first {
             try w.add("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))
             try w.add("tokenizer.ggml.padding_token_id", .uint32(UInt32(eos)))
         }
-        if card.stopTokenIDs.count > 1 { try w.add("tokenizer.ggml.eot_token_id", .uint32(UInt32(card.stopTokenIDs[1]))) }
-        let tokenizer = try BPETokenizer(tokenizerJSONText: String(decoding: data, as: UTF8.self), source: path)
+        if stops.count > 1 { try w.add("tokenizer.ggml.eot_token_id", .uint32(UInt32(stops[1]))) }
         try w.add("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS))
         try w.add("tokenizer.ggml.add_eos_token", .bool(false))
         if let template = chatTemplate(card.template) { try w.add("tokenizer.chat_template", .string(template)) }
+    }
+
+    /// The card's stop ids with the chat template's end of turn first. transformers reads only
+    /// `eos_token_id` from a GGUF as its stop id, and a chat model ends each answer with its
+    /// end-of-turn token (`<|im_end|>` for ChatML), not the tokenizer's end of text; llama.cpp
+    /// stops at `eos_token_id` and `eot_token_id` alike. SmolLM2's own GGUF names `<|im_end|>`
+    /// as its EOS the same way (and transformers' tokenizer_config does).
+    static func eosFirst(_ card: ModelCard, tokenizer: BPETokenizer) -> [Int32] {
+        // A model's own (Jinja) template names its end of turn as the template's `eos_token`.
+        var end = card.template.endOfTurn
+        if case let .jinja(template) = card.template { end = template.eosToken }
+        guard let end, let id = tokenizer.specialTokenID(end),
+              card.stopTokenIDs.contains(id) else { return card.stopTokenIDs }
+        return [id] + card.stopTokenIDs.filter { $0 != id }
     }
 
     /// llama.cpp's name for the tokenizer.json's normalizer and pre-tokenizer: the one of

@@ -57,6 +57,12 @@ extension Recipe {
         try checkSameRunOnEveryRank(setup, group: group)
         if group.isMain { try setup.writeRunFiles() }
         let options = trainingOptions
+        if setup.data.report.validationExamples == 0, options.keepBest || options.earlyStoppingPatience > 0 {
+            let key = options.keepBest ? "training.keep_best" : "training.early_stopping_patience"
+            throw RecipeError.invalidValue(
+                source: file, key: key,
+                reason: "it decides on validation loss and the data has no validation examples; hold some out with `split` on a dataset (data.datasets[i].split: 0.05)")
+        }
         if let line = Self.dataParallelLine(group: group, options: options) { report(line) }
 
         // The trainer: resumed from a checkpoint, or at step 0 from the starting weights.
@@ -116,6 +122,10 @@ extension Recipe {
         if let checkpoint = summary.checkpoint { report("checkpoint: \(checkpoint)") }
         summary.recipe = file
         summary.resumedFrom = resumedFrom
+        if options.keepBest, summary.bestCheckpoint == nil {
+            // Kept before a resume and not beaten since.
+            summary.bestCheckpoint = (try? CheckpointDirectory.best(runDirectory: dir))?.path
+        }
 
         // Held-out accuracy after training.
         if var heldOut, !summary.stopped {
@@ -191,7 +201,7 @@ extension Recipe.Setup {
     /// The data report line: records, examples, rows and packing.
     var dataLine: String {
         let r = data.report
-        return "data: \(r.records) records, \(r.examples) train / \(r.validationExamples) validation examples, "
+        return "data: \(r.records) records, \(r.examples - r.validationExamples) train / \(r.validationExamples) validation examples, "
             + "\(r.skipped) skipped, \(r.dropped) dropped, \(r.truncated) truncated; \(r.rows) rows of \(data.seqLen), "
             + String(format: "packing %.1f%%", r.packingEfficiency * 100)
     }

@@ -128,7 +128,9 @@ struct StatedKeys: Equatable, Sendable {
 /// `training:` — the keys of `Training.TrainingOptions`, whose doc comments give each
 /// default and its reason. `batch_size` and `grad_accum` must match when a run resumes
 /// (they change what a step and the data cursor mean); `threads` may differ between
-/// data-parallel ranks (it changes only how a rank computes its share).
+/// data-parallel ranks (it changes only how a rank computes its share). `keep_best` and
+/// `early_stopping_patience` decide on validation loss, so they need `eval.every` (checked
+/// by `Recipe`, which sees both sections).
 public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// The options, with `seed`, `evalEvery` and `evalBatches` filled by `Recipe.trainingOptions`.
     public var options = TrainingOptions()
@@ -156,6 +158,11 @@ public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSectio
         .uint64("seed", \.seed),
         .int("save_every", \.options.saveEvery, atLeast: 0),
         .int("keep_last", \.options.keepLast, atLeast: 1),
+        // keep_best and early stopping may change on resume: the best loss and the count of
+        // evaluations since are always saved in trainer_state.json, whatever these say.
+        .bool("keep_best", \.options.keepBest),
+        .int("early_stopping_patience", \.options.earlyStoppingPatience, atLeast: 0, atMost: 1_000_000),
+        .double("early_stopping_min_delta", \.options.earlyStoppingMinDelta, in: 0...1e6),
         .int("sync_check_every", \.options.syncCheckEvery, atLeast: 0),
     ]
 }
@@ -246,13 +253,19 @@ public struct SamplesSection: Equatable, Sendable, RecipeSection {
 public struct OutputSection: Equatable, Sendable, RecipeSection, CheckedSection {
     /// Default `checkpoints/NAME`, NAME being the recipe file's name without extension.
     public var dir: String
+    /// Also write TensorBoard event files into `DIR/tensorboard/` (`TrainingOptions.tensorBoard`).
+    /// Default false.
+    public var tensorboard = false
 
     init(recipeFile: String) {
         let stem = URL(fileURLWithPath: recipeFile).deletingPathExtension().lastPathComponent
         dir = "checkpoints/" + (stem.isEmpty || stem.hasPrefix("<") ? "run" : stem)
     }
 
-    static let keys: [RecipeKey<OutputSection>] = [.string("dir", \.dir)]
+    static let keys: [RecipeKey<OutputSection>] = [
+        .string("dir", \.dir),
+        .bool("tensorboard", \.tensorboard),
+    ]
 
     /// A stated `dir` must name a folder: an empty or null one (`output.dir=`) is refused
     /// rather than read as "the default", which would write into another run's folder.

@@ -102,8 +102,11 @@ extension Recipe {
         let decoder = try DecoderModel(config, lora: finetune.loraConfig)
         try checkFits(memoryPlan(config: config), config: config, machine: MemoryStats.machineMemory())
         let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
-        let card = modelCard(config: config, tokenizer: tokenizer, storesTokenizer: json != nil, data: dataConfig,
+        var card = modelCard(config: config, tokenizer: tokenizer, storesTokenizer: json != nil, data: dataConfig,
                              extraStops: initCard?.stopTokenIDs ?? [])
+        // A GGUF import knows the BOS id from its metadata even when the tokenizer.json it
+        // rebuilds does not add one; the tuned model keeps it for its own exports.
+        if card.bosTokenID == nil, let bos = initCard?.bosTokenID, bos < config.vocabSize { card.bosTokenID = bos }
         let encoder = try ExampleEncoder(tokenizer: tokenizer, template: card.template, systemPrompt: card.systemPrompt,
                                          trainOnInput: false, scope: dataConfig.chatScope)
         return Setup(recipe: self, tokenizer: tokenizer, tokenizerJSON: json, data: data, model: decoder, card: card,

@@ -48,7 +48,26 @@ public struct Recipe: Equatable, Sendable {
         try finetune.check(model: model, f.section("finetune", known: FinetuneSection.keyNames))
         training = try Self.read(TrainingSection(), "training", f)
         eval = try Self.read(EvalSection(), "eval", f)
+        try Self.checkValidationUse(training: training, eval: eval, f)
         output = try Self.read(OutputSection(recipeFile: file), "output", f)
+    }
+
+    /// `training.keep_best` and `training.early_stopping_patience` compare evaluations of the
+    /// validation loss, which only `eval.every` schedules during the run (with 0 there is one,
+    /// after the last step): refused naming the key, rather than silently doing nothing.
+    private static func checkValidationUse(training: TrainingSection, eval: EvalSection, _ f: RecipeFields) throws {
+        guard eval.every == 0 else { return }
+        let t = try f.section("training", known: TrainingSection.keyNames)
+        if training.options.earlyStoppingPatience > 0 {
+            throw RecipeError.invalidValue(
+                source: t.sourceOf("early_stopping_patience"), key: t.keyPath("early_stopping_patience"),
+                reason: "early stopping counts validation evaluations, and eval.every is 0 (one evaluation, after the last step); set eval.every to evaluate during the run")
+        }
+        if training.options.keepBest {
+            throw RecipeError.invalidValue(
+                source: t.sourceOf("keep_best"), key: t.keyPath("keep_best"),
+                reason: "the best checkpoint is chosen among validation evaluations, and eval.every is 0 (one evaluation, after the last step); set eval.every to evaluate during the run")
+        }
     }
 
     /// `defaults` with the keys of section `name` read into it, then its own checks.
@@ -81,6 +100,7 @@ public struct Recipe: Equatable, Sendable {
         var o = training.options
         o.evalEvery = eval.every
         o.evalBatches = eval.batches
+        o.tensorBoard = output.tensorboard
         o.seed = training.seed ?? seed
         return o
     }

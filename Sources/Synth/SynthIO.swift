@@ -1,6 +1,6 @@
-import Crypto
 import Datasets
 import Foundation
+import Hashing
 import Tokenizers
 
 /// What `manifest.json` records about a generated dataset: generator and version, seed,
@@ -183,10 +183,7 @@ public enum SynthFiles {
     private static func split(_ name: String, _ file: String, _ records: [SynthRecord], _ bytes: Data) -> SynthManifest.Split {
         var families: [String: Int] = [:]
         for record in records { families[record.family.rawValue, default: 0] += 1 }
-        let hex = SHA256.hash(data: bytes).map { byte -> String in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        let hex = SHA256.hex(SHA256.hash(bytes))
         return SynthManifest.Split(name: name, file: file, records: records.count, families: families, sha256: hex)
     }
 

@@ -2,20 +2,29 @@ import Foundation
 
 /// `metrics.jsonl` in a run directory: one JSON object per logged step or evaluation,
 /// appended and flushed line by line so a killed run loses at most the line being written.
-/// `loss_curve.svg` beside it is rewritten (atomically) from the same points.
+/// `metrics.csv` beside it holds the same lines as rows (`MetricsCSV`), written alike;
+/// `loss_curve.svg` is rewritten (atomically) from the same points; with `tensorBoard`, the
+/// same values also go to a TensorBoard event file in `tensorboard/` (`TensorBoardWriter`).
 public final class MetricsLog {
     public let directory: URL
     public var metricsURL: URL { directory.appendingPathComponent("metrics.jsonl") }
     public var curveURL: URL { directory.appendingPathComponent("loss_curve.svg") }
+    public var csvURL: URL { directory.appendingPathComponent("metrics.csv") }
     private let handle: FileHandle
+    private let csvHandle: FileHandle
+    /// The TensorBoard event file this log writes too (nil unless asked for).
+    public let tensorBoard: TensorBoardWriter?
     private var trainPoints: [(Int, Double)] = []
     private var evalPoints: [(Int, Double)] = []
     private let encoder: JSONEncoder
 
     /// Opens (creating when absent) `metrics.jsonl` in `directory`. With `truncateAfterStep`,
     /// lines of later steps are removed first (a resumed run continues with no duplicated
-    /// or missing step); existing points are loaded for the curve.
-    public init(directory: URL, truncateAfterStep: Int? = nil) throws {
+    /// or missing step); existing points are loaded for the curve. `metrics.csv` is rewritten
+    /// from the lines kept (so it always matches metrics.jsonl, also in a run folder written
+    /// before the CSV existed). With `tensorBoard`, a new event file is started in
+    /// `directory/tensorboard` whose session starts after `truncateAfterStep`.
+    public init(directory: URL, truncateAfterStep: Int? = nil, tensorBoard: Bool = false) throws {
         self.directory = directory
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -49,20 +58,57 @@ public final class MetricsLog {
         } catch {
             throw TrainingError.io(path: url.path, reason: "cannot open metrics for appending (\(error.localizedDescription))")
         }
+        let csv = directory.appendingPathComponent("metrics.csv")
+        let text = MetricsCSV.text(jsonLines: kept)
+        do {
+            try Data(text.utf8).write(to: csv, options: .atomic)
+            csvHandle = try FileHandle(forWritingTo: csv)
+            try csvHandle.seekToEnd()
+        } catch {
+            try? handle.close()
+            throw TrainingError.io(path: csv.path, reason: "cannot write metrics.csv (\(error.localizedDescription)); check permissions and free disk space")
+        }
+        do {
+            self.tensorBoard = tensorBoard
+                ? try TensorBoardWriter(directory: directory.appendingPathComponent("tensorboard"), firstStep: (truncateAfterStep ?? 0) + 1)
+                : nil
+        } catch {
+            try? handle.close()
+            try? csvHandle.close()
+            throw error
+        }
     }
 
-    deinit { try? handle.close() }
+    deinit {
+        try? handle.close()
+        try? csvHandle.close()
+    }
 
     /// Appends a step line.
     public func append(_ m: StepMetrics) throws {
         try write(m)
+        try writeCSV(MetricsCSV.row(m))
+        var scalars: [(tag: String, value: Double)] = [("train/lr", m.lr), ("train/tokens_per_s", m.tokensPerSecond)]
+        if let l = m.loss { scalars.insert(("train/loss", l), at: 0) }
+        if let g = m.gradNorm { scalars.append(("train/grad_norm", g)) }
+        try tensorBoard?.add(scalars, step: m.step)
         if let l = m.loss { trainPoints.append((m.step, l)) }
     }
 
     /// Appends an evaluation line.
     public func append(_ m: EvalMetrics) throws {
         try write(m)
+        try writeCSV(MetricsCSV.row(m))
+        try tensorBoard?.add([("eval/loss", m.evalLoss), ("eval/perplexity", m.evalPerplexity)], step: m.step)
         evalPoints.append((m.step, m.evalLoss))
+    }
+
+    private func writeCSV(_ row: String) throws {
+        do {
+            try csvHandle.write(contentsOf: Data(row.utf8))
+        } catch {
+            throw TrainingError.io(path: csvURL.path, reason: "cannot append metrics (\(error.localizedDescription)); is the disk full?")
+        }
     }
 
     private func write<T: Encodable>(_ value: T) throws {

@@ -22,6 +22,9 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var ranks: Int? = nil
     /// Every rank's dropout generator, by rank (data-parallel runs only; `dropoutRNG` is rank 0's).
     public var rankDropoutRNGs: [RNG]? = nil
+    /// The best validation loss so far and the evaluations since (`keepBest`, early
+    /// stopping); nil in checkpoints written before it was recorded, which start a new count.
+    public var validation: ValidationProgress? = nil
 }
 
 extension Trainer {
@@ -29,7 +32,8 @@ extension Trainer {
     public var state: TrainerState {
         TrainerState(step: step, totalSteps: totalSteps, dataCursor: loader.cursor, dropoutRNG: dropoutRNG,
                      optimizerStep: optimizer.step, tokensSeen: tokensSeen, trainedTokensSeen: trainedTokensSeen,
-                     elapsedSeconds: elapsedSeconds, schedule: schedule, ranks: group.isDistributed ? group.size : nil)
+                     elapsedSeconds: elapsedSeconds, schedule: schedule, ranks: group.isDistributed ? group.size : nil,
+                     validation: validation)
     }
 
     /// Writes `step-NNNNNNN/` in `runDirectory` (weights, AdamW moments, trainer state,
@@ -104,6 +108,7 @@ extension TrainerState {
             throw bad("the data cursor (epoch \(dataCursor.epoch), index \(dataCursor.index)) is before the start of the data")
         }
         if let ranks, ranks < 1 { throw bad("`ranks` is \(ranks); a run has at least one") }
+        if let problem = validation?.problem(atStep: step) { throw bad(problem) }
     }
 }
 

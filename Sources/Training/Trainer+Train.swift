@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 
 extension Trainer {
@@ -15,6 +16,13 @@ extension Trainer {
     /// the checkpoint directory (the caller adds the recipe and tokenizer; Training does
     /// not know recipes).
     ///
+    /// Validation loss (every `options.evalEvery` steps and after the last) updates
+    /// `validation`. With `options.keepBest` and `save`, an evaluation that improves on the best
+    /// saves a checkpoint at once and points `RUN/best` at it (`CheckpointWriter.markBest`).
+    /// With `options.earlyStoppingPatience` > 0 the run ends, saving as at its last step, once
+    /// that many evaluations in a row have not improved; a resumed run whose count is already
+    /// exhausted takes no step (raise the patience to train on).
+    ///
     /// Data parallel (`group`): every rank runs this loop; rank 0 alone writes
     /// metrics.jsonl and the loss curve (`save` gathers and writes on rank 0 itself), a stop
     /// request on any rank stops every rank after the same step, and the ranks' weights are
@@ -22,7 +30,7 @@ extension Trainer {
     public mutating func train(directory: URL, title: String, shouldStop: () -> Bool = { false },
                                save: ((Trainer) throws -> URL)? = nil,
                                events: (TrainingEvent) -> Void) throws -> RunSummary {
-        let log = group.isMain ? try MetricsLog(directory: directory, truncateAfterStep: step) : nil
+        let log = group.isMain ? try MetricsLog(directory: directory, truncateAfterStep: step, tensorBoard: options.tensorBoard) : nil
         try checkReplicasInSync()
         let stepsBefore = step
         events(.started(totalSteps: totalSteps, startStep: step,
@@ -33,14 +41,20 @@ extension Trainer {
         var savedStep = step
         var lastCheckpoint: URL? = nil
         var stopped = false
-        func checkpoint(_ t: Trainer) throws {
-            guard let save, t.step != savedStep else { return }
+        var bestCheckpoint: URL? = nil
+        let patience = opts.earlyStoppingPatience
+        var stoppedEarly = validation.isExhausted(patience: patience)
+        @discardableResult
+        func checkpoint(_ t: Trainer) throws -> URL? {
+            guard let save else { return nil }
+            guard t.step != savedStep else { return lastCheckpoint }
             let url = try save(t)
             savedStep = t.step
             lastCheckpoint = url
             events(.checkpoint(step: t.step, directory: url))
+            return url
         }
-        while !isFinished, let m = try trainStep() {
+        while !stoppedEarly, !isFinished, let m = try trainStep() {
             if m.loss == nil {
                 events(.warning("step \(m.step) had no trained tokens; the weights were not updated"))
             }
@@ -55,6 +69,21 @@ extension Trainer {
                     try log?.append(e)
                     lastEval = e.evalLoss
                     events(.eval(e))
+                    let improved = validation.record(loss: e.evalLoss, step: e.step, minDelta: opts.earlyStoppingMinDelta)
+                    if improved && opts.keepBest, let url = try checkpoint(self) {
+                        if group.isMain {
+                            let run = url.deletingLastPathComponent()
+                            try CheckpointWriter.markBest(step: step, in: run)
+                            // The save pruned while `best` still named the previous best: prune again without it.
+                            if let k = opts.keepLast { try CheckpointWriter.prune(runDirectory: run, keepLast: k, knownValidStep: step) }
+                        }
+                        bestCheckpoint = url
+                        events(.best(step: step, evalLoss: e.evalLoss, directory: url))
+                    }
+                    if validation.isExhausted(patience: patience), let bestStep = validation.bestStep, let bestLoss = validation.bestLoss {
+                        stoppedEarly = true
+                        events(.earlyStop(step: step, bestStep: bestStep, bestEvalLoss: bestLoss, patience: patience))
+                    }
                 }
             }
             if m.step % max(opts.logEvery, 10) == 0 || m.step == totalSteps {
@@ -62,6 +91,7 @@ extension Trainer {
             }
             if opts.syncCheckEvery > 0 && m.step % opts.syncCheckEvery == 0 { try checkReplicasInSync() }
             if opts.saveEvery > 0 && m.step % opts.saveEvery == 0 { try checkpoint(self) }
+            if stoppedEarly { break }
             if !isFinished, try group.any(shouldStop()) {
                 stopped = true
                 break
@@ -76,6 +106,10 @@ extension Trainer {
         summary.finalEvalLoss = lastEval
         summary.stopped = stopped
         summary.checkpoint = lastCheckpoint?.path
+        summary.bestStep = validation.bestStep
+        summary.bestEvalLoss = validation.bestLoss
+        summary.bestCheckpoint = bestCheckpoint?.path
+        if patience > 0 { summary.stoppedEarly = stoppedEarly }
         if group.isDistributed {
             let steps = Double(Swift.max(step - stepsBefore, 1))
             summary.ranks = group.size

@@ -50,6 +50,8 @@ public struct Trainer {
     /// The parameters that are trained: with LoRA (`model.lora`) only the adapter tensors
     /// (the base is frozen: no gradients, no optimizer state, not saved); nil trains all.
     public let trainableNames: Set<String>?
+    /// The best validation loss so far and the evaluations since (saved with the state).
+    public internal(set) var validation = ValidationProgress()
 
     /// A trainer at step 0 with the given weights (with LoRA: the base's and the adapters').
     /// Sets BLAS's thread count. Every rank of `group` must start from the same `parameters`.
@@ -151,6 +153,7 @@ public struct Trainer {
         self.tokensSeen = state.tokensSeen
         self.trainedTokensSeen = state.trainedTokensSeen
         self.elapsedSeconds = state.elapsedSeconds
+        self.validation = state.validation ?? ValidationProgress()
     }
 
     /// Fresh weights for `model` from the run's seed (stream 0x1417 of `seed`).

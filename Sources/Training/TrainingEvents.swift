@@ -78,12 +78,21 @@ public enum TrainingEvent: Sendable {
     case warning(String)
     /// A checkpoint was written (periodically, on a stop request, or at the end).
     case checkpoint(step: Int, directory: URL)
+    /// `keepBest`: the checkpoint at `step` has the lowest validation loss so far and is now
+    /// the run's `best`.
+    case best(step: Int, evalLoss: Double, directory: URL)
+    /// Early stopping: `patience` evaluations in a row did not improve on the validation loss
+    /// of `bestStep`, so the run stops after `step`.
+    case earlyStop(step: Int, bestStep: Int, bestEvalLoss: Double, patience: Int)
     case finished(RunSummary)
 }
 
 /// The end of a run: what `Trainer.train` returns and what `instruct train` writes to
 /// `RUN/NAME.json` (Recipes adds the recipe and the held-out accuracy).
 public struct RunSummary: Codable, Sendable, Equatable {
+    /// The InstructKit version that ran (`InstructKitVersion.current`; nil when read from a
+    /// summary written before versions were recorded).
+    public var instructkitVersion: String? = InstructKitVersion.current
     /// The recipe file (set by Recipes).
     public var recipe: String?
     /// Optimizer steps taken in all (a resumed run counts those before the resume).
@@ -108,6 +117,15 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var stopped = false
     /// The last checkpoint directory written by this run, if any.
     public var checkpoint: String?
+    /// The step and value of the lowest validation loss of the run (resumes included); nil
+    /// without validation data.
+    public var bestStep: Int?
+    public var bestEvalLoss: Double?
+    /// `keepBest`: the checkpoint `RUN/best` names (nil when none was kept).
+    public var bestCheckpoint: String?
+    /// Early stopping (`earlyStoppingPatience` > 0): whether it ended the run before its last
+    /// step; nil when early stopping is off.
+    public var stoppedEarly: Bool?
     /// Data-parallel ranks (nil for one process).
     public var ranks: Int?
     /// Data parallel: mean seconds per step of this process spent in the gradient
@@ -141,10 +159,12 @@ public struct RunSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case instructkitVersion = "instructkit_version"
         case recipe, steps, tokens, trainedTokens = "trained_tokens", trainSeconds = "train_seconds"
         case finalLoss = "final_loss", finalEvalLoss = "final_eval_loss", parameters
         case accuracyBefore = "accuracy_before", accuracyAfter = "accuracy_after", perFamily = "per_family"
         case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
+        case bestStep = "best_step", bestEvalLoss = "best_eval_loss", bestCheckpoint = "best_checkpoint", stoppedEarly = "stopped_early"
         case ranks, allreduceSecondsPerStep = "allreduce_s_per_step", rankWaitSecondsPerStep = "rank_wait_s_per_step"
         case estimatedPeakMiB = "estimated_peak_mib", peakResidentMiB = "peak_resident_mib"
     }

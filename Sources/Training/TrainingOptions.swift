@@ -48,10 +48,25 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Keep only the newest this many checkpoints of the run; nil keeps all. Default nil:
     /// deleting a user's checkpoints is opt-in.
     public var keepLast: Int? = nil
+    /// Keep the checkpoint with the lowest validation loss: a checkpoint is saved at every
+    /// evaluation that improves on the best (beside `saveEvery`'s), `RUN/best` names it, and
+    /// `keepLast` never prunes it. Default false: it costs a save per improvement.
+    public var keepBest = false
+    /// Stop when this many evaluations in a row (every `evalEvery` steps) have not lowered the
+    /// best validation loss by more than `earlyStoppingMinDelta`; 0 never stops early.
+    /// Default 0: a short SFT run is usually meant to run its steps.
+    public var earlyStoppingPatience = 0
+    /// The improvement in validation loss that counts for early stopping and `keepBest`.
+    /// Default 0: any decrease counts (as Keras and Hugging Face).
+    public var earlyStoppingMinDelta = 0.0
     /// Data parallel: compare a hash of every rank's weights every this many steps and stop
     /// with `TrainingError.replicasDiverged` when they differ; 0 checks only at the start and
     /// the end. Default 0: the check is a debugging aid (hashing reads every weight).
     public var syncCheckEvery: Int = 0
+    /// Also write the metrics as a TensorBoard event file in `RUN/tensorboard/`
+    /// (`tensorboard --logdir RUN`). Default false: metrics.jsonl and metrics.csv are there
+    /// anyway, and most runs are read without TensorBoard.
+    public var tensorBoard = false
 
     public init() {}
 
@@ -71,6 +86,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if saveEvery < 0 { p.append("saveEvery must be >= 0") }
         if let k = keepLast, k < 1 { p.append("keepLast must be at least 1") }
         if syncCheckEvery < 0 { p.append("syncCheckEvery must be >= 0") }
+        if earlyStoppingPatience < 0 { p.append("earlyStoppingPatience must be >= 0") }
+        if !(earlyStoppingMinDelta >= 0 && earlyStoppingMinDelta.isFinite) { p.append("earlyStoppingMinDelta must be finite and >= 0") }
         return p
     }
 }

@@ -13,7 +13,8 @@ struct BenchTokenizer: ParsableCommand {
             threads the lines are split into two contiguous halves; the ids are checked to be
             identical to the one-thread ids.
             Example:
-              instruct bench tokenizer --tokenizer ../shared/datasets/tokenizers/gpt2 --file text.txt --threads 2
+              instruct bench tokenizer --tokenizer ../shared/datasets/tokenizers/gpt2 \\
+                  --file text.txt --threads 2
             """)
 
     @Option(help: "tokenizer.json, a directory with tokenizer.json or vocab.json + merges.txt, or a llama2.c .bin")

@@ -28,7 +28,8 @@ struct BenchTrain: ParsableCommand {
               instruct bench train --config small --steps 20 --json
               instruct bench train --config gpt2-124m --batch 4 --seq 64
               instruct bench train --config small --finetune compare
-              instruct bench train --config small --finetune lora --lora-rank 16 --lora-targets qkv,o
+              instruct bench train --config small --finetune lora --lora-rank 16 \\
+                  --lora-targets qkv,o
             """)
 
     @Option(help: "Model size: \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")

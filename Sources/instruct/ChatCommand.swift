@@ -19,7 +19,8 @@ struct ChatCommand: ParsableCommand {
               /reset        forget the conversation (keeps the system prompt)
               /system TEXT  set the system prompt (and forget the conversation)
               /exit         quit (end of input also quits)
-            Works with a pipe:  printf 'Sort: 3 1 2\\n/exit\\n' | instruct chat checkpoints/quickstart
+            Works with a pipe:
+              printf 'Sort: 3 1 2\\n/exit\\n' | instruct chat checkpoints/quickstart
             """)
 
     @Argument(help: "A checkpoint directory (step-NNNNNNN), a run directory (its latest), or a run's latest file.")

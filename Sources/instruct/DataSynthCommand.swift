@@ -16,7 +16,8 @@ struct DataSynth: ParsableCommand {
 
             Examples:
               instruct data synth --out datasets/synth --seed 1
-              instruct data synth --out /tmp/s --seed 7 --train 2000 --heldout 400 --families add,sort
+              instruct data synth --out /tmp/s --seed 7 --train 2000 --heldout 400 \\
+                  --families add,sort
             """)
 
     @Option(help: "Directory to write train.jsonl, heldout.jsonl and manifest.json into (created if missing).")

@@ -32,8 +32,10 @@ struct EvalCheckpointCommand: ParsableCommand {
 
             Examples:
               instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl
-              instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl --limit 100 --json
-              instruct eval checkpoints/quickstart --data my_val.jsonl --generate answers.jsonl
+              instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl \\
+                  --limit 100 --json
+              instruct eval checkpoints/quickstart --data my_val.jsonl \\
+                  --generate answers.jsonl
             """)
 
     @Argument(help: "A checkpoint directory (step-NNNNNNN), a run directory (its latest), or a run's latest file.")
@@ -135,7 +137,7 @@ struct EvalCheckpointCommand: ParsableCommand {
             if let limit { answers = Array(answers.prefix(limit)) }
             let lines = try answers.map { a -> String in
                 var object: [String: Any] = ["response": a.response, "stop": a.stopReason.rawValue,
-                                             "source": "\(a.record.path):\(a.record.line)"]
+                                             "source": a.record.location.describe(in: a.record.path)]
                 switch a.record.content {
                 case let .instruction(instruction, input, response):
                     object["instruction"] = instruction
@@ -147,6 +149,10 @@ struct EvalCheckpointCommand: ParsableCommand {
                     object["messages"] = messages[..<last].map { ["role": $0.role.rawValue, "content": $0.content] }
                     object["prompt"] = messages[..<last].last { $0.role == .user }?.content ?? ""
                     object["expected"] = last < messages.count ? messages[last].content : ""
+                case let .text(text):
+                    // A text record is trained on whole: the model answers from nothing.
+                    object["prompt"] = ""
+                    object["expected"] = text
                 }
                 return try Self.jsonLine(object)
             }
@@ -208,9 +214,12 @@ struct EvalIFEvalCommand: ParsableCommand {
             (each rendered with its template as an instruction) and written to --responses.
 
             Examples:
-              instruct eval ifeval --responses answers.jsonl --input ../shared/datasets/ifeval/input_data.jsonl
-              instruct eval ifeval --checkpoint checkpoints/quickstart --responses answers.jsonl --input input_data.jsonl
-              instruct eval ifeval --responses answers.jsonl --input input_data.jsonl --json
+              instruct eval ifeval --responses answers.jsonl \\
+                  --input ../shared/datasets/ifeval/input_data.jsonl
+              instruct eval ifeval --checkpoint checkpoints/quickstart \\
+                  --responses answers.jsonl --input input_data.jsonl
+              instruct eval ifeval --responses answers.jsonl --input input_data.jsonl \\
+                  --json
             """)
 
     @Option(help: "Responses: JSONL with `prompt` and `response` (written first with --checkpoint).")

@@ -21,12 +21,18 @@ struct ExportCommand: ParsableCommand {
             for Hugging Face PEFT, to load on top of the base exported with --format hf.
 
             Examples:
-              instruct export checkpoints/quickstart --format hf --out exports/quickstart-hf
-              instruct export checkpoints/quickstart/step-0000200 --format hdf5 --out exports/quickstart.h5
-              instruct export checkpoints/quickstart --format safetensors --out exports/quickstart.safetensors
-              instruct export checkpoints/smollm2-lora --merge --format gguf --gguf-type q8_0 --out exports/smollm2-tuned.gguf
-              instruct export checkpoints/stories260k-lora --merge --format hf --out exports/stories260k-lora-merged
-              instruct export checkpoints/stories260k-lora --format peft --out exports/stories260k-lora-peft
+              instruct export checkpoints/quickstart --format hf \\
+                  --out exports/quickstart-hf
+              instruct export checkpoints/quickstart/step-0000200 --format hdf5 \\
+                  --out exports/quickstart.h5
+              instruct export checkpoints/quickstart --format safetensors \\
+                  --out exports/quickstart.safetensors
+              instruct export checkpoints/smollm2-lora --merge --format gguf \\
+                  --gguf-type q8_0 --out exports/smollm2-tuned.gguf
+              instruct export checkpoints/stories260k-lora --merge --format hf \\
+                  --out exports/stories260k-lora-merged
+              instruct export checkpoints/stories260k-lora --format peft \\
+                  --out exports/stories260k-lora-peft
             """)
 
     @Argument(help: "A checkpoint or run directory.")
@@ -95,10 +101,12 @@ struct ImportCommand: ParsableCommand {
             there anyway.
 
             Examples:
-              instruct import models/SmolLM2-135M-Instruct.Q4_1.gguf --out checkpoints/smollm2
+              instruct import models/SmolLM2-135M-Instruct.Q4_1.gguf \\
+                  --out checkpoints/smollm2
               instruct import exports/quickstart-hf --out checkpoints/quickstart-reimported
               instruct import ../shared/datasets/models/stories260K/stories260K.bin \\
-                  --tokenizer ../shared/datasets/models/stories260K/tok512.bin --out checkpoints/stories260K
+                  --tokenizer ../shared/datasets/models/stories260K/tok512.bin \\
+                  --out checkpoints/stories260K
             """)
 
     @Argument(help: "A GGUF file, a Hugging Face model directory (config.json + safetensors) or a llama2.c .bin file.")

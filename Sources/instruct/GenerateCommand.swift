@@ -71,8 +71,10 @@ struct GenerateCommand: ParsableCommand {
 
             Examples:
               instruct generate checkpoints/quickstart --prompt "Sort these numbers: 5 2 9"
-              instruct generate checkpoints/quickstart/step-0000600 --prompt "Reverse the word" --input "swift"
-              instruct generate checkpoints/quickstart --raw --prompt "Once upon" --temperature 0.8 --top-p 0.9 --seed 3
+              instruct generate checkpoints/quickstart/step-0000600 \\
+                  --prompt "Reverse the word" --input "swift"
+              instruct generate checkpoints/quickstart --raw --prompt "Once upon" \\
+                  --temperature 0.8 --top-p 0.9 --seed 3
             """)
 
     @Argument(help: "A checkpoint directory (step-NNNNNNN), a run directory (its latest), or a run's latest file.")

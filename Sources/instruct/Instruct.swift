@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Training
 
 /// The `instruct` command: fine-tune, inspect data, generate, evaluate, export, benchmark.
 /// This target only parses arguments and prints; the work happens in the libraries.
@@ -10,17 +11,23 @@ struct Instruct: ParsableCommand {
         abstract: "Instruction-tune small language models on a CPU.",
         discussion: """
             Examples:
-              instruct data synth --out datasets/synth --seed 1     # checkable instruction data
-              instruct data inspect recipes/quickstart.yaml          # what the model is trained on
-              instruct train recipes/quickstart.yaml                 # fine-tune (see recipes/)
-              instruct train recipes/quickstart.yaml training.lr=1e-3 training.max_steps=300
+              instruct data synth --out datasets/synth --seed 1   # checkable data
+              instruct data inspect recipes/quickstart.yaml    # what is trained on
+              instruct train recipes/quickstart.yaml           # fine-tune (recipes/)
+              instruct train recipes/quickstart.yaml training.lr=1e-3 \\
+                  training.max_steps=300
               instruct checkpoint inspect checkpoints/quickstart/latest
               instruct generate checkpoints/quickstart --prompt "Sort these numbers: 5 2 9"
               instruct chat checkpoints/quickstart
               instruct eval checkpoints/quickstart --data datasets/synth/heldout.jsonl
               instruct tokenizer encode --tokenizer tokenizer.json < lines.txt
-              instruct bench ops                                     # kernels vs raw BLAS
+              instruct bench ops                               # kernels vs BLAS
+
+            Each command has its own examples: instruct help COMMAND.
+            Shell completion: instruct --generate-completion-script bash|zsh|fish
+            (where to put it: docs/cli.md).
             """,
+        version: "instruct \(InstructKitVersion.current)",
         subcommands: [
             TrainCommand.self, TokenizerCommand.self, BenchCommand.self,
             DataCommand.self, CheckpointCommand.self, ExportCommand.self, ImportCommand.self,

@@ -35,6 +35,12 @@ final class ProgressPrinter {
         case let .checkpoint(step, directory):
             if isTerminal { print("") }
             print("checkpoint step \(step): \(directory.path)")
+        case let .best(step, evalLoss, directory):
+            print(String(format: "best   step %ld: eval loss %.4f, kept as %@", step, evalLoss, directory.path))
+        case let .earlyStop(step, bestStep, bestEvalLoss, patience):
+            if isTerminal { print("") }
+            print(String(format: "early stop after step %ld: %ld evaluations without improving on step %ld (eval loss %.4f)",
+                         step, patience, bestStep, bestEvalLoss))
         case let .finished(s):
             if isTerminal { print("") }
             print(String(format: "done: %ld steps, %@ tokens (%@ trained) in %.1f s", s.steps, fmtCount(s.tokens), fmtCount(s.trainedTokens), s.trainSeconds))

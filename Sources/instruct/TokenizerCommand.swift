@@ -9,10 +9,14 @@ struct TokenizerCommand: ParsableCommand {
         abstract: "Encode, decode or train a tokenizer.",
         discussion: """
             Examples:
-              echo "Hello world" | instruct tokenizer encode --tokenizer ../shared/datasets/tokenizers/gpt2
-              echo "15496 995" | instruct tokenizer decode --tokenizer ../shared/datasets/tokenizers/gpt2
-              instruct tokenizer convert --tokenizer ../shared/datasets/tokenizers/gpt2 --out gpt2-tokenizer.json
-              instruct tokenizer train --data corpus.txt --vocab-size 2000 --special-tokens "<|endoftext|>" --out tok.json
+              echo "Hello world" | instruct tokenizer encode \\
+                  --tokenizer ../shared/datasets/tokenizers/gpt2
+              echo "15496 995" | instruct tokenizer decode \\
+                  --tokenizer ../shared/datasets/tokenizers/gpt2
+              instruct tokenizer convert --tokenizer ../shared/datasets/tokenizers/gpt2 \\
+                  --out gpt2-tokenizer.json
+              instruct tokenizer train --data corpus.txt --vocab-size 2000 \\
+                  --special-tokens "<|endoftext|>" --out tok.json
             """,
         subcommands: [TokenizerEncode.self, TokenizerDecode.self, TokenizerTrain.self, TokenizerConvert.self])
 }

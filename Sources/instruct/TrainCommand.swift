@@ -13,22 +13,30 @@ struct TrainCommand: ParsableCommand {
 
             Examples:
               instruct train recipes/quickstart.yaml
-              instruct train recipes/quickstart.yaml training.lr=1e-3 training.max_steps=200
-              instruct train recipes/dolly-gpt2.yaml data.seq_len=256 output.dir=checkpoints/try2
+              instruct train recipes/quickstart.yaml training.lr=1e-3 \\
+                  training.max_steps=200
+              instruct train recipes/dolly-gpt2.yaml data.seq_len=256 \\
+                  output.dir=checkpoints/try2
 
             The run directory (output.dir) receives recipe.resolved.yaml, tokenizer.json,
-            metrics.jsonl (one JSON object per step and evaluation), loss_curve.svg and a
-            summary NAME.json. Checkpoints step-NNNNNNN/ are written every training.save_every
-            steps (0: only at the end), on Ctrl-C (after the current step), and at the end.
+            metrics.jsonl (one JSON object per step and evaluation) and the same rows in
+            metrics.csv, loss_curve.svg (output.tensorboard: true adds a TensorBoard event
+            file in tensorboard/) and a summary NAME.json. Checkpoints step-NNNNNNN/ are
+            written every training.save_every steps (0: only at the end), on Ctrl-C (after
+            the current step), and at the end; training.keep_best: true also keeps the one
+            with the lowest validation loss (RUN/best), and training.early_stopping_patience
+            stops a run whose validation loss no longer improves (docs/checkpoints.md).
 
             Resume an interrupted run exactly (same batches, same losses):
               instruct train recipes/quickstart.yaml --resume latest
-              instruct train recipes/quickstart.yaml --resume checkpoints/quickstart/step-0000100
+              instruct train recipes/quickstart.yaml \\
+                  --resume checkpoints/quickstart/step-0000100
             Unsafe recipe changes (model, tokenizer, data, seed, batch_size, grad_accum) are refused.
 
             Data parallel over N processes, on one machine or several (docs/distributed.md):
               mpirun -np 2 instruct train recipes/quickstart.yaml training.threads=1
-              mpirun -np 2 instruct train recipes/quickstart.yaml training.threads=1 --resume latest
+              mpirun -np 2 instruct train recipes/quickstart.yaml training.threads=1 \\
+                  --resume latest
             Each rank trains batch_size rows of every global batch of N x batch_size rows;
             rank 0 writes the run folder. Without mpirun no MPI library is loaded.
             """)

@@ -73,8 +73,10 @@ final class DataCacheTests: XCTestCase {
         let a = try DataPipeline.prepare(config, tokenizer: ByteTokenizer())
         let file = dir.path + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache"))[0]
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
-        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: file))
-        XCTAssertThrowsError(try DataCache.read(path: file, fingerprint: a.datasets[0].fingerprint)) { error in
+        // Replaced, not cut in place: `a`'s stores map the old file (the pipeline itself only
+        // ever renames whole files into place, so a mapping never sees its file change).
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: file), options: .atomic)
+        XCTAssertThrowsError(try DataCache.read(path: file, fingerprint: a.datasets[0].fingerprint, seqLen: 64)) { error in
             XCTAssertEqual(error as? DatasetError, .corruptCache(path: file, reason: "file is truncated"))
         }
         let b = try DataPipeline.prepare(config, tokenizer: ByteTokenizer())

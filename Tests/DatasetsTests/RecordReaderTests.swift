@@ -57,12 +57,12 @@ final class RecordReaderTests: XCTestCase {
 
     func test_jsonArray_badElement_namesItsLine() {
         let text = "[\n{\"prompt\": \"a\", \"completion\": \"b\"},\n{\"prompt\": \"c\"}\n]"
-        expectError(text, .missingField(path: "d.jsonl", line: 3, field: "completion"))
+        expectError(text, .missingField(path: "d.jsonl", line: 3, field: "completion", record: 2))
     }
 
     func test_malformedLine_namesFileAndLine() {
         XCTAssertThrowsError(try parse("{\"prompt\":\"a\",\"completion\":\"b\"}\n{\"prompt\": oops}\n")) { error in
-            guard case let .malformedJSON(path, line, _)? = error as? DatasetError else { return XCTFail("\(error)") }
+            guard case let .malformedJSON(path, line, _, _)? = error as? DatasetError else { return XCTFail("\(error)") }
             XCTAssertEqual(path, "d.jsonl")
             XCTAssertEqual(line, 2)
             XCTAssertTrue("\(error)".contains("on_bad_record: skip"))
@@ -94,7 +94,7 @@ final class RecordReaderTests: XCTestCase {
         expectError(#"{"messages":[{"role":"user","content":"a"}]}"#,
                     .invalidConversation(path: "d.jsonl", line: 1, field: "messages", reason: "no assistant turn, so there is nothing to train on"))
         XCTAssertThrowsError(try parse(#"{"messages":[{"role":"bot","content":"a"}]}"#)) { error in
-            guard case let .invalidConversation(_, _, field, reason)? = error as? DatasetError else { return XCTFail("\(error)") }
+            guard case let .invalidConversation(_, _, field, reason, _)? = error as? DatasetError else { return XCTFail("\(error)") }
             XCTAssertEqual(field, "messages[0].role")
             XCTAssertTrue(reason.contains("bot"))
         }

@@ -51,7 +51,7 @@ final class TemplateJinjaTests: XCTestCase {
         let file = dir.write("chat.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}\n")
         let config = DataConfig(datasets: [DatasetSpec(path: file, template: .jinja(try JinjaChat(source: source)))], seqLen: 64)
         XCTAssertThrowsError(try DataPipeline.prepare(config, tokenizer: ByteTokenizer())) { error in
-            guard case let .templateFailed(path, line, template, _)? = error as? DatasetError else { return XCTFail("\(error)") }
+            guard case let .templateFailed(path, line, template, _, _)? = error as? DatasetError else { return XCTFail("\(error)") }
             XCTAssertEqual(path, file)
             XCTAssertEqual(line, 1)
             XCTAssertEqual(template, "model")

@@ -20,6 +20,18 @@ final class RecipeResumeTests: XCTestCase {
                                        "training.save_every: 0 -> 20"])
     }
 
+    /// The best loss and the count of evaluations since are always in trainer_state.json, so
+    /// switching keep_best or early stopping on or off on a resume is safe.
+    func test_compare_keepBestAndEarlyStopping_mayChange() throws {
+        let check = RecipeResume.compare(saved: try recipe(),
+                                         current: try recipe(["training.keep_best=true", "training.early_stopping_patience=3",
+                                                              "training.early_stopping_min_delta=0.5", "eval.every=10"]),
+                                         savedDataFingerprint: "abc", currentDataFingerprint: "abc")
+        XCTAssertEqual(check.refused, [])
+        XCTAssertEqual(check.changes, ["eval.every: 0 -> 10", "training.early_stopping_min_delta: 0.0 -> 0.5",
+                                       "training.early_stopping_patience: 0 -> 3", "training.keep_best: false -> true"])
+    }
+
     func test_compare_unchanged_isEmpty() throws {
         let check = RecipeResume.compare(saved: try recipe(), current: try recipe(), savedDataFingerprint: "a", currentDataFingerprint: "a")
         XCTAssertEqual(check, RecipeResume.Check(refused: [], changes: []))

@@ -22,6 +22,34 @@ final class RecipeTests: XCTestCase {
         }
     }
 
+    func test_keepBestAndEarlyStopping_readIntoTheOptions_andNeedEvalEvery() throws {
+        let r = try decode(minimal, ["training.keep_best=true", "training.early_stopping_patience=3",
+                                     "training.early_stopping_min_delta=0.01", "eval.every=20"])
+        XCTAssertTrue(r.trainingOptions.keepBest)
+        XCTAssertEqual(r.trainingOptions.earlyStoppingPatience, 3)
+        XCTAssertEqual(r.trainingOptions.earlyStoppingMinDelta, 0.01)
+        XCTAssertTrue(r.resolvedYAML().contains("keep_best: true"), r.resolvedYAML())
+        let defaults = try decode(minimal).trainingOptions
+        XCTAssertFalse(defaults.keepBest)
+        XCTAssertEqual(defaults.earlyStoppingPatience, 0)
+        for (override, key) in [("training.early_stopping_patience=2", "training.early_stopping_patience"),
+                                ("training.keep_best=true", "training.keep_best")] {
+            XCTAssertThrowsError(try decode(minimal, [override])) { error in
+                guard case let .invalidValue(_, k, reason)? = error as? RecipeError else { return XCTFail("\(error)") }
+                XCTAssertEqual(k, key)
+                XCTAssertTrue(reason.contains("eval.every"), reason)
+            }
+        }
+        XCTAssertThrowsError(try decode(minimal, ["training.early_stopping_patience=-1", "eval.every=5"]))
+        XCTAssertThrowsError(try decode(minimal, ["training.early_stopping_min_delta=-0.5", "eval.every=5"]))
+    }
+
+    func test_outputTensorboard_readsIntoTheOptions() throws {
+        XCTAssertTrue(try decode(minimal, ["output.tensorboard=true"]).trainingOptions.tensorBoard)
+        XCTAssertFalse(try decode(minimal).trainingOptions.tensorBoard)
+        XCTAssertThrowsError(try decode(minimal, ["output.tensorboard=3"]))
+    }
+
     func test_minimalRecipe_getsEveryDefault() throws {
         let r = try decode(minimal)
         XCTAssertEqual(r.seed, 0)
@@ -105,7 +133,7 @@ final class RecipeTests: XCTestCase {
         expect(minimal + "\n  packing: packd", [], .invalidValue(source: "r.yaml:6", key: "data.packing", reason: "\"packd\" is not one of pack, pad; did you mean pack?"))
         expect(minimal + "\n      format: jsonl", [], .invalidValue(
             source: "r.yaml:6", key: "data.datasets[0].format",
-            reason: "\"jsonl\" is not one of auto, alpaca, dolly, prompt_completion, messages, sharegpt"))
+            reason: "\"jsonl\" is not one of auto, alpaca, dolly, prompt_completion, text, messages, sharegpt"))
     }
 
     func test_templates_unknownName_andBadCustom() {

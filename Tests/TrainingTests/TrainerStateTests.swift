@@ -25,6 +25,25 @@ final class TrainerStateTests: XCTestCase {
         XCTAssertNoThrow(try state(step: 0).check(path: "x", manifestStep: nil))
     }
 
+    func test_check_validationProgress_laterThanTheStepOrNonFinite_isRefusedNamingIt() throws {
+        var s = state()
+        var p = ValidationProgress()
+        p.record(loss: 1, step: 4, minDelta: 0)
+        s.validation = p
+        XCTAssertNoThrow(try s.check(path: "x", manifestStep: 4))
+        let back = try JSONDecoder().decode(TrainerState.self, from: try JSONEncoder().encode(s))
+        XCTAssertEqual(back.validation, p)
+        p.bestStep = 9
+        s.validation = p
+        expectInvalid(s, "validation.bestStep")
+        p = ValidationProgress()
+        p.record(loss: .infinity, step: 2, minDelta: 0)
+        s.validation = p
+        expectInvalid(s, "validation.bestLoss")
+        s.validation = nil
+        XCTAssertNoThrow(try s.check(path: "x", manifestStep: 4), "a state saved before validation was recorded")
+    }
+
     func test_check_impossibleValues_areRefusedNamingThem() {
         expectInvalid(state(step: -3), manifestStep: nil, "`step` is -3")
         expectInvalid(state(step: 1 << 40), "manifest.json says the checkpoint is step 4")

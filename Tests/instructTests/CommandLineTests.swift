@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import XCTest
 
 /// Runs the built `instruct` binary the way a user does: synthetic data, a short training
@@ -36,11 +37,21 @@ final class CommandLineTests: XCTestCase {
         for key in ["accuracy_before", "accuracy_after", "per_family", "train_seconds", "steps", "tokens"] {
             XCTAssertNotNil(summary?[key], "summary lacks \(key)")
         }
+        XCTAssertEqual(summary?["instructkit_version"] as? String, InstructKitVersion.current)
         let resolved = try String(contentsOf: dir.appendingPathComponent("run/recipe.resolved.yaml"), encoding: .utf8)
         XCTAssertTrue(resolved.contains("lr: 0.001"), resolved)
         let inspect = try run(["checkpoint", "inspect", "run/latest"], in: dir)
         XCTAssertEqual(inspect.status, 0, inspect.err)
         XCTAssertTrue(inspect.out.contains("step 5") && inspect.out.contains("verified"), inspect.out)
+    }
+
+    /// The preflight counts held-out examples once: as validation, not also as training.
+    func test_train_withSplit_preflightCountsTrainAndValidationApart() throws {
+        let dir = try CLI.tinyProject("split", synthSeed: 2, train: 100, heldout: 4, recipeSeed: 1,
+                                      training: "{batch_size: 2, max_steps: 1, threads: 1, warmup_steps: 0}")
+        let r = try CLI.run(["train", "r.yaml", "data.datasets.0.split=0.1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue((r.out + r.err).contains("100 records, 90 train / 10 validation examples"), r.out + r.err)
     }
 
     func test_badRecipe_exitsNonZeroNamingKeyAndSuggestion() throws {

@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import XCTest
 
@@ -26,6 +27,8 @@ final class ExportRoundTripCommandLineTests: XCTestCase {
                                       extra: "output: {dir: base-run}")
         let recipe = try String(contentsOf: dir.appendingPathComponent("r.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "template: plain", with: "template: chatml")
+            .replacingOccurrences(of: "tokenizer: {train: {vocab_size: 300}}",
+                                  with: "tokenizer: {train: {vocab_size: 300, special_tokens: [\"<|endoftext|>\", \"<|im_start|>\", \"<|im_end|>\"]}}")
         try recipe.write(to: dir.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
         _ = try run(["train", "r.yaml"], in: dir)
 
@@ -52,6 +55,20 @@ final class ExportRoundTripCommandLineTests: XCTestCase {
         _ = try run(["train", "lora.yaml"], in: dir)
         _ = try run(["export", "lora", "--merge", "--format", "gguf", "--out", "tuned.gguf"], in: dir)
         _ = try run(["import", "tuned.gguf", "--out", "tuned"], in: dir)
+        // transformers stops only at a GGUF's eos_token_id: it is the chat template's end of
+        // turn (as in SmolLM2's own GGUF), and the tokenizer's end of text goes to eot_token_id.
+        let gguf = try GGUFFile(contentsOf: dir.appendingPathComponent("tuned.gguf"))
+        let vocabulary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("lora/tokenizer.json"))) as? [String: Any])
+        let added = try XCTUnwrap(vocabulary["added_tokens"] as? [[String: Any]])
+        let imEnd = try XCTUnwrap(added.first { $0["content"] as? String == "<|im_end|>" }?["id"] as? Int, "the chatml run's tokenizer has <|im_end|>")
+        XCTAssertEqual(gguf.value("tokenizer.ggml.eos_token_id"), .uint32(UInt32(imEnd)))
+        let cards = try ["lora", "tuned"].map { name -> [Int] in
+            let run = dir.appendingPathComponent(name)
+            let step = try String(contentsOf: run.appendingPathComponent("latest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let card = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("\(step)/model_card.json"))) as? [String: Any])
+            return try XCTUnwrap(card["stop_token_ids"] as? [Int])
+        }
+        XCTAssertEqual(Set(cards[0]), Set(cards[1]), "the GGUF keeps every stop id")
         let tuned = try logits("lora", in: dir), again = try logits("tuned", in: dir), base = try logits("base-gguf", in: dir)
         var largest = 0.0, moved = 0.0
         for (row, (a, b)) in zip(tuned, again).enumerated() {
