@@ -2,7 +2,7 @@
 # The memory planner's estimate against the measured peak resident memory (docs/performance.md,
 # "Memory"): runs each recipe for a few steps as it is (plus the overrides below) and prints a
 # Markdown table row per run from the run summary's `estimated_peak_mib` and
-# `peak_resident_mib` (getrusage, taken after the last step and its checkpoint).
+# `peak_resident_mib` (VmHWM in /proc/self/status, taken after the last step and its checkpoint).
 #
 #   scripts/measure-memory.sh                      # the shipped recipes that run here, 3 steps
 #   scripts/measure-memory.sh --steps 60 dolly-gpt2

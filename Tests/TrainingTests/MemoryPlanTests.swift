@@ -68,6 +68,13 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertTrue(small.fits(in: machine))
     }
 
+    /// The peak is this program's own (VmHWM on Linux), at least what is resident now.
+    func test_peakResidentBytes_atLeastResident() {
+        let resident = MemoryStats.residentBytes(), peak = MemoryStats.peakResidentBytes()
+        XCTAssertGreaterThanOrEqual(peak, resident / 2, "peak \(peak), resident \(resident)")
+        XCTAssertGreaterThan(peak, 1 << 20)
+    }
+
     func test_machineMemory_linux_readsMemTotalOrCgroup() {
         let m = MemoryStats.machineMemory()
         XCTAssertGreaterThan(m.bytes, 64 << 20)
