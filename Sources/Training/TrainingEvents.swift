@@ -133,7 +133,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var allreduceSecondsPerStep: Double?
     public var rankWaitSecondsPerStep: Double?
     /// The memory planner's estimate of this process's peak resident memory, made before
-    /// training (`MemoryPlan.peak`), and the peak measured at the end (getrusage), in MiB.
+    /// training (`MemoryPlan.peak`), and the peak measured at the end
+    /// (`MemoryStats.peakResidentBytes`), in MiB.
     public var estimatedPeakMiB: Double?
     public var peakResidentMiB: Double?
 

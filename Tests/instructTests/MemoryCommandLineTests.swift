@@ -139,7 +139,7 @@ final class MemoryCommandLineTests: XCTestCase {
     }
 
     /// The planner's estimate against the peak resident memory measured by the run itself
-    /// (getrusage), on two shipped recipes (a Llama and a GPT-2 with its 50,257-word head) run
+    /// (VmHWM), on two shipped recipes (a Llama and a GPT-2 with its 50,257-word head) run
     /// for three steps as they are, from a folder beside `../shared` as in the repository:
     /// within 15%.
     func test_memoryPlan_shippedRecipes_within15PercentOfMeasuredPeak() throws {
