@@ -10,12 +10,15 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     /// The first element. Valid for `count` elements for the storage's whole lifetime.
     public let pointer: UnsafeMutablePointer<Float>
+    /// The buffer's size as `BufferPool` handed it out (what `release` is given back).
+    let allocatedBytes: Int
 
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         self.count = count
-        let raw = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        let (raw, size) = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        allocatedBytes = size
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -26,6 +29,6 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        BufferPool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        BufferPool.release(UnsafeMutableRawPointer(pointer), size: allocatedBytes)
     }
 }

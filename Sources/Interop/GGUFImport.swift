@@ -16,6 +16,9 @@ enum GGUFImport {
     static func read(_ url: URL) throws -> ModelImport.Imported {
         let file = try GGUFFile(contentsOf: url)
         let config = try modelConfig(file)
+        // Before the per-tensor list below (a billion blocks would be a billion entries) and
+        // before any tensor is de-quantized.
+        try ModelImport.checkSize(config, path: url.path, keys: .gguf, fileTensors: file.tensorInfos.count)
         let model = try CheckpointWeights.decoder(config, lora: nil, file: url.path)
         var out: [(String, Tensor)] = []
         for (name, shape) in model.parameterShapes {

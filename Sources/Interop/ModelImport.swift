@@ -62,6 +62,43 @@ public enum ModelImport {
                         stopTokenIDs: [2], source: path.path)
     }
 
+    /// Refuses a config whose weights could not be held or whose size the file contradicts,
+    /// before anything is allocated for them or listed per tensor: its Float32 weights must
+    /// fit in `machine`'s memory, and it may not describe far more tensors (more than twice,
+    /// plus 16) than the file holds (`fileTensors`; nil when not known yet). `keys` maps what
+    /// grows the model to the file's key names (`layers: num_hidden_layers`, ...), so the
+    /// message names them with their values.
+    static func checkSize(_ config: ModelConfig, path: String, keys: SizeKeys, fileTensors: Int? = nil,
+                          machine: MemoryStats.MachineMemory = MemoryStats.machineMemory()) throws {
+        let shape = "\(keys.layers) \(config.layers), \(keys.dim) \(config.dim), \(keys.ffn) \(config.ffnDim), \(keys.vocab) \(config.vocabSize)"
+        // An invalid shape is refused by the reader's own checks, naming the key, before
+        // anything is allocated; the sizes below are only meaningful for a valid one.
+        guard config.problems().isEmpty else { return }
+        let bytes = 4 * config.parameterScalars
+        if bytes > Double(machine.bytes) {
+            throw InteropError.invalid(
+                path: path,
+                reason: "describes a model of \(String(format: "%.3g", config.parameterScalars)) parameters (\(shape)): its Float32 weights alone need \(MemoryStats.format(bytes)), more than the \(machine) of this machine; check those keys")
+        }
+        // Far more tensors than the file holds (a layer count off by orders of magnitude) is
+        // refused here, before they are listed; a few more are left to the per-tensor check,
+        // which names the first one missing.
+        if let fileTensors, config.parameterTensorCount > 2 * Double(fileTensors) + 16 {
+            throw InteropError.invalid(
+                path: path,
+                reason: "describes \(String(format: "%.0f", config.parameterTensorCount)) weight tensors (\(shape)), but the weights hold \(fileTensors); the config and the weights disagree")
+        }
+    }
+
+    /// The names a file format gives the sizes that grow a model, for `checkSize`'s messages.
+    struct SizeKeys {
+        var layers: String, dim: String, ffn: String, vocab: String
+        static let hf = SizeKeys(layers: "num_hidden_layers", dim: "hidden_size", ffn: "intermediate_size", vocab: "vocab_size")
+        static let hfGPT2 = SizeKeys(layers: "n_layer", dim: "n_embd", ffn: "n_inner", vocab: "vocab_size")
+        static let gguf = SizeKeys(layers: "llama.block_count", dim: "llama.embedding_length", ffn: "llama.feed_forward_length",
+                                   vocab: "vocabulary")
+    }
+
     /// The model's parameters taken from `tensors` in parameter order (see `CheckpointWeights.ordered`).
     static func ordered(_ tensors: NamedTensors, config: ModelConfig, path: String) throws -> Parameters {
         try CheckpointWeights.ordered(tensors, model: try CheckpointWeights.decoder(config, lora: nil, file: path), path: path)
@@ -162,7 +199,12 @@ enum HFFolder {
         let configURL = dir.appendingPathComponent("config.json")
         let json = try readObject(configURL, required: "a Hugging Face model directory needs config.json")
         let hf = try HFConfig(json ?? [:], path: configURL.path)
+        let keys: ModelImport.SizeKeys = hf.model.family == .gpt2 ? .hfGPT2 : .hf
+        try ModelImport.checkSize(hf.model, path: configURL.path, keys: keys)
         var tensors = try weights(dir)
+        // Before anything lists the config's tensors one by one (a billion layers would). The
+        // file may hold more (buffers, a tied head), never fewer.
+        try ModelImport.checkSize(hf.model, path: configURL.path, keys: keys, fileTensors: tensors.count)
         if hf.model.family == .gpt2 && !tensors.names.contains(where: { $0.hasPrefix("transformer.") }) {
             tensors = tensors.prefixed("transformer.")  // the original gpt2 hub files omit the prefix
         }

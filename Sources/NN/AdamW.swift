@@ -34,6 +34,19 @@ public struct AdamW: Sendable {
         self.v = v
     }
 
+    /// Makes zero moments now for each parameter of `params` named in `names` that has none
+    /// yet, in `names`' order: the same values the first `update` would start from, so the
+    /// updates are unchanged, but the memory is taken before training rather than at the
+    /// first update (where the pool would lend it buffers a step just freed, and the next
+    /// step would map its own again; `Training.MemoryPlan`).
+    public mutating func allocateMoments(for params: Parameters, names: [String]) {
+        for name in names where params.contains(name) && !m.contains(name) {
+            let shape = params[name].shape
+            m[name] = Tensor.zeros(shape)
+            v[name] = Tensor.zeros(shape)
+        }
+    }
+
     /// Applies one update to every parameter that has a gradient in `grads`.
     /// `decays(name)` says whether weight decay applies (by convention not to norms,
     /// biases and embeddings).

@@ -16,12 +16,12 @@ public enum GradientClipping {
     }
 
     /// Scales every gradient by min(1, maxNorm / (norm + 1e-6)); returns the norm before
-    /// clipping. `maxNorm <= 0` disables clipping (the norm is still returned).
+    /// clipping. `maxNorm <= 0` disables clipping (the norm is still returned). The gradients
+    /// are scaled in place (`Parameters.scale`): no second set of them is allocated.
     public static func clip(_ grads: inout Parameters, maxNorm: Double) -> Double {
         let norm = globalNorm(grads)
         if maxNorm > 0 && norm > maxNorm {
-            let scale = Float(maxNorm / (norm + 1e-6))
-            grads = grads.mapTensors { _, g in g * scale }
+            grads.scale(by: Float(maxNorm / (norm + 1e-6)))
         }
         return norm
     }

@@ -91,6 +91,47 @@ public struct Parameters: Sendable {
         return out
     }
 
+    /// Adds `other`'s tensors into this set's of the same names, in place (a name only in
+    /// `other` is inserted). Each element is `mine + theirs`, as `adding` computes it, so the
+    /// sums are the same bits; a tensor whose storage nothing else shares is written without
+    /// a copy (accumulating gradients over micro-batches needs no third set).
+    public mutating func add(_ other: Parameters) {
+        for n in other.names {
+            let t = other[n]
+            guard contains(n) else {
+                self[n] = t
+                continue
+            }
+            modify(n, initial: { t }) { mine in
+                precondition(mine.shape == t.shape, "Parameters.add: '\(n)' is \(mine.shape) here and \(t.shape) in other")
+                t.withUnsafeBufferPointer { src in
+                    mine.withUnsafeMutableBufferPointer { dst in
+                        guard let d = dst.baseAddress, let s = src.baseAddress else { return }
+                        Parallel.forRanges(dst.count, costPerElement: 2) { r in
+                            for i in r { d[i] = d[i] + s[i] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Multiplies every tensor by `factor`, in place: each element is `x * factor`, as
+    /// `tensor * factor` computes it, without a second set of tensors when nothing else
+    /// shares their storage.
+    public mutating func scale(by factor: Float) {
+        for n in names {
+            modify(n, initial: { preconditionFailure("Parameters.scale: '\(n)' is listed but absent") }) { t in
+                t.withUnsafeMutableBufferPointer { p in
+                    guard let d = p.baseAddress else { return }
+                    Parallel.forRanges(p.count, costPerElement: 2) { r in
+                        for i in r { d[i] = d[i] * factor }
+                    }
+                }
+            }
+        }
+    }
+
     /// Applies `f` to every tensor, keeping names.
     public func mapTensors(_ f: (String, Tensor) -> Tensor) -> Parameters {
         Parameters(pairs.map { ($0.name, f($0.name, $0.tensor)) })

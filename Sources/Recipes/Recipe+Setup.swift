@@ -91,17 +91,17 @@ extension Recipe {
             throw RecipeError.invalidValue(source: file, key: key,
                                            reason: "gives another tokenizer than model.init's (\(model.initFrom ?? "")), whose ids the weights were trained on; remove \(key) to use model.init's")
         }
-        let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
+        // The model and its memory are checked before the data is prepared: packing rows of
+        // an absurd seq_len, or allocating for an absurd batch, would hang or abort.
         let config = model.config(vocabSize: tokenizer.vocabularySize, seqLen: dataConfig.seqLen)
         if config.vocabSize < tokenizer.vocabularySize {
             throw RecipeError.invalidValue(source: file, key: "model.vocab_size",
                                            reason: "\(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids; remove it to use the tokenizer's size")
         }
-        if config.family == .gpt2 && config.contextLength < dataConfig.seqLen {
-            throw RecipeError.invalidValue(source: file, key: "model.context_length",
-                                           reason: "\(config.contextLength) is shorter than data.seq_len \(dataConfig.seqLen); GPT-2's learned positions need one row per position")
-        }
+        try checkContextLength(config, seqLen: dataConfig.seqLen)
         let decoder = try DecoderModel(config, lora: finetune.loraConfig)
+        try checkFits(memoryPlan(config: config), config: config, machine: MemoryStats.machineMemory())
+        let data = try DataPipeline.prepare(dataConfig, tokenizer: tokenizer)
         var card = modelCard(config: config, tokenizer: tokenizer, storesTokenizer: json != nil, data: dataConfig,
                              extraStops: initCard?.stopTokenIDs ?? [])
         // A GGUF import knows the BOS id from its metadata even when the tokenizer.json it
@@ -111,6 +111,23 @@ extension Recipe {
                                          trainOnInput: false, scope: dataConfig.chatScope)
         return Setup(recipe: self, tokenizer: tokenizer, tokenizerJSON: json, data: data, model: decoder, card: card,
                      outputDirectory: URL(fileURLWithPath: output.dir), promptEncoder: encoder)
+    }
+
+    /// Refuses a `data.seq_len` longer than the model's context: GPT-2's learned positions have
+    /// one row per position, and a Llama whose context is stated (or comes from `model.init`)
+    /// was not trained for positions beyond it. A Llama without `model.context_length` takes
+    /// `data.seq_len` as its context; the memory check bounds that.
+    func checkContextLength(_ config: ModelConfig, seqLen: Int) throws {
+        guard config.contextLength < seqLen else { return }
+        switch config.family {
+        case .gpt2:
+            throw RecipeError.invalidValue(source: file, key: "model.context_length",
+                                           reason: "\(config.contextLength) is shorter than data.seq_len \(seqLen); GPT-2's learned positions need one row per position")
+        case .llama:
+            let origin = model.initFrom.map { "the context of model.init (\($0))" } ?? "model.context_length"
+            throw RecipeError.invalidValue(source: file, key: "data.seq_len",
+                                           reason: "\(seqLen) is longer than \(origin), \(config.contextLength) tokens, which the model supports; set data.seq_len to at most \(config.contextLength) (longer examples are then truncated or dropped as data.length_policy says)")
+        }
     }
 
     /// The card of a model trained by this recipe: `config`, the tokenizer (stored in the

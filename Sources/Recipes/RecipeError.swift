@@ -16,6 +16,11 @@ public enum RecipeError: Error, Equatable, CustomStringConvertible {
     case invalidValue(source: String, key: String, reason: String)
     /// An override not of the form `key.path=value`, or whose path cannot be followed.
     case invalidOverride(override: String, reason: String)
+    /// The run's predicted peak memory (`Training.MemoryPlan`) is above the machine's:
+    /// `estimate` lists its parts, `memory` says how much there is and where that was read,
+    /// `keys` name the recipe keys (with their values) that drive the largest part, and
+    /// `advice` what to change.
+    case doesNotFit(source: String, estimate: String, memory: String, keys: [String], advice: String)
     /// Valid YAML that recipes do not take (anchors and aliases, deep nesting, a huge text),
     /// refused before it is parsed; `source` names the file, line and column.
     case unsupportedYAML(source: String, reason: String)
@@ -38,6 +43,9 @@ public enum RecipeError: Error, Equatable, CustomStringConvertible {
             return "\(source): `\(key)`: \(reason)."
         case let .invalidOverride(override, reason):
             return "override `\(override)`: \(reason). Overrides look like `data.seq_len=1024`."
+        case let .doesNotFit(source, estimate, memory, keys, advice):
+            return "\(source): the run does not fit in memory: \(estimate), but the machine has \(memory). "
+                + "The largest part grows with \(keys.joined(separator: ", ")): \(advice). Nothing was allocated."
         case let .unsupportedYAML(source, reason):
             return "\(source): \(reason)."
         }

@@ -57,6 +57,16 @@ public struct Trainer {
     /// Sets BLAS's thread count. Every rank of `group` must start from the same `parameters`.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
                 group: ProcessGroup = .single) throws {
+        try self.init(model: model, parameters: parameters, data: data, options: options, group: group, allocatingMoments: true)
+    }
+
+    /// The step-0 trainer; with `allocatingMoments`, AdamW's zero moments are made now, before
+    /// the first step. Made at the first update instead, they took the buffers that step had
+    /// just freed to the pool (which lends a buffer up to 4x a request) and the next step
+    /// mapped its own again: SmolLM2-135M's full fine-tuning peaked 1.1 GiB above the
+    /// planner's estimate (docs/performance.md, "Memory"). A resume restores them instead.
+    private init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
+                 group: ProcessGroup, allocatingMoments: Bool) throws {
         precondition(options.problems().isEmpty, "Trainer: invalid options: \(options.problems().joined(separator: "; "))")
         try model.validate(parameters)
         if model.lora != nil {
@@ -77,12 +87,21 @@ public struct Trainer {
         self.loader = try DataLoader(data: data, batchSize: options.microBatchSize * group.size,
                                      epochs: options.maxSteps == nil ? options.epochs : nil)
         if loader.rowsPerEpoch == 0 { throw TrainingError.noTrainingData }
-        let rowsPerStep = options.microBatchSize * group.size * options.gradientAccumulation
-        let stepsPerEpoch = (loader.rowsPerEpoch + rowsPerStep - 1) / rowsPerStep
-        self.totalSteps = options.maxSteps ?? stepsPerEpoch * options.epochs
+        self.totalSteps = Self.totalSteps(rowsPerEpoch: loader.rowsPerEpoch, options: options, ranks: group.size)
         self.schedule = LRSchedule(kind: options.schedule, lr: options.lr, minLR: options.lr * options.minLRRatio,
                                    warmupSteps: options.warmupSteps, totalSteps: totalSteps)
         self.dropoutRNG = Self.dropoutRNG(seed: options.seed, rank: group.rank)
+        if allocatingMoments {
+            optimizer.allocateMoments(for: parameters, names: parameters.names.filter { trainableNames?.contains($0) ?? true })
+        }
+    }
+
+    /// Steps a run takes: `maxSteps`, or enough for `epochs` passes over `rowsPerEpoch` rows at
+    /// `microBatchSize` x `ranks` x `gradientAccumulation` rows per step.
+    public static func totalSteps(rowsPerEpoch: Int, options: TrainingOptions, ranks: Int) -> Int {
+        let rowsPerStep = options.microBatchSize * ranks * options.gradientAccumulation
+        let stepsPerEpoch = (rowsPerEpoch + rowsPerStep - 1) / rowsPerStep
+        return options.maxSteps ?? stepsPerEpoch * options.epochs
     }
 
     /// Dropout's generator of `rank`: stream 0xD0 of the seed for rank 0 (the same as a
@@ -99,7 +118,7 @@ public struct Trainer {
     /// the state is of another format version or the cursor belongs to other data.
     public init(model: DecoderModel, parameters: Parameters, data: PreparedData, options: TrainingOptions,
                 state: TrainerState, optimizerMoments: (m: Parameters, v: Parameters), group: ProcessGroup = .single) throws {
-        try self.init(model: model, parameters: parameters, data: data, options: options, group: group)
+        try self.init(model: model, parameters: parameters, data: data, options: options, group: group, allocatingMoments: false)
         guard state.version == 1 else {
             throw TrainingError.resumeMismatch(["trainer_state.json has format version \(state.version), this build reads version 1"])
         }
@@ -171,8 +190,9 @@ public struct Trainer {
             guard c > 0 else { continue }
             lossSum += value
             count += c
+            // Summed in place: gradient accumulation holds two sets of gradients, not three.
             let g = tracked.gradients(of: sum)
-            gradSum = gradSum.map { $0.adding(g) } ?? g
+            if gradSum == nil { gradSum = g } else { gradSum!.add(g) }  // non-nil: just checked
         }
         if micro == 0 { return nil }
         var timing: (wait: Double, reduce: Double)? = nil
@@ -185,7 +205,10 @@ public struct Trainer {
         let lr = schedule.rate(at: step)
         var gradNorm: Double? = nil
         if var grads = gradSum, count > 0 {
-            grads = grads.mapTensors { _, g in g * (1 / Float(count)) }
+            // Scaled and clipped in place (the same products as `g * (1 / count)`), so the
+            // step holds one set of gradients, not three (docs/performance.md, "Memory").
+            gradSum = nil
+            grads.scale(by: 1 / Float(count))
             gradNorm = GradientClipping.clip(&grads, maxNorm: options.gradClip)
             optimizer.update(&parameters, grads: grads, lr: Float(lr), decays: model.decays)
         }

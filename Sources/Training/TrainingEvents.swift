@@ -132,6 +132,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// all-reduce, and waiting for the slowest rank before it (nil for one process).
     public var allreduceSecondsPerStep: Double?
     public var rankWaitSecondsPerStep: Double?
+    /// The memory planner's estimate of this process's peak resident memory, made before
+    /// training (`MemoryPlan.peak`), and the peak measured at the end
+    /// (`MemoryStats.peakResidentBytes`), in MiB.
+    public var estimatedPeakMiB: Double?
+    public var peakResidentMiB: Double?
 
     public init(steps: Int, tokens: Int, trainedTokens: Int, trainSeconds: Double, parameters: Int) {
         self.steps = steps
@@ -162,6 +167,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case evalSeconds = "eval_seconds", resumedFrom = "resumed_from", stopped, checkpoint
         case bestStep = "best_step", bestEvalLoss = "best_eval_loss", bestCheckpoint = "best_checkpoint", stoppedEarly = "stopped_early"
         case ranks, allreduceSecondsPerStep = "allreduce_s_per_step", rankWaitSecondsPerStep = "rank_wait_s_per_step"
+        case estimatedPeakMiB = "estimated_peak_mib", peakResidentMiB = "peak_resident_mib"
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autograd
 import Datasets
 import Foundation
 import Recipes
@@ -54,10 +55,17 @@ struct DataInspectCommand: ParsableCommand {
         // from the data when the recipe says tokenizer.train.
         let setup = try recipe.setUp()
         let tokenizer = setup.tokenizer, data = setup.data
+        let plan = try setup.memoryPlan(), machine = MemoryStats.machineMemory()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(data.report), as: UTF8.self))
+            // The preflight report's keys, and the memory plan under "memory".
+            var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(data.report)) as? [String: Any] ?? [:]
+            func bytes(_ x: Double) -> Any { x < 9e18 ? Int(x.rounded()) : x }  // an absurd plan is refused before this
+            object["memory"] = ["estimated_peak_bytes": bytes(plan.peak), "baseline_bytes": bytes(plan.baseline),
+                                "weights_bytes": bytes(plan.weights), "optimizer_bytes": bytes(plan.optimizer),
+                                "gradients_bytes": bytes(plan.gradients), "activations_bytes": bytes(plan.activations),
+                                "logits_bytes": bytes(plan.logits), "in_flight_bytes": bytes(plan.inFlight), "checkpoint_bytes": bytes(plan.checkpoint),
+                                "machine_bytes": machine.bytes, "machine_source": machine.source] as [String: Any]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             return
         }
         let split: DataSplit = validation ? .validation : .train
@@ -68,5 +76,6 @@ struct DataInspectCommand: ParsableCommand {
         print("\(split.rawValue) row \(index) of \(data.rowCount(split)), seq_len \(data.seqLen):")
         print(RowRenderer.render(row, tokenizer: tokenizer, style: style))
         print(RowRenderer.render(data.report, seqLen: data.seqLen), terminator: "")
+        print(setup.memoryLine(plan, machine: machine))
     }
 }

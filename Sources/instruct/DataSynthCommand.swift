@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autograd
 import Datasets
 import Foundation
 import Synth
@@ -25,18 +26,29 @@ struct DataSynth: ParsableCommand {
     @Option(help: "Seed of the generator; the same seed gives byte-identical files.")
     var seed: UInt64
 
-    @Option(help: "Number of training examples.")
-    var train: Int = 20_000
+    @Option(help: "Number of training examples (digits, or a whole number like 2e4).")
+    var train: ExampleCount = 20_000
 
     @Option(help: "Number of held-out examples.")
-    var heldout: Int = 800
+    var heldout: ExampleCount = 800
 
     @Option(help: "Comma-separated families to generate (default: the eight core ones; `all` for every family). One of: \(SynthFamily.allCases.map(\.rawValue).joined(separator: ", ")).")
     var families: String?
 
     mutating func validate() throws {
-        if train < 0 { throw ValidationError("--train must not be negative, got \(train)") }
-        if heldout < 0 { throw ValidationError("--heldout must not be negative, got \(heldout)") }
+        if train.value < 0 { throw ValidationError("--train must not be negative, got \(train.value)") }
+        if heldout.value < 0 { throw ValidationError("--heldout must not be negative, got \(heldout.value)") }
+        // Refused before anything is allocated: the examples are held in memory until written.
+        let machine = MemoryStats.machineMemory()
+        let bytes = SynthGenerator.estimatedBytes(trainCount: train.value, heldoutCount: heldout.value)
+        if bytes > Double(machine.bytes) {
+            let flag = train.value >= heldout.value ? "--train \(train.value)" : "--heldout \(heldout.value)"
+            let disk = (Double(train.value) + Double(heldout.value)) * 171
+            throw ValidationError("\(flag): \(train.value) + \(heldout.value) examples are held in memory until they are written, "
+                + "about \(SynthGenerator.bytesPerExample) bytes each: \(MemoryStats.format(bytes)), more than the \(machine) of this machine "
+                + "(and about \(MemoryStats.format(disk)) on disk). Ask for at most \(machine.bytes / SynthGenerator.bytesPerExample) examples in all; "
+                + "the quickstart uses 20000.")
+        }
         _ = try selectedFamilies()
     }
 
@@ -57,7 +69,8 @@ struct DataSynth: ParsableCommand {
         var options = SynthOptions()
         options.families = try selectedFamilies()
         // A SynthError prints as "Error: <description>", which names the option or file.
-        let dataset = try SynthGenerator.generate(seed: seed, trainCount: train, heldoutCount: heldout, options: options)
+        let dataset = try SynthGenerator.generate(seed: seed, trainCount: train.value, heldoutCount: heldout.value, options: options,
+                                                  memoryLimit: MemoryStats.machineMemory().bytes)
         let manifest = try SynthFiles.write(dataset, to: out)
 
         print("wrote \(out): \(dataset.train.count) train, \(dataset.heldout.count) held-out examples (seed \(seed), \(manifest.generator) v\(manifest.version))")
@@ -81,4 +94,25 @@ struct DataSynth: ParsableCommand {
         let fill = String(repeating: " ", count: max(0, width - s.count))
         return right ? fill + s : s + fill
     }
+}
+
+/// A number of examples on the command line: digits (`20000`) or a whole number in
+/// scientific notation (`2e4`, `1e11`), so that a size written either way is read as meant
+/// and then checked, not refused as unreadable.
+struct ExampleCount: ExpressibleByArgument, ExpressibleByIntegerLiteral {
+    var value: Int
+
+    init(integerLiteral value: Int) { self.value = value }
+
+    init?(argument: String) {
+        if let n = Int(argument) {
+            value = n
+        } else if let d = Double(argument), d.isFinite, d == d.rounded(), abs(d) < 9e18 {
+            value = Int(d)
+        } else {
+            return nil
+        }
+    }
+
+    var defaultValueDescription: String { "\(value)" }
 }

@@ -68,12 +68,48 @@ final class MemoryAndDeterminismTests: XCTestCase {
         XCTAssertEqual(second.withUnsafeBufferPointer { $0.baseAddress }, address, "same-size buffer not reused")
         XCTAssertEqual(second.scalars.reduce(0, +), Float(n), "a reused buffer must be fully rewritten")
         XCTAssertEqual(BufferPool.heldBytes, 0)
-        var other: Tensor? = Tensor.zeros([n + 4096])          // another size: a new buffer
+        var other: Tensor? = Tensor.zeros([4 * n])              // four times the size: a new buffer
         XCTAssertNotEqual(other!.withUnsafeBufferPointer { $0.baseAddress }, address)
         other = nil
         XCTAssertGreaterThan(BufferPool.heldBytes, 0)
         BufferPool.trim()
         XCTAssertEqual(BufferPool.heldBytes, 0)
         _ = other
+    }
+
+    /// Sizes that change from step to step (the trained rows of a batch) reuse the buffers
+    /// freed by earlier steps: a request takes a free buffer of its size class or of a larger
+    /// class up to four times its size, so once the largest has been seen nothing more is
+    /// mapped. A request that finds none maps its own and returns the smaller free buffers it
+    /// supersedes (down to a quarter of its size).
+    func test_bufferPool_smallerSizes_reuseTheLargest_largerSupersedesIt() {
+        BufferPool.trim()
+        let largest = 3_000_000                              // 12 MB of floats
+        var t: Tensor? = Tensor.zeros([largest])
+        let address = t!.withUnsafeBufferPointer { $0.baseAddress }
+        t = nil
+        for size in [largest, largest - 20_000, largest / 2 + 17, largest / 3, largest - 1] {
+            let u = Tensor.zeros([size])
+            XCTAssertEqual(u.withUnsafeBufferPointer { $0.baseAddress }, address, "size \(size) mapped a new buffer")
+        }
+        let fifth = Tensor.zeros([largest / 5])             // under a quarter: not given the large one
+        XCTAssertNotEqual(fifth.withUnsafeBufferPointer { $0.baseAddress }, address)
+        XCTAssertEqual(BufferPool.heldBytes, BufferPool.classBytes(4 * largest))
+        let larger = Tensor.zeros([largest * 3 / 2])        // a miss: the free 12 MB buffer is returned
+        XCTAssertEqual(BufferPool.heldBytes, 0)
+        _ = (fifth, larger)
+        BufferPool.trim()
+    }
+
+    /// Size classes: eight per power of two, whole pages, never below the request and at most
+    /// 12.5% above it.
+    func test_bufferPool_classBytes_withinOneEighthAbove() {
+        for bytes in [1 << 20, (1 << 20) + 1, 3_000_000, 5 << 20, (8 << 20) - 1, 123_456_789, 1 << 33] {
+            let c = BufferPool.classBytes(bytes)
+            XCTAssertGreaterThanOrEqual(c, bytes)
+            XCTAssertLessThanOrEqual(Double(c), Double(bytes) * 1.125 + 4096, "\(bytes)")
+            XCTAssertEqual(c % 4096, 0)
+            XCTAssertEqual(BufferPool.classBytes(c), c, "a class size is its own class")
+        }
     }
 }
