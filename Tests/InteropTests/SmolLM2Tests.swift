@@ -39,6 +39,7 @@ final class SmolLM2Tests: XCTestCase {
     /// The GGUF imported once for the whole class.
     static func importedCheckpoint() throws -> URL {
         guard FileManager.default.fileExists(atPath: gguf.path) else {
+            // The model is fetched by scripts/fetch-smollm2.sh, not committed; CI fetches it first, so there this runs.
             throw XCTSkip("\(gguf.path) is absent: run scripts/fetch-smollm2.sh to test against the real model (CI does)")
         }
         if let imported { return imported }

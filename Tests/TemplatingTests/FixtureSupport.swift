@@ -8,7 +8,8 @@ enum Fixtures {
     /// Tests/TemplatingTests/Fixtures, copied into the test bundle.
     static func url(_ relative: String) throws -> URL {
         guard let base = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
-            throw XCTSkip("the Fixtures resource is missing from the test bundle")
+            // The fixtures are committed: a missing resource is a broken build, not a reason to skip.
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "the Fixtures resource is missing from the test bundle"])
         }
         return base.appendingPathComponent(relative)
     }

@@ -21,6 +21,7 @@ final class DistributedCommandLineTests: XCTestCase {
 
     func mpirun() throws -> URL {
         guard let m = Self.onPath("mpirun") else {
+            // Skipped only without Open MPI; scripts/setup.sh installs it, so CI runs this.
             throw XCTSkip("mpirun is not on PATH; scripts/setup.sh installs openmpi-bin")
         }
         return m
@@ -231,6 +232,7 @@ final class DistributedCommandLineTests: XCTestCase {
 
     /// Without mpirun the binary needs no MPI: libmpi is not a load-time dependency.
     func test_binary_doesNotLinkLibmpi() throws {
+        // Skipped only off Linux (no ldd); CI runs on Linux, so there this runs.
         guard let ldd = Self.onPath("ldd") else { throw XCTSkip("no ldd on PATH (not Linux)") }
         let p = Process()
         p.executableURL = ldd
@@ -249,7 +251,9 @@ final class DistributedCommandLineTests: XCTestCase {
     /// flags from `mpicc --showme:compile`, compiled with the toolchain's clang, since mpicc
     /// itself needs gcc), every declaration must match the real one.
     func test_cmpiDeclarations_matchOpenMPIHeader() throws {
+        // Skipped only without Open MPI; scripts/setup.sh installs it, so CI runs this.
         guard let mpicc = Self.onPath("mpicc") else { throw XCTSkip("mpicc is not on PATH; scripts/setup.sh installs openmpi-bin") }
+        // Skipped only off Linux or without a C compiler; CI has both, so there this runs.
         guard let compiler = Self.onPath("clang") ?? Self.onPath("cc") else { throw XCTSkip("no clang or cc on PATH") }
         let flags = try output(mpicc, ["--showme:compile"]).split(separator: " ").map(String.init).filter { !$0.isEmpty }
         XCTAssertTrue(flags.contains { $0.hasPrefix("-I") }, "mpicc --showme:compile gave no include directory: \(flags)")

@@ -16,6 +16,7 @@ final class RealModelCommandLineTests: XCTestCase {
     /// A directory with the GGUF imported into `smollm2/` (once for the class).
     func imported() throws -> URL {
         guard FileManager.default.fileExists(atPath: Self.gguf.path) else {
+            // The model is fetched by scripts/fetch-smollm2.sh, not committed; CI fetches it first, so there this runs.
             throw XCTSkip("\(Self.gguf.path) is absent: run scripts/fetch-smollm2.sh to test the real model through the binary (CI does)")
         }
         if let d = Self.shared { return d }
