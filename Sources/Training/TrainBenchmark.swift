@@ -119,12 +119,14 @@ public enum TrainBenchmark {
 
     /// Trains `warmup + steps` steps of `config` on B x T random tokens and times them.
     /// `weights` are the model's parameters (a real model's; `config`'s shapes, checked);
-    /// nil draws fresh ones. `progress(step, ms, loss, measured)` is called after every step.
+    /// nil draws fresh ones. Pass them with `consume`: AdamW writes the weights in place, and
+    /// a caller's live copy would make it copy every tensor first (one more set of weights
+    /// in the peak, which a training run does not have). `progress(step, ms, loss, measured)` is called after every step.
     /// `measurePeak: false` skips the sgemm timing (for profiling the steps alone).
     /// With `lora`, the same model trains only LoRA adapters (B drawn small and non-zero so
     /// every gradient is a real one); the base is frozen as in a LoRA run.
     /// `residentBefore` is the resident size before the weights were loaded (default: now).
-    public static func run(config: ModelConfig, weights: Parameters? = nil, batch: Int, time: Int, warmup: Int = 3,
+    public static func run(config: ModelConfig, weights: consuming Parameters? = nil, batch: Int, time: Int, warmup: Int = 3,
                            steps: Int = 10, threads: Int, seed: UInt64 = 0, measurePeak: Bool = true,
                            lora: LoRAConfig? = nil, residentBefore: Int? = nil,
                            progress: ((Int, Double, Float, Bool) -> Void)? = nil) throws -> Result {
@@ -138,15 +140,18 @@ public enum TrainBenchmark {
         let model = try DecoderModel(config, lora: lora)
         var rng = RNG(seed: seed)
         var params: Parameters
-        if let weights {
-            try model.withoutAdapters.validate(weights)
-            params = weights
+        if let given = weights.take() {
+            try model.withoutAdapters.validate(given)
+            params = given
         } else {
             params = model.initialParameters(rng: &rng)
         }
         for (name, shape) in model.adapterShapes { params[name] = Tensor.randomNormal(shape, std: 0.02, rng: &rng) }
         let trainable: Set<String>? = lora == nil ? nil : Set(model.adapterShapes.map(\.name))
         var optimizer = AdamW(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
+        // As the trainer does: the moments exist before the first step, so that step's freed
+        // buffers (kept by the pool) are reused by the next step instead of by the moments.
+        optimizer.allocateMoments(for: params, names: params.names.filter { trainable?.contains($0) ?? true })
         let n = batch * time, v = config.vocabSize
         let positions = (0..<n).map { Int32($0 % time) }
         let segments = [Int32](repeating: 1, count: n)

@@ -42,8 +42,10 @@ struct BenchTrain: ParsableCommand {
               instruct bench train --config small --finetune compare
               instruct bench train --config small --finetune lora --lora-rank 16 \\
                   --lora-targets qkv,o
-              instruct bench train --model models/SmolLM2-135M-Instruct.Q4_1.gguf --finetune lora
-              instruct bench train --model models/SmolLM2-135M-Instruct-hf --finetune full --batch 4 --seq 512
+              instruct bench train --model models/SmolLM2-135M-Instruct.Q4_1.gguf \\
+                  --finetune lora
+              instruct bench train --model models/SmolLM2-135M-Instruct-hf \\
+                  --finetune full --batch 4 --seq 512
             """)
 
     @Option(help: "Model size: \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default small; not with --model).")
@@ -156,7 +158,7 @@ struct BenchTrain: ParsableCommand {
         if let lora, let p = DecoderModel.loraProblems(lora, config: modelConfig).first {
             throw ValidationError("--lora-rank/--lora-targets: \(p)")
         }
-        let r = try TrainBenchmark.run(config: modelConfig, weights: weights, batch: b, time: t, warmup: warmup, steps: steps,
+        let r = try TrainBenchmark.run(config: modelConfig, weights: consume weights, batch: b, time: t, warmup: warmup, steps: steps,
                                        threads: threads, seed: seed, measurePeak: sgemmPeak, lora: lora,
                                        residentBefore: residentBefore) { i, ms, loss, measured in
             let rss = Double(MemoryStats.residentBytes()) / (1024 * 1024)
