@@ -5,6 +5,8 @@
 # order; the first that matches a symbol takes its samples.
 #
 #   scripts/profile-train.sh [CONFIG] [STEPS]        # default: small 6 (plus 1 warm-up step)
+#   scripts/profile-train.sh MODEL-PATH [STEPS]       # a real model (bench train --model), e.g.
+#       FINETUNE=lora BATCH=4 SEQ=512 scripts/profile-train.sh models/SmolLM2-135M-Instruct-hf 3
 #
 # Self time, not inclusive: time in OpenBLAS counts as matmul wherever it was called from
 # (attention's internal products call sgemm too, so "matmul" includes them), and malloc,
@@ -22,21 +24,27 @@ INSTRUCT=${INSTRUCT:-.build/release/instruct}
 OUT=$(mktemp -d /tmp/profile-train-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-perf record -F 499 -g -o "$OUT/perf.data" -- "$INSTRUCT" bench train --config "$CONFIG" --steps "$STEPS" --warmup 1 \
+if [ -e "$CONFIG" ]; then
+  WHAT=(--model "$CONFIG" --finetune "${FINETUNE:-lora}" --batch "${BATCH:-4}" --seq "${SEQ:-512}")
+else
+  WHAT=(--config "$CONFIG")
+fi
+perf record -F 499 -g -o "$OUT/perf.data" -- "$INSTRUCT" bench train "${WHAT[@]}" --steps "$STEPS" --warmup 1 \
   --threads 2 --no-sgemm-peak 2>/dev/null | sed -n 's/^/# /p' | grep -E 'ms/step|tokens/s|config|instruct bench' || true
 perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio -g none --percent-limit 0 2>/dev/null \
   | grep -E '^ +[0-9.]+%' | swift demangle --simplified > "$OUT/symbols.txt"
 python3 - "$OUT/symbols.txt" <<'PY'
 import re, sys
 groups = [
-    ("setup (random init of the weights; not part of a step)", r"randomNormal|DeterministicMath|initialParameters|nextNormal"),
+    ("setup (random init or loading of the weights; not part of a step)", r"randomNormal|DeterministicMath|initialParameters|nextNormal|SafeTensors|GGUF|ModelImport|Dequantiz"),
     ("optimizer (AdamW)", r"AdamW"),
     ("cross-entropy", r"crossEntropy|CrossEntropy"),
     ("attention (our code: softmax, masks, copies)", r"[Aa]ttention"),
-    ("norms (LayerNorm)", r"[Ll]ayer[Nn]orm|[Rr]ms[Nn]orm|Normalization"),
+    ("norms (LayerNorm, RMSNorm)", r"[Ll]ayer[Nn]orm|[Rr]ms[Nn]orm|Normalization"),
+    ("rotary embeddings (RoPE)", r"[Rr]ope"),
     ("matmul (OpenBLAS sgemm)", r"sgemm|gemm_|_kernel_|[io]tcopy|oncopy|sgemv|inner_thread|blas_memory|exec_blas|gemm_thread"),
     ("BLAS thread wait and scheduler (sched_yield spinning, context switches)", r"blas_thread_server|sched_yield|__schedule|finish_task_switch|do_syscall_64|entry_SYSCALL|syscall_exit|pick_next|update_curr|_raw_spin|psi_"),
-    ("elementwise (GELU, add, mul, broadcast sums)", r"gelu|GELU|Gelu|binary|Kernel|[Ee]lementwise|unary|VectorExp|sumToShape|sum\(axis|reduce|addingSameShape"),
+    ("elementwise (GELU, SiLU/SwiGLU, add, mul, broadcast sums)", r"gelu|GELU|Gelu|[Ss]ilu|SiLU|[Ss]wi[Gg][Ll][Uu]|binary|Kernel|[Ee]lementwise|unary|VectorExp|sumToShape|sum\(axis|reduce|addingSameShape"),
     ("shape (split, reshape, transpose, concat, gather)", r"split|reshap|transpos|concat|permut|gather|[Ee]mbedding|Shape"),
     ("allocation and copies (malloc, page faults, memset, memcpy)", r"malloc|free|memset|memcpy|memmove|clear_page|page_fault|do_anonymous|alloc|mmap|munmap|zeros|uninitialized|TensorStorage|folio|lru|zap_|rmqueue|__handle_mm|handle_mm"),
     ("autograd bookkeeping (graph, refcounts)", r"gradients\(|GradNode|recorded|swift_retain|swift_release|swift_bridgeObject|Dictionary|Hasher|_swift_|swift::"),

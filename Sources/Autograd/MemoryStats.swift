@@ -97,3 +97,43 @@ public enum MemoryStats {
         return String(format: "%.0f KiB", bytes / kib)
     }
 }
+
+/// Bytes held by live tensor storages, and their high-water mark since the last reset: what
+/// ops keep and allocate, independent of the buffer pool and of the process's other memory.
+/// Tests use it to show how an op's memory grows with its sizes (attention linear in T,
+/// the fused head bounded by a chunk of logits). Counted by `TensorStorage`'s init and
+/// deinit under a lock (a few nanoseconds per tensor, tensors are large and few).
+public enum TensorBytes {
+    nonisolated(unsafe) private static var live = 0
+    nonisolated(unsafe) private static var high = 0
+    private static let lock = NSLock()
+
+    /// Bytes of the tensor storages alive now (requested sizes, before pool rounding).
+    public static var liveBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return live
+    }
+
+    /// The most bytes alive at once since the last `resetPeak()`.
+    public static var peakBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return high
+    }
+
+    /// Starts a new high-water mark at the bytes alive now.
+    public static func resetPeak() {
+        lock.lock(); defer { lock.unlock() }
+        high = live
+    }
+
+    static func add(_ bytes: Int) {
+        lock.lock(); defer { lock.unlock() }
+        live += bytes
+        if live > high { high = live }
+    }
+
+    static func remove(_ bytes: Int) {
+        lock.lock(); defer { lock.unlock() }
+        live -= bytes
+    }
+}

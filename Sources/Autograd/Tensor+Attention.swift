@@ -206,8 +206,10 @@ extension Tensor {
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
                 let lseh = pl + token0 * hq + h
                 let blockRows = Swift.min(len, attentionQueryBlock)
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len + blockRows)
-                defer { scratch.deallocate() }
+                // Scratch from tensor storage (counted by `TensorBytes`, as the tests of memory in T check).
+                let scratchStorage = TensorStorage(uninitializedCount: blockRows * len + blockRows)
+                let scratch = scratchStorage.pointer
+                defer { withExtendedLifetime(scratchStorage) {} }
                 let inverse = scratch + blockRows * len
                 var r0 = 0
                 while r0 < len {
@@ -260,9 +262,9 @@ extension Tensor {
                 let kh = pk + token0 * ldk + kvh * d, vh = pv + token0 * ldk + kvh * d
                 let dkh = pdk.map { $0 + token0 * ldk + kvh * d }, dvh = pdv.map { $0 + token0 * ldk + kvh * d }
                 let blockRows = Swift.min(len, attentionQueryBlock)
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len)
-                let dp = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * len)
-                defer { p.deallocate(); dp.deallocate() }
+                let scratch = TensorStorage(uninitializedCount: 2 * blockRows * len)
+                let p = scratch.pointer, dp = scratch.pointer + blockRows * len
+                defer { withExtendedLifetime(scratch) {} }
                 for h in (kvh * group)..<((kvh + 1) * group) {
                     let qh = pq + token0 * ldq + h * d, oh = po + token0 * ldo + h * d
                     let gh = pg + token0 * ldo + h * d, dqh = pdq.map { $0 + token0 * ldq + h * d }

@@ -20,6 +20,7 @@ public final class TensorStorage: @unchecked Sendable {
         let (raw, size) = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         allocatedBytes = size
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        TensorBytes.add(count * MemoryLayout<Float>.stride)
     }
 
     /// Allocates `count` elements all set to `value`.
@@ -29,6 +30,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
+        TensorBytes.remove(count * MemoryLayout<Float>.stride)
         BufferPool.release(UnsafeMutableRawPointer(pointer), size: allocatedBytes)
     }
 }

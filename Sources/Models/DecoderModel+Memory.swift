@@ -1,3 +1,5 @@
+import Autograd
+
 /// What a model costs in memory, from its shape alone: no tensor is built and no per-tensor
 /// list is made, so a config with a billion layers or a width of a million is measured in
 /// microseconds (as a huge number, in Double: nothing overflows). The memory planner
@@ -44,15 +46,19 @@ extension ModelConfig {
     ///
     ///     Llama block: x (C, by the input norm), h (C, by q/k/v), rotated q (C) and k (KV)
     ///                  and v (KV, by attention), the attention output (C) and its row
-    ///                  logsumexp (H), x after attention (C), h2 (C), gate (F), silu (F),
-    ///                  up (F), silu * up (F, by down); two norms' 1/rms (2).
+    ///                  logsumexp (H), x after attention (C), h2 (C), gate (F) and up (F,
+    ///                  by the fused SwiGLU), silu(gate) * up (F, by down); two norms' 1/rms (2).
     ///     GPT-2 block: x (C), h (C), c_attn's output (3C), the attention output (C) and
     ///                  logsumexp (H), x after attention (C), h2 (C), c_fc's output (F),
     ///                  GELU's (F); two norms' mean and 1/std (4).
-    ///     head:        the last block's output rows (C) and the final norm's (C), the logits
-    ///                  (V) and three numbers of the loss per row: R x (2C + V + 3).
+    ///     head:        the last block's output rows (C), the final norm's (C) and its
+    ///                  1/rms (1), and the hidden rows' gradient that the fused head and loss
+    ///                  make in the forward pass (C): R x (3C + 1); plus one chunk of logits,
+    ///                  min(R, chunk) x V (`Tensor.linearCrossEntropy`; the pool keeps that
+    ///                  buffer through the step). No [R, V] tensor exists.
     ///
-    /// The last block's part after attention runs on R rows only, as the head does.
+    /// The last block's part after attention runs on R rows only, as the head does. Nothing
+    /// grows with T squared: attention keeps its output and a logsumexp per head and token.
     public func savedActivationScalars(tokens: Int, headRows: Int, lora: LoRAConfig? = nil) -> (blocks: Double, head: Double) {
         let n = Double(tokens), r = Double(min(headRows, tokens))
         let c = Double(dim), f = Double(ffnDim), h = Double(heads), kv = Double(kvHeads * headDim)
@@ -62,7 +68,7 @@ extension ModelConfig {
         switch family {
         case .llama:
             before = c + 1 + c + c + kv + kv + c + h
-            after = c + 1 + c + 4 * f
+            after = c + 1 + c + 3 * f
         case .gpt2:
             before = c + 2 + c + 3 * c + c + h
             after = c + 2 + c + 2 * f
@@ -78,7 +84,8 @@ extension ModelConfig {
             perTokenAfter += extra.afterAttention
         }
         let blocks = l * n * perTokenBefore + (l - 1) * n * perTokenAfter + r * perTokenAfter
-        let head = r * (2 * c + Double(vocabSize) + 3)
+        let chunk = Double(min(headRows, tokens, Tensor.linearCrossEntropyChunkRows(vocabulary: vocabSize)))
+        let head = r * (3 * c + 1) + chunk * Double(vocabSize)
         return (blocks, head)
     }
 }

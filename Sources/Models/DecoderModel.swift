@@ -102,7 +102,8 @@ public struct DecoderModel: Sendable {
     /// row) those products, the [rows, V] logits and their softmax shrink by the ignored
     /// share, and the result is the same sum. Those steps work row by row, and an ignored
     /// row's last-block output reaches nothing that is counted (its keys and values, which
-    /// later rows attend to, are still computed for every row).
+    /// later rows attend to, are still computed for every row). The head and the loss are one
+    /// chunked op (`Tensor.linearCrossEntropy`): the [rows, V] logits never exist whole.
     public func loss(_ input: ModelInput, parameters p: Parameters,
                      dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> (sum: Tensor, count: Int) {
         let x = input
@@ -112,17 +113,18 @@ public struct DecoderModel: Sendable {
         for (i, t) in x.targets.enumerated() where t != x.ignoreIndex { rows.append(Int32(i)) }
         // Every row counted, or none (then the full path gives the zero loss and gradients).
         let headRows: [Int32]? = rows.isEmpty || rows.count == x.targets.count ? nil : rows
-        let z: Tensor
+        let final: (hidden: Tensor, head: Tensor)
         switch config.family {
         case .gpt2:
-            z = gpt2Logits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time,
-                           p, dropoutRNG, headRows: headRows)
+            final = gpt2TrainingHidden(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch,
+                                       time: x.time, p, dropoutRNG, headRows: headRows)
         case .llama:
-            z = llamaLogits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time,
-                            p, dropoutRNG, headRows: headRows)
+            final = llamaTrainingHidden(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch,
+                                        time: x.time, p, dropoutRNG, headRows: headRows)
         }
         let kept = headRows.map { $0.map { x.targets[Int($0)] } } ?? x.targets
-        return Tensor.crossEntropy(logits: z, targets: kept, ignoreIndex: x.ignoreIndex)
+        // The head and the loss fused and chunked: at most a chunk of logits exists at once.
+        return Tensor.linearCrossEntropy(hidden: final.hidden, weight: final.head, targets: kept, ignoreIndex: x.ignoreIndex)
     }
 
     /// The summed loss and target count over `inputs`, recording no graph: each batch's sum in

@@ -57,6 +57,28 @@ extension DecoderModel {
                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
                      attend: (Int, Tensor, Tensor, Tensor) -> Tensor,
                      attendPacked: ((Tensor) -> Tensor)? = nil) -> Tensor {
+        let (final, head) = gpt2Hidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng,
+                                       headRows: headRows, attend: attend, attendPacked: attendPacked)
+        return Tensor.matmul(final, head, transposeB: true)   // [B*T or rows, V]
+    }
+
+    /// The training forward pass up to the head (segment-causal attention on the packed
+    /// projection): see `gpt2Hidden`.
+    func gpt2TrainingHidden(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
+                            _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]?) -> (hidden: Tensor, head: Tensor) {
+        gpt2Hidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows) { _, q, k, v in
+            Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
+        } attendPacked: { qkv in
+            Tensor.causalAttention(packedQKV: qkv, heads: config.heads, kvHeads: config.heads, segmentIDs: segmentIDs)
+        }
+    }
+
+    /// `gpt2Forward` up to the head: `ln_f`'s output [B*T or rows, C] and the head's weight
+    /// (`transformer.wte.weight`, [V, C]), for the fused head and loss (`loss`).
+    func gpt2Hidden(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
+                    _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
+                    attend: (Int, Tensor, Tensor, Tensor) -> Tensor,
+                    attendPacked: ((Tensor) -> Tensor)? = nil) -> (hidden: Tensor, head: Tensor) {
         let c = config.dim, h = config.heads, d = config.headDim
         for pos in positions {
             precondition(pos >= 0 && Int(pos) < config.contextLength,
@@ -89,6 +111,6 @@ extension DecoderModel {
         let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)
                                       : x.reshaped([-1, c])
         let final = LayerNorm("transformer.ln_f", dim: c, eps: config.normEps)(rows, p)
-        return Tensor.matmul(final, p["transformer.wte.weight"], transposeB: true)   // [B*T or rows, V]
+        return (final, p["transformer.wte.weight"])
     }
 }

@@ -49,6 +49,14 @@ extension DecoderModel {
         }
     }
 
+    /// The training forward pass up to the head (segment-causal attention): see `llamaHidden`.
+    func llamaTrainingHidden(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
+                             _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]?) -> (hidden: Tensor, head: Tensor) {
+        llamaHidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows) { _, q, k, v in
+            Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
+        }
+    }
+
     /// The Llama forward pass with the attention step supplied by the caller:
     /// `attend(layer, q, k, v)` gets q [B, T, Hq, D] and k, v [B, T, Hkv, D] of the new
     /// tokens (q and k already rotated) and returns [B, T, Hq, D]. Training passes
@@ -59,6 +67,16 @@ extension DecoderModel {
     func llamaForward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
                       _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
                       attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+        let (final, head) = llamaHidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng,
+                                        headRows: headRows, attend: attend)
+        return Tensor.matmul(final, head, transposeB: true)   // [B*T or rows, V]
+    }
+
+    /// `llamaForward` up to the head: the final norm's output [B*T or rows, C] and the head's
+    /// weight [V, C] (the token embedding when tied), for the fused head and loss (`loss`).
+    func llamaHidden(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
+                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
+                     attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> (hidden: Tensor, head: Tensor) {
         let c = config.dim, d = config.headDim
         var x = Embedding("model.embed_tokens", count: config.vocabSize, dim: c)(tokens, shape: [batch, time], p)
         for i in 0..<config.layers {
@@ -76,13 +94,14 @@ extension DecoderModel {
             }
             x = addingResidual(x, b.o, a, p, rng)
             let h2 = b.postNorm(x, p)
-            x = addingResidual(x, b.down, b.gate(h2, p, dropoutRNG: rng).silu() * b.up(h2, p, dropoutRNG: rng), p, rng)
+            x = addingResidual(x, b.down, Tensor.swiglu(gate: b.gate(h2, p, dropoutRNG: rng), up: b.up(h2, p, dropoutRNG: rng)),
+                               p, rng)
         }
         // With no blocks, nothing has selected the head rows yet.
         let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)
                                       : x.reshaped([-1, c])
         let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(rows, p)
         let head = config.tiedEmbeddings ? p["model.embed_tokens.weight"] : p["lm_head.weight"]
-        return Tensor.matmul(final, head, transposeB: true)   // [B*T or rows, V]
+        return (final, head)
     }
 }

@@ -20,8 +20,8 @@ import NN
 /// | baseline    | resident now (runtime, tokenizer, prepared data), measured               |
 /// | weights     | every weight (the frozen base too) and the adapters                      |
 /// | optimizer   | AdamW's m and v for every trained scalar                                 |
-/// | activations | what the forward pass keeps (`ModelConfig.savedActivationScalars`), the logits (R x V) among them |
-/// | in flight   | the larger of: the logits' gradient (R x V) and a block's gradients at backward's widest moment, N x (3F + 3C) for Llama, N x (2F + 4C) for GPT-2; and, at the very end, a tied, trained embedding's two partial gradients (2 x V x C) before they are summed |
+/// | activations | what the forward pass keeps (`ModelConfig.savedActivationScalars`), the head's one chunk of logits (min(R, chunk) x V) among them: the head and the loss are fused and chunked, so no R x V tensor exists |
+/// | in flight   | the larger of: a block's gradients at backward's widest moment, N x (3F + 3C) for Llama, N x (2F + 4C) for GPT-2; and, at the very end, a tied, trained embedding's two partial gradients (2 x V x C) before they are summed |
 /// | gradients   | one per trained scalar (two with gradient accumulation: the sum so far and this micro-batch's) |
 /// | checkpoint  | the largest checkpoint file (AdamW's moments), mapped while a save checksums it; the step's pooled buffers are given back before a save (`Recipe.run`), so this part and the step's are never resident together |
 ///
@@ -40,7 +40,7 @@ public struct MemoryPlan: Sendable, Equatable {
     public var gradients: Double
     /// Bytes of the tensors the forward pass keeps for the backward pass, the head's included.
     public var activations: Double
-    /// Of `activations`, the head's part (the logits and the rows before them).
+    /// Of `activations`, the head's part (one chunk of logits and the rows before them).
     public var logits: Double
     /// Bytes of the backward pass's widest moment beyond the saved tensors and the weights'
     /// gradients (the larger of its middle and, with a tied trained embedding, its end).
@@ -66,7 +66,6 @@ public struct MemoryPlan: Sendable, Equatable {
         let tokens = batch.multipliedReportingOverflow(by: seqLen)
         let nInt = tokens.overflow ? Int.max : tokens.partialValue
         let rInt = min(headRows ?? nInt, nInt)
-        let r = Double(rInt)
         let base = config.parameterScalars
         let adapters = lora?.adapterScalars(for: config) ?? 0
         let trained = lora == nil ? base : adapters
@@ -89,7 +88,7 @@ public struct MemoryPlan: Sendable, Equatable {
         gradients = 4 * (gradientAccumulation > 1 ? 2 : 1) * trained
         activations = 4 * (saved.blocks + saved.head) * Self.poolRounding
         logits = 4 * saved.head * Self.poolRounding
-        inFlight = max(4 * (r * v + widest) * Self.poolRounding, 4 * tiedEmbedding)
+        inFlight = max(4 * widest * Self.poolRounding, 4 * tiedEmbedding)
         checkpoint = 4 * 2 * trained
         self.peakSoFar = Double(peakSoFar)
     }

@@ -4,12 +4,15 @@ import Dispatch
 import Models
 import NN
 
-/// Steady-state training throughput of a GPT-2 decoder on random tokens, with the same
-/// model math, loss and optimizer as `bench/torch_reference.py` so the two can be run
-/// side by side:
+/// Steady-state training throughput of a decoder on random tokens, with the same model
+/// math, loss and optimizer as a PyTorch script so the two can be run side by side: the
+/// GPT-2 presets as `bench/torch_reference.py`, a real model (any `ModelConfig` with its
+/// weights, e.g. SmolLM2 imported from a GGUF file) as `scripts/bench_real_model_torch.py`
+/// (transformers' `LlamaForCausalLM`, PEFT for LoRA):
 ///
-/// - GPT-2 block (pre-LayerNorm, causal attention, tanh-GELU MLP 4C, biases), learned
-///   positions, final LayerNorm, head tied to the token embedding, no dropout;
+/// - the presets: GPT-2 block (pre-LayerNorm, causal attention, tanh-GELU MLP 4C, biases),
+///   learned positions, final LayerNorm, head tied to the token embedding, no dropout;
+///   a real model: its own config and weights, dropout off;
 /// - tokens and targets uniform in 0..<V from a fixed seed, drawn anew each step;
 /// - loss = mean cross-entropy over the second half of every row (positions T/2..<T),
 ///   the first half ("prompt") ignored;
@@ -19,7 +22,9 @@ import NN
 ///   are excluded and tokens/s is B*T over the median measured step.
 ///
 /// FLOPs per token follow the usual estimate 6 N + 12 L C T (N parameters with the tied
-/// head counted once). The share of peak divides the achieved rate by a 2048³ sgemm
+/// head counted once; C is the attention width H x D); with LoRA, whose frozen base needs
+/// no weight gradient, 4 N + 6 A + 12 L C T (A adapter scalars). Both sides of a comparison
+/// use the same formula. The share of peak divides the achieved rate by a 2048³ sgemm
 /// timed in the same process just before training, on the same thread count.
 public enum TrainBenchmark {
     /// Model sizes matching torch_reference.py's CONFIGS.
@@ -66,7 +71,7 @@ public enum TrainBenchmark {
         public var msPerStepMax: Double
         /// B*T / median step time.
         public var tokensPerSecond: Double
-        /// 6 N + 12 L C T.
+        /// 6 N + 12 L C T (4 N + 6 A + 12 L C T with LoRA; see the type's summary).
         public var flopsPerToken: Double
         public var achievedGflops: Double
         /// 2048³ sgemm (median of 5) measured just before training; nil when skipped.
@@ -112,28 +117,41 @@ public enum TrainBenchmark {
         return 2 * Double(n) * Double(n) * Double(n) / seconds / 1e9
     }
 
-    /// Trains `warmup + steps` steps of `config` (a GPT-2) on B x T random tokens and
-    /// times them. `progress(step, ms, loss, measured)` is called after every step.
+    /// Trains `warmup + steps` steps of `config` on B x T random tokens and times them.
+    /// `weights` are the model's parameters (a real model's; `config`'s shapes, checked);
+    /// nil draws fresh ones. Pass them with `consume`: AdamW writes the weights in place, and
+    /// a caller's live copy would make it copy every tensor first (one more set of weights
+    /// in the peak, which a training run does not have). `progress(step, ms, loss, measured)` is called after every step.
     /// `measurePeak: false` skips the sgemm timing (for profiling the steps alone).
     /// With `lora`, the same model trains only LoRA adapters (B drawn small and non-zero so
     /// every gradient is a real one); the base is frozen as in a LoRA run.
-    public static func run(config: ModelConfig, batch: Int, time: Int, warmup: Int = 3, steps: Int = 10,
-                           threads: Int, seed: UInt64 = 0, measurePeak: Bool = true, lora: LoRAConfig? = nil,
+    /// `residentBefore` is the resident size before the weights were loaded (default: now).
+    public static func run(config: ModelConfig, weights: consuming Parameters? = nil, batch: Int, time: Int, warmup: Int = 3,
+                           steps: Int = 10, threads: Int, seed: UInt64 = 0, measurePeak: Bool = true,
+                           lora: LoRAConfig? = nil, residentBefore: Int? = nil,
                            progress: ((Int, Double, Float, Bool) -> Void)? = nil) throws -> Result {
-        precondition(config.family == .gpt2, "TrainBenchmark: the PyTorch reference is GPT-2 only, got \(config.family)")
         precondition(batch >= 1 && time >= 2 && time <= config.contextLength,
                      "TrainBenchmark: need B >= 1 and 2 <= T <= context \(config.contextLength), got B \(batch), T \(time)")
         precondition(warmup >= 0 && steps >= 2, "TrainBenchmark: need warmup >= 0 and steps >= 2")
         BLAS.setThreadCount(threads)
         let peak = measurePeak ? sgemmGflops() : nil
-        let residentBefore = MemoryStats.residentBytes()
+        let residentBefore = residentBefore ?? MemoryStats.residentBytes()
 
         let model = try DecoderModel(config, lora: lora)
         var rng = RNG(seed: seed)
-        var params = model.initialParameters(rng: &rng)
+        var params: Parameters
+        if let given = weights.take() {
+            try model.withoutAdapters.validate(given)
+            params = given
+        } else {
+            params = model.initialParameters(rng: &rng)
+        }
         for (name, shape) in model.adapterShapes { params[name] = Tensor.randomNormal(shape, std: 0.02, rng: &rng) }
         let trainable: Set<String>? = lora == nil ? nil : Set(model.adapterShapes.map(\.name))
         var optimizer = AdamW(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
+        // As the trainer does: the moments exist before the first step, so that step's freed
+        // buffers (kept by the pool) are reused by the next step instead of by the moments.
+        optimizer.allocateMoments(for: params, names: params.names.filter { trainable?.contains($0) ?? true })
         let n = batch * time, v = config.vocabSize
         let positions = (0..<n).map { Int32($0 % time) }
         let segments = [Int32](repeating: 1, count: n)
@@ -164,7 +182,9 @@ public enum TrainBenchmark {
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
         let count = model.parameterCount
-        let flops = 6 * Double(count) + 12 * Double(config.layers) * Double(config.dim) * Double(time)
+        let adapters = lora?.adapterScalars(for: config) ?? 0
+        let attention = 12 * Double(config.layers) * Double(config.heads * config.headDim) * Double(time)
+        let flops = (lora == nil ? 6 * Double(count) : 4 * Double(count) + 6 * adapters) + attention
         let tps = Double(n) / (median * 1e-3)
         let achieved = flops * tps / 1e9
         let mib = 1.0 / (1024 * 1024)

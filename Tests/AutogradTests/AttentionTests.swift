@@ -234,4 +234,36 @@ final class AttentionTests: XCTestCase {
         assertClose(g[1], ref.dk, atol: 1e-3, rtol: 1e-3, "dK")
         assertClose(g[2], ref.dv, atol: 1e-4, rtol: 1e-4, "dV")
     }
+
+    /// Attention keeps out + logsumexp and works in 64-row query blocks, so the bytes it
+    /// allocates and keeps grow linearly in T: 4x from T 512 to 2048, never the 16x of a
+    /// [T, T] score matrix. Forward and backward, grouped-query heads.
+    func test_attention_memory_growsLinearlyInT_not16x() {
+        func peak(_ t: Int) -> (saved: Int, peak: Int) {
+            // One kv head: the backward pass (the peak) is one work item, so its scratch is
+            // one block's, not one per core depending on scheduling.
+            let (hq, hkv, d) = (4, 1, 16)
+            let q = testTensor([1, t, hq, d], seed: 40).trackingGradients()
+            let k = testTensor([1, t, hkv, d], seed: 41).trackingGradients()
+            let v = testTensor([1, t, hkv, d], seed: 42).trackingGradients()
+            let ids = [Int32](repeating: 1, count: t)
+            let dO = testTensor([1, t, hq, d], seed: 43)
+            TensorBytes.resetPeak()
+            let before = TensorBytes.liveBytes
+            let out = Tensor.causalAttention(q, k, v, segmentIDs: ids)
+            let saved = TensorBytes.liveBytes - before
+            _ = gradients(of: (out * dO).sum(), wrt: [q, k, v])
+            return (saved, TensorBytes.peakBytes - before)
+        }
+        let short = peak(512), long = peak(2048)
+        // What the forward pass keeps: out [T, Hq, D] and the logsumexp [T, Hq], exactly.
+        XCTAssertEqual(short.saved, 4 * 512 * 4 * (16 + 1))
+        XCTAssertEqual(long.saved, 4 * 2048 * 4 * (16 + 1))
+        let ratio = Double(long.peak) / Double(short.peak)
+        print("attention peak bytes: T 512 \(short.peak), T 2048 \(long.peak), ratio \(ratio)")
+        XCTAssertLessThan(ratio, 4.5, "attention's peak bytes grew \(ratio)x from T 512 to 2048 (\(short.peak) -> \(long.peak))")
+        XCTAssertGreaterThan(ratio, 3.5)
+        // And in absolute terms far below one [T, T] score matrix per head.
+        XCTAssertLessThan(long.peak, 4 * 2048 * 2048)
+    }
 }

@@ -55,7 +55,11 @@ final class ModelMemoryTests: XCTestCase {
         let c = Self.configs[1]
         let all = c.savedActivationScalars(tokens: 1024, headRows: 1024)
         let some = c.savedActivationScalars(tokens: 1024, headRows: 256)
-        XCTAssertEqual(some.head * 4, all.head, accuracy: 1e-6)
+        // The head keeps R x (3C + 1) and one chunk of logits, never R x V.
+        let chunk = Double(Tensor.linearCrossEntropyChunkRows(vocabulary: c.vocabSize))
+        XCTAssertEqual(all.head - some.head, (1024 - 256) * Double(3 * c.dim + 1), accuracy: 1e-6)
+        XCTAssertEqual(some.head, 256 * Double(3 * c.dim + 1) + chunk * Double(c.vocabSize), accuracy: 1e-6)
+        XCTAssertLessThan(all.head, 1024 * Double(c.vocabSize) / 4)
         XCTAssertLessThan(some.blocks, all.blocks)
         XCTAssertGreaterThan(some.blocks, all.blocks * Double(c.layers - 1) / Double(c.layers))
         let double = c.savedActivationScalars(tokens: 2048, headRows: 2048)

@@ -111,4 +111,44 @@ final class ModelTests: XCTestCase {
             }
         }
     }
+
+    /// A packed row of 2048 tokens trains (finite loss and gradients), and the step's tensor
+    /// memory (`TensorBytes`: forward, loss and backward) is that of 4 rows of 512: attention
+    /// keeps no [T, T] tensor, so memory follows the token count, not T squared.
+    func test_loss_seqLen2048PackedRow_memoryEqualsFourRowsOf512() throws {
+        let config = ModelConfig(family: .llama, vocabSize: 128, contextLength: 2048, dim: 32, layers: 2, heads: 2, kvHeads: 1,
+                                 ffnDim: 64)
+        let model = try DecoderModel(config)
+        var rng = RNG(seed: 6)
+        let p = model.initialParameters(rng: &rng).tracked()
+        func step(batch: Int, time: Int, segmentLengths: [Int]) -> (loss: Float, peak: Int, gradientsFinite: Bool) {
+            var positions: [Int32] = [], segments: [Int32] = []
+            for _ in 0..<batch {
+                for (s, length) in segmentLengths.enumerated() {
+                    positions += (0..<length).map { Int32($0) }
+                    segments += [Int32](repeating: Int32(s), count: length)
+                }
+            }
+            let n = batch * time
+            let tokens = (0..<n).map { Int32(($0 * 37) % 128) }
+            let targets = (0..<n).map { $0 % time < time / 2 ? Int32(-100) : Int32(($0 * 11) % 128) }
+            TensorBytes.resetPeak()
+            let before = TensorBytes.liveBytes
+            let (sum, count) = model.loss(ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: batch,
+                                                     time: time, targets: targets, ignoreIndex: -100), parameters: p)
+            let g = p.gradients(of: sum)
+            let finite = g.names.allSatisfy { g[$0].scalars.allSatisfy(\.isFinite) }
+            return (sum.scalar / Float(count), TensorBytes.peakBytes - before, finite)
+        }
+        let long = step(batch: 1, time: 2048, segmentLengths: [700, 900, 448])
+        let single = step(batch: 1, time: 2048, segmentLengths: [2048])
+        let four = step(batch: 4, time: 512, segmentLengths: [512])
+        XCTAssertTrue(long.loss.isFinite && single.loss.isFinite && long.gradientsFinite && single.gradientsFinite)
+        // ln(128) = 4.85 for a fresh model.
+        XCTAssertEqual(long.loss, 4.85, accuracy: 0.5)
+        for (name, r) in [("packed", long), ("one segment", single)] {
+            let ratio = Double(r.peak) / Double(four.peak)
+            XCTAssertLessThan(ratio, 1.25, "\(name) 1 x 2048: \(r.peak) bytes against 4 x 512: \(four.peak)")
+        }
+    }
 }

@@ -17,11 +17,12 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(p.weights, weights)
         XCTAssertEqual(p.optimizer, 2 * weights)
         XCTAssertEqual(p.gradients, weights, "one gradient per weight")
-        let logitsGradient: Double = 2048 * 49152, blockGradients: Double = 2048 * (3 * 1536 + 3 * 576)
-        XCTAssertEqual(p.inFlight, 4 * (logitsGradient + blockGradients) * 1.06, accuracy: 1,
-                       "the logits' gradient and a block's in the middle of the backward pass")
-        let fewRows = MemoryPlan(config: Self.smol, lora: nil, batch: 1, seqLen: 64, headRows: 10, baseline: 0)
-        XCTAssertEqual(fewRows.inFlight, tiedEmbedding, "the tied embedding's two partial gradients at its end")
+        let blockGradients: Double = 2048 * (3 * 1536 + 3 * 576)
+        XCTAssertEqual(p.inFlight, tiedEmbedding, "the tied embedding's two partial gradients at its end (more than a block's)")
+        let lora = MemoryPlan(config: Self.smol, lora: LoRAConfig(rank: 8, alpha: 16, targets: [.q, .v]), batch: 4, seqLen: 512,
+                              baseline: 0)
+        XCTAssertEqual(lora.inFlight, 4 * blockGradients * 1.06, accuracy: 1,
+                       "a block's gradients in the middle of the backward pass; the fused head has no logits' gradient")
         XCTAssertEqual(p.checkpoint, 2 * weights, "the moments' file, read back at a save")
         XCTAssertEqual(p.baseline, Double(100 << 20))
         XCTAssertEqual(p.peak, p.baseline + p.weights + p.optimizer + max(p.gradients + p.activations + p.inFlight, p.checkpoint),
@@ -45,10 +46,24 @@ final class MemoryPlanTests: XCTestCase {
     func test_plan_activations_growWithBatchAndTrainedRows() {
         let a = MemoryPlan(config: Self.smol, lora: nil, batch: 2, seqLen: 256, baseline: 0)
         let b = MemoryPlan(config: Self.smol, lora: nil, batch: 4, seqLen: 256, baseline: 0)
-        XCTAssertEqual(b.activations, 2 * a.activations, accuracy: 1)
+        // Everything but the head's one chunk of logits (the same for both) doubles.
+        XCTAssertEqual(b.activations - b.logits, 2 * (a.activations - a.logits), accuracy: 1)
+        XCTAssertEqual(b.logits - a.logits, 1.06 * 4 * 512 * (3 * 576 + 1), accuracy: 1)
         let fewer = MemoryPlan(config: Self.smol, lora: nil, batch: 4, seqLen: 256, headRows: 100, baseline: 0)
-        XCTAssertLessThan(fewer.logits, b.logits / 10)
-        XCTAssertLessThan(fewer.inFlight, b.inFlight)
+        XCTAssertLessThan(fewer.logits, b.logits)
+        // One chunk of logits, not one row of V logits per trained row.
+        XCTAssertLessThan(b.logits, 4 * 1024 * 49152 / 4)
+    }
+
+    /// Long packed rows: the estimate grows linearly in T (attention keeps no [T, T] tensor),
+    /// so 1 x 2048 costs what 4 x 512 does and 4x what 1 x 512 does.
+    func test_plan_seqLen2048_linearInT() {
+        let long = MemoryPlan(config: Self.smol, lora: nil, batch: 1, seqLen: 2048, baseline: 0)
+        let four = MemoryPlan(config: Self.smol, lora: nil, batch: 4, seqLen: 512, baseline: 0)
+        let short = MemoryPlan(config: Self.smol, lora: nil, batch: 1, seqLen: 512, baseline: 0)
+        XCTAssertEqual(long.activations, four.activations, accuracy: 1)
+        XCTAssertEqual(long.activations - long.logits, 4 * (short.activations - short.logits), accuracy: 1)
+        XCTAssertLessThan(long.stepBuffers, 4.5 * short.stepBuffers)
     }
 
     /// The estimate is never below what the process has already used.
