@@ -12,8 +12,10 @@
 ///
 /// Quantizing follows llama.cpp's reference (`quantize_row_q8_0_ref`): d = max|x| / 127,
 /// q[i] = round(x[i] / d) (half away from zero), d stored rounded to half precision. The
-/// error of one value is at most d/2 plus the half-precision rounding of d (relative 2^-11),
-/// so |x - d q| <= max|x| (1/254 + 2^-11) within a block.
+/// error of one value is at most d/2 plus 127 times the half-precision rounding of d, so
+/// |x - d q| <= max|x| (1/254 + 2^-11) within a block whose d is a normal half
+/// (max|x| >= 127 * 2^-14, about 0.0078); below that d is subnormal and rounds to a multiple
+/// of 2^-24, adding up to 127 * 2^-25 (llama.cpp's format has the same limits).
 public struct Q8_0Matrix: Sendable {
     /// Values per block.
     public static let blockSize = 32

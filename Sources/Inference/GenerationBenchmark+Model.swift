@@ -15,8 +15,10 @@ import NN
 ///
 /// The bound is what the machine's memory allows: every weight is read once per generated
 /// token, plus the keys and values cached so far, so tokens/s <= bandwidth / bytes per
-/// token. The bandwidth is measured in the same process just before (`MemoryBandwidth`,
-/// streaming reads on `threads` threads).
+/// token. The bandwidth is measured in the same process right before each repetition
+/// (`MemoryBandwidth` on `threads` threads; the faster of the streaming read and half the
+/// copy rate, i.e. the copy's read side), so a repetition's share of the bound compares two
+/// figures taken under the same load; the share reported is the median of those.
 extension GenerationBenchmark {
     /// One model's measurements.
     public struct ModelResult: Codable, Sendable {
@@ -35,10 +37,13 @@ extension GenerationBenchmark {
         public var weightBytesPerToken: Int
         /// Bytes of cached keys and values one generated token reads, averaged over the run.
         public var cacheBytesPerToken: Int
-        public var bandwidth: MemoryBandwidth.Result
-        /// bandwidth.readBytesPerSecond / (weight + cache bytes per token).
+        /// The measurement before each repetition.
+        public var bandwidths: [MemoryBandwidth.Result]
+        /// Per repetition: the read rate the bound uses, max(read, copy / 2), bytes/s.
+        public var boundBytesPerSecond: [Double]
+        /// median(boundBytesPerSecond) / (weight + cache bytes per token).
         public var boundTokensPerSecond: Double
-        /// decodeMedian / boundTokensPerSecond.
+        /// Median over repetitions of decode tokens/s / that repetition's bound.
         public var shareOfBound: Double
         /// The ids generated in the last repetition (all repetitions generate the same).
         public var tokens: [Int32]
@@ -61,7 +66,6 @@ extension GenerationBenchmark {
         if newTokens < 1 || repetitions < 1 {
             throw GenerationError.invalidOptions(["new tokens and repetitions must be at least 1 (got \(newTokens), \(repetitions))"])
         }
-        let bandwidth = MemoryBandwidth.measure(threads: threads)
 
         func once(newTokens: Int) -> (prefill: Double, decode: Double, tokens: [Int32]) {
             var cache = model.makeCache(batch: 1, capacity: prompt.count + newTokens)
@@ -80,23 +84,28 @@ extension GenerationBenchmark {
             return (Double(t1 - t0) / 1e9, Double(t2 - t1) / 1e9, out)
         }
         _ = once(newTokens: Swift.min(newTokens, 8))   // warm-up: pages, pools, caches
-        var prefill: [Double] = [], decode: [Double] = [], tokens: [Int32] = []
-        for _ in 0..<repetitions {
-            let r = once(newTokens: newTokens)
-            prefill.append(Double(prompt.count) / r.prefill)
-            decode.append(Double(newTokens) / r.decode)
-            tokens = r.tokens
-        }
         // Decoding step i reads the cache's prompt.count + i + 1 slots; averaged over the run.
         let meanSlots = prompt.count + (newTokens + 1) / 2
         let cacheBytes = KVCache.bytesRead(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, length: meanSlots)
-        let bound = bandwidth.readBytesPerSecond / Double(weights.bytesReadPerToken + cacheBytes)
-        let decodeMedian = median(decode)
+        let bytesPerToken = Double(weights.bytesReadPerToken + cacheBytes)
+        var prefill: [Double] = [], decode: [Double] = [], tokens: [Int32] = []
+        var bandwidths: [MemoryBandwidth.Result] = [], rates: [Double] = [], shares: [Double] = []
+        for _ in 0..<repetitions {
+            let bw = MemoryBandwidth.measure(threads: threads, passes: 3)
+            let rate = Swift.max(bw.readBytesPerSecond, bw.copyBytesPerSecond / 2)
+            let r = once(newTokens: newTokens)
+            prefill.append(Double(prompt.count) / r.prefill)
+            decode.append(Double(newTokens) / r.decode)
+            bandwidths.append(bw)
+            rates.append(rate)
+            shares.append(decode[decode.count - 1] / (rate / bytesPerToken))
+            tokens = r.tokens
+        }
         return ModelResult(weights: weights.format, promptTokens: prompt.count, newTokens: newTokens, repetitions: repetitions,
                            prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, prefillMedian: median(prefill),
-                           decodeMedian: decodeMedian, weightBytesPerToken: weights.bytesReadPerToken,
-                           cacheBytesPerToken: cacheBytes, bandwidth: bandwidth, boundTokensPerSecond: bound,
-                           shareOfBound: decodeMedian / bound, tokens: tokens)
+                           decodeMedian: median(decode), weightBytesPerToken: weights.bytesReadPerToken,
+                           cacheBytesPerToken: cacheBytes, bandwidths: bandwidths, boundBytesPerSecond: rates,
+                           boundTokensPerSecond: median(rates) / bytesPerToken, shareOfBound: median(shares), tokens: tokens)
     }
 
     /// The middle value (mean of the two middle ones for an even count); 0 for none.

@@ -146,15 +146,17 @@ struct BenchGenerate: ParsableCommand {
         print("instruct bench generate: \(path)")
         print("Llama dim \(c.dim), \(c.layers) layers, \(c.heads)/\(c.kvHeads) heads, vocab \(c.vocabSize); weights \(weights.rawValue); "
               + "\(tokens.count)-token prompt, \(newTokens) new tokens, batch 1, greedy; \(repetitions) runs after a warm-up\n")
-        let gb = 1e9
-        print("memory bandwidth (\(r.bandwidth.threads) threads, \(r.bandwidth.bufferBytes >> 20) MiB): read \(f1(r.bandwidth.readBytesPerSecond / gb)) GB/s, copy \(f1(r.bandwidth.copyBytesPerSecond / gb)) GB/s (read + write)")
+        let gb = 1e9, bw = r.bandwidths
+        func range(_ xs: [Double]) -> String { "\(f1((xs.min() ?? 0) / gb))-\(f1((xs.max() ?? 0) / gb))" }
+        print("memory bandwidth before each run (\(threads) threads, \((bw.first?.bufferBytes ?? 0) >> 20) MiB buffer): "
+              + "read \(range(bw.map(\.readBytesPerSecond))) GB/s, copy \(range(bw.map(\.copyBytesPerSecond))) GB/s (read + write)")
         print("bytes per generated token: weights \(f1(Double(r.weightBytesPerToken) / 1e6)) MB + KV cache \(f2(Double(r.cacheBytesPerToken) / 1e6)) MB")
-        print("bound: \(f1(r.boundTokensPerSecond)) tokens/s (read bandwidth / bytes per token)\n")
+        print("bound: \(f1(r.boundTokensPerSecond)) tokens/s (median of max(read, copy / 2) / bytes per token)\n")
         print(pad("", 18) + lpad("median", 9) + lpad("min", 9) + lpad("max", 9) + "  tokens/s")
         for (name, xs, m) in [("prompt (prefill)", r.prefillTokensPerSecond, r.prefillMedian), ("generated", r.decodeTokensPerSecond, r.decodeMedian)] {
             print(pad(name, 18) + lpad(f1(m), 9) + lpad(f1(xs.min() ?? 0), 9) + lpad(f1(xs.max() ?? 0), 9))
         }
-        print("\ngenerated tokens/s: \(f1(r.shareOfBound * 100))% of the bandwidth bound")
+        print("\ngenerated tokens/s: \(f1(r.shareOfBound * 100))% of the bandwidth bound (median over runs of each run's share)")
         print("output: \(loaded.tokenizer.decode(r.tokens, skipSpecialTokens: false).debugDescription)")
     }
 

@@ -33,8 +33,12 @@ final class DecodingTests: XCTestCase {
         var s = 0
         while s < n + 3 {
             let len = s == 0 ? n : 1
-            let toks = (0..<b).flatMap { r in seq[(r * (n + 3) + s)..<(r * (n + 3) + s + len)] }
-            let pos = (0..<b).flatMap { r in (s..<(s + len)).map { Int32(Swift.max(0, $0 - offsets[r])) } }
+            var toks: [Int32] = [], pos: [Int32] = []
+            for r in 0..<b {
+                let first = r * (n + 3) + s
+                toks += seq[first..<(first + len)]
+                for slot in s..<(s + len) { pos.append(Int32(Swift.max(0, slot - offsets[r]))) }
+            }
             let g = model.logits(appending: toks, positions: pos, cache: &generic, parameters: p)
             let f = model.logits(appending: toks, positions: pos, cache: &fast, weights: w)
             out.append((g, f))
