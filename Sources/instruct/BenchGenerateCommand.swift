@@ -31,7 +31,8 @@ struct BenchGenerate: ParsableCommand {
 
             Examples:
               instruct bench generate --model models/SmolLM2-135M-Instruct.Q4_1.gguf
-              instruct bench generate --model checkpoints/smollm2 --weights q8_0 --prompt-tokens 128
+              instruct bench generate --model checkpoints/smollm2 --weights q8_0 \\
+                  --prompt-tokens 128
               instruct bench generate --model checkpoints/smollm2 --json
               instruct bench generate --dim 256 --layers 6 --new-tokens 128 --threads 1
             """)
