@@ -25,6 +25,12 @@ CHECKPOINT=${CHECKPOINT:-checkpoints/smollm2}
 Q4=${Q4_GGUF:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 OUT_DIR=${OUT_DIR:-checkpoints/bench-decode}
 ROUNDS=3; PROMPT=64; NEW=128; REPS=3; THREADS=2
+# llama.cpp's OpenMP workers spin between operations by default; on a shared machine (another
+# process on one of the two cores) that made its 2-thread decoding 2-10x slower than with
+# sleeping workers (measured 2026-12-05, load average 5-7: Q8_0 25 t/s spinning, 47 t/s
+# passive, 55 t/s on 1 thread). PASSIVE is the fair setting there; LLAMA_OMP_WAIT_POLICY=ACTIVE
+# restores llama.cpp's default (better on an idle machine).
+LLAMA_WAIT=${LLAMA_OMP_WAIT_POLICY:-PASSIVE}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift ;;
@@ -52,14 +58,14 @@ TMP=$(mktemp -d /tmp/bench-decode-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 PAIRS="F32:$OUT_DIR/smollm2.f32.gguf:f32 Q8_0:$OUT_DIR/smollm2.q8_0.gguf:q8_0 Q4_1:$Q4:q8_0 Q4_1:$Q4:f32"
 echo "load before: $(cat /proc/loadavg)"
-echo "$ROUNDS rounds; $PROMPT-token prompt, $NEW new tokens, batch 1, greedy, $THREADS threads, median of $REPS runs per side"
+echo "$ROUNDS rounds; $PROMPT-token prompt, $NEW new tokens, batch 1, greedy, $THREADS threads, median of $REPS runs per side; llama.cpp OMP_WAIT_POLICY=$LLAMA_WAIT"
 printf '%-6s %-5s %-10s %10s %10s %8s   %12s %12s %8s\n' round file "ours" "ours t/s" "llama t/s" ratio "ours pp t/s" "llama pp t/s" ratio
 for round in $(seq 1 "$ROUNDS"); do
   for pair in $PAIRS; do
     IFS=: read -r name file weights <<< "$pair"
     "$INSTRUCT" bench generate --model "$file" --weights "$weights" --prompt-tokens "$PROMPT" --new-tokens "$NEW" \
       --repetitions "$REPS" --threads "$THREADS" --json > "$TMP/ours.json"
-    "$PYTHON" scripts/bench_llamacpp.py --model "$file" --prompt-tokens "$PROMPT" --new-tokens "$NEW" \
+    OMP_WAIT_POLICY="$LLAMA_WAIT" "$PYTHON" scripts/bench_llamacpp.py --model "$file" --prompt-tokens "$PROMPT" --new-tokens "$NEW" \
       --repetitions "$REPS" --threads "$THREADS" --json 2> /dev/null > "$TMP/llama.json"
     "$PYTHON" - "$TMP/ours.json" "$TMP/llama.json" "$round" "$name" "$weights" >> "$TMP/rows.tsv" <<'PY'
 import json, sys
