@@ -94,9 +94,10 @@ public enum Generator {
     /// called for every returned id as soon as it is chosen (streaming).
     public static func generate(model: DecoderModel, parameters: Parameters, prompts: [[Int32]],
                                 options: GenerationOptions = GenerationOptions(), rng: inout RNG,
+                                weights: DecodingWeights? = nil,
                                 onToken: ((Int, Int32) -> Void)? = nil) throws -> [[Int32]] {
         try generateRows(model: model, parameters: parameters, prompts: prompts, options: options, rng: &rng,
-                         onToken: onToken).map(\.tokens)
+                         weights: weights, onToken: onToken).map(\.tokens)
     }
 
     /// Decoded answers to `prompts`, in batches of `batchSize` sorted by length (so a batch
@@ -105,7 +106,7 @@ public enum Generator {
     /// batch, generate, decode" routine behind eval, eval.synth, eval.samples and IFEval
     /// answers. Sampled rows draw from `rng` in batch order.
     public static func answers(model: DecoderModel, parameters: Parameters, prompts: [[Int32]], options: GenerationOptions,
-                               batchSize: Int, rng: inout RNG) throws -> [Answer] {
+                               batchSize: Int, rng: inout RNG, weights: DecodingWeights? = nil) throws -> [Answer] {
         guard let decode = options.decode else { throw GenerationError.stopStringsNeedDecode }
         let order = prompts.indices.sorted { (prompts[$0].count, $0) < (prompts[$1].count, $1) }
         var out = [Answer](repeating: Answer(text: "", tokens: [], stopReason: .maxNewTokens), count: prompts.count)
@@ -114,7 +115,7 @@ public enum Generator {
         while start < order.count {
             let idx = Array(order[start..<Swift.min(start + step, order.count)])
             let rows = try generateRows(model: model, parameters: parameters, prompts: idx.map { prompts[$0] },
-                                        options: options, rng: &rng)
+                                        options: options, rng: &rng, weights: weights)
             for (i, row) in zip(idx, rows) {
                 var stream = TextStream(decode: decode, stopStrings: options.stopStrings)
                 for t in row.tokens { _ = stream.append(t) }
@@ -135,8 +136,13 @@ public enum Generator {
     }
 
     /// Like `generate`, and also says why each row stopped.
+    ///
+    /// `weights` (from `DecoderModel.decodingWeights`, for example Q8_0) are what the model
+    /// computes with; without them a Llama decodes from `p`'s float32 weights through the same
+    /// fast path (`DecoderModel.logits(appending:positions:cache:weights:lastOnly:)`), and a
+    /// GPT-2 or a model with unmerged adapters through the generic one.
     public static func generateRows(model: DecoderModel, parameters p: Parameters, prompts: [[Int32]],
-                                    options: GenerationOptions, rng: inout RNG,
+                                    options: GenerationOptions, rng: inout RNG, weights: DecodingWeights? = nil,
                                     onToken: ((Int, Int32) -> Void)? = nil) throws -> [GeneratedRow] {
         let config = model.config, ctx = config.contextLength, vocab = config.vocabSize
         var problems = options.sampling.problems()
@@ -169,8 +175,15 @@ public enum Generator {
             tokens += [Int32](repeating: options.padTokenID, count: offsets[r]) + prompts[r]
             positions += [Int32](repeating: 0, count: offsets[r]) + (0..<lengths[r]).map { Int32($0) }
         }
-        var logits = model.logits(appending: tokens, positions: positions, cache: &cache, parameters: p)
-        var lastRow = (0..<b).map { $0 * longest + longest - 1 }   // row of `logits` holding each row's next-token logits
+        // Parameters that do not fit the decoding path exactly (extra tensors) keep the generic path.
+        let fast = weights ?? (model.hasDecodingPath ? try? model.decodingWeights(p, format: .f32) : nil)
+        func forward(_ tokens: [Int32], _ positions: [Int32]) -> Tensor {
+            if let fast { return model.logits(appending: tokens, positions: positions, cache: &cache, weights: fast, lastOnly: true) }
+            return model.logits(appending: tokens, positions: positions, cache: &cache, parameters: p)
+        }
+        var logits = forward(tokens, positions)
+        // Row of `logits` holding each row's next-token logits (the fast path returns only those).
+        var lastRow = (0..<b).map { fast != nil ? $0 : $0 * longest + longest - 1 }
 
         // A prompt that fills the context leaves no room: prompt + output must fit in it.
         var rows = lengths.map { GeneratedRow(tokens: [], stopReason: $0 >= ctx ? .contextFull : .maxNewTokens) }
@@ -209,7 +222,7 @@ public enum Generator {
             // their last position (valid, and close to the others': RoPE's table spans min...max).
             tokens = (0..<b).map { done[$0] ? options.padTokenID : rows[$0].tokens[rows[$0].tokens.count - 1] }
             positions = (0..<b).map { Int32(Swift.max(0, lengths[$0] + rows[$0].tokens.count - 1)) }
-            logits = model.logits(appending: tokens, positions: positions, cache: &cache, parameters: p)
+            logits = forward(tokens, positions)
             lastRow = Array(0..<b)
         }
         return rows

@@ -24,6 +24,9 @@ public struct LoadedModel {
     /// Renders prompts with the card's template and system prompt (`promptTokens`); a chat
     /// is cut before its last assistant turn.
     public var encoder: ExampleEncoder
+    /// The weights generation computes with, when `useWeights` prepared them (for example
+    /// Q8_0); nil decodes from `parameters` (float32).
+    public var decodingWeights: DecodingWeights? = nil
 
     /// Opens the checkpoint at `path` (a step directory, a run directory or its `latest`
     /// file; `CheckpointDirectory.resolve`). `verify` checks every file against the manifest's
@@ -42,6 +45,19 @@ public struct LoadedModel {
                            parameters: parameters, encoder: encoder)
     }
 
+    /// Prepares the weights generation computes with: `.q8_0` quantizes every linear layer,
+    /// the embedding and the head (llama.cpp's Q8_0; about a second for SmolLM2-135M), `.f32`
+    /// uses `parameters` as they are. Throws `ModelError.notSupported` for a GPT-2 model with
+    /// `.q8_0` (GPT-2 decodes from float32 only) or a matrix whose input size is not a
+    /// multiple of 32. The float32 `parameters` stay (evaluation of losses reads them).
+    public mutating func useWeights(_ format: WeightFormat) throws {
+        if format == .f32 && !model.hasDecodingPath {
+            decodingWeights = nil
+            return
+        }
+        decodingWeights = try model.decodingWeights(parameters, format: format)
+    }
+
     /// Generation options that stop where the card says, with this model's decoder and pad id;
     /// `stopStrings` adds the caller's own.
     public func generationOptions(sampling: SamplingOptions = .greedy, maxNewTokens: Int,
@@ -54,7 +70,8 @@ public struct LoadedModel {
     public func answers(prompts: [[Int32]], maxNewTokens: Int, batchSize: Int = 16) throws -> [Answer] {
         var rng = RNG(seed: 0)
         return try Generator.answers(model: model, parameters: parameters, prompts: prompts,
-                                     options: generationOptions(maxNewTokens: maxNewTokens), batchSize: batchSize, rng: &rng)
+                                     options: generationOptions(maxNewTokens: maxNewTokens), batchSize: batchSize, rng: &rng,
+                                     weights: decodingWeights)
     }
 }
 

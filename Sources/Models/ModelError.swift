@@ -4,6 +4,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case missingTensor(name: String)
     case wrongShape(name: String, expected: [Int], found: [Int])
     case unexpectedTensor(name: String)
+    /// A feature this model or its weights cannot have (`feature`), and why.
+    case notSupported(feature: String, reason: String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "tensor '\(name)' has shape \(found) but the model config needs \(expected); the checkpoint does not match the model section."
         case let .unexpectedTensor(name):
             return "weights have a tensor '\(name)' that this model does not use; check the model family and layer count."
+        case let .notSupported(feature, reason):
+            return "\(feature) not supported: \(reason)."
         }
     }
 }

@@ -250,7 +250,7 @@ public final class GenerationQueue: @unchecked Sendable {  // all mutable state 
         let rows: [GeneratedRow]
         do {
             rows = try Generator.generateRows(model: model.model, parameters: model.parameters, prompts: batch.map(\.job.prompt),
-                                              options: options, rng: &rng) { r, token in
+                                              options: options, rng: &rng, weights: model.decodingWeights) { r, token in
                 let piece = streams[r].append(token)
                 if !piece.isEmpty { batch[r].continuation.yield(.text(piece)) }
             }

@@ -35,7 +35,8 @@ struct ChatCommand: ParsableCommand {
 
     private func chat() throws {
         BLAS.setThreadCount(sampling.threads)
-        let loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
+        var loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
+        try loaded.useWeights(sampling.weights)
         let encoder = loaded.encoder
         let interactive = isatty(0) != 0
         var systemPrompt = system

@@ -3,6 +3,7 @@ import Autograd
 import Datasets
 import Foundation
 import Inference
+import Models
 import Recipes
 import Training
 
@@ -26,6 +27,8 @@ struct SamplingArguments: ParsableArguments {
     var threads = 2
     @Flag(help: "Skip checksum verification of the checkpoint.")
     var noVerify = false
+    @Option(help: "Weights to decode from: f32 (as trained) or q8_0 (llama.cpp's Q8_0, quantized at load: 3.8x fewer bytes per token).")
+    var weights: WeightFormat = .f32
 
     func validate() throws {
         try validateThreads(threads)
@@ -46,7 +49,7 @@ func streamAnswer(_ loaded: LoadedModel, prompt: [Int32], arguments: SamplingArg
     let options = loaded.generationOptions(sampling: arguments.sampling, maxNewTokens: arguments.maxNewTokens, stopStrings: arguments.stop)
     var stream = TextStream(decode: options.decode ?? { _ in "" }, stopStrings: options.stopStrings)
     let rows = try Generator.generateRows(model: loaded.model, parameters: loaded.parameters, prompts: [prompt],
-                                          options: options, rng: &rng) { _, token in
+                                          options: options, rng: &rng, weights: loaded.decodingWeights) { _, token in
         let piece = stream.append(token)
         if !piece.isEmpty {
             FileHandle.standardOutput.write(Data(piece.utf8))
@@ -99,7 +102,8 @@ struct GenerateCommand: ParsableCommand {
 
     private func generate() throws {
         BLAS.setThreadCount(sampling.threads)
-        let loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
+        var loaded = try LoadedModel.open(path: checkpoint, verify: !sampling.noVerify)
+        try loaded.useWeights(sampling.weights)
         let tokens: [Int32]
         if raw {
             var t = loaded.tokenizer.encode(prompt, allowSpecial: !noSpecialTokens)
@@ -120,3 +124,5 @@ struct GenerateCommand: ParsableCommand {
                                                    Double(answer.tokens) / max(seconds, 1e-9)).utf8))
     }
 }
+
+extension WeightFormat: ExpressibleByArgument {}

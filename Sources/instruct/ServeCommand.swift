@@ -3,6 +3,7 @@ import Autograd
 import Dispatch
 import Foundation
 import Inference
+import Models
 import Recipes
 import Serving
 
@@ -56,6 +57,8 @@ struct ServeCommand: ParsableCommand {
     var maxBodyBytes = 1 << 20
     @Option(help: "BLAS threads.")
     var threads = 2
+    @Option(help: "Weights to decode from: f32 (as trained) or q8_0 (llama.cpp's Q8_0, quantized at load: 3.8x fewer bytes per token).")
+    var weights: WeightFormat = .f32
     @Flag(help: "Skip checksum verification of the checkpoint.")
     var noVerify = false
     @Flag(help: "Do not log each request to standard error.")
@@ -80,7 +83,8 @@ struct ServeCommand: ParsableCommand {
 
     private func serve() throws {
         BLAS.setThreadCount(threads)
-        let loaded = try LoadedModel.open(path: checkpoint, verify: !noVerify)
+        var loaded = try LoadedModel.open(path: checkpoint, verify: !noVerify)
+        try loaded.useWeights(weights)
         let key = apiKey ?? ProcessInfo.processInfo.environment["INSTRUCT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let options = ServerOptions(host: host, port: port, modelID: modelId ?? Self.modelName(for: checkpoint), apiKey: key,
                                     maxBodyBytes: maxBodyBytes, maxBatchSize: maxBatch, maxWaiting: maxWaiting,
