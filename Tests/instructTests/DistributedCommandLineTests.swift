@@ -156,7 +156,7 @@ final class DistributedCommandLineTests: XCTestCase {
         try prepare(dir)
         let synth = try CLI.run(["data", "synth", "--out", "synth", "--seed", "5", "--train", "160", "--heldout", "8", "--preference"], in: dir)
         XCTAssertEqual(synth.status, 0, synth.err)
-        let sft = try CLI.run(["train", "r.yaml", "output.dir=sft"], in: dir)
+        let sft = try CLI.run(["train", "r.yaml", "data.seq_len=128", "output.dir=sft"], in: dir)  // context 128: a row holds both sides
         XCTAssertEqual(sft.status, 0, sft.err)
         let recipe = """
             seed: 3
