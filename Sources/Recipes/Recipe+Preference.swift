@@ -14,6 +14,7 @@ import Yams
 ///       loss: sigmoid          # DPO; or ipo
 ///       beta: 0.1
 ///       label_smoothing: 0     # cDPO, sigmoid only
+///       rpo_alpha: 0           # + alpha x the chosen answer's mean NLL (RPO; 0 is off)
 ///       prompt_overflow: truncate_left   # or drop
 ///
 /// A section of its own, not a `finetune` kind: it composes with `finetune: full|lora`
@@ -34,6 +35,7 @@ public struct PreferenceSection: Equatable, Sendable, RecipeSection, CheckedSect
         // Hyper-parameters of the loss, like training.lr: may change on resume (reported).
         .double("beta", \.options.beta, in: 1e-6...1e6),
         .double("label_smoothing", \.options.labelSmoothing, in: 0...0.5, below: 0.5),
+        .double("rpo_alpha", \.options.rpoAlpha, in: 0...1e6),
         // Changes the rows (and so the data fingerprint and the reference table).
         .choice("prompt_overflow", \.promptOverflow, resume: .mustMatch),
     ]
@@ -109,9 +111,11 @@ extension Recipe {
 
 extension Recipe {
     /// Preference runs: the validation pairs' loss and reward accuracy with the trainer's
-    /// weights, reported as `label` and returned; nil without validation pairs.
-    func preferenceHeldOut(_ trainer: Trainer, label: String, report: (String) -> Void) throws -> EvalMetrics? {
-        guard let m = try trainer.evaluate(), let p = m.preference else { return nil }
+    /// weights (`known` when the loop just measured them at this step), reported as `label`
+    /// and returned; nil without validation pairs.
+    func preferenceHeldOut(_ trainer: Trainer, label: String, known: EvalMetrics? = nil,
+                           report: (String) -> Void) throws -> EvalMetrics? {
+        guard let m = try known ?? trainer.evaluate(), let p = m.preference else { return nil }
         report(String(format: "held-out reward accuracy %@: %.1f%% of %d pairs (loss %.4f, margin %.4f)", label,
                       p.rewardsAccuracies * 100, p.pairs, m.evalLoss, p.rewardsMargins))
         return m

@@ -109,6 +109,7 @@ extension Recipe {
         let samples = group.isMain ? try eval.samples.map { try CheckpointSamples($0, setup: setup) } : nil
         try samples?.truncate(afterStep: trainer.step)  // as metrics.jsonl: a rerun or resume rewrites later steps
         let keepLast = options.keepLast
+        var lastEval: EvalMetrics? = nil  // the loop's last evaluation (a preference run's "after")
         var summary = try trainer.train(directory: dir, title: "\(dir.lastPathComponent): loss", shouldStop: shouldStop,
                                         save: { t in
                                             // The step's pooled buffers go back first: kept, the
@@ -120,7 +121,10 @@ extension Recipe {
                                             try samples?.append(step: t.step, parameters: t.parameters)
                                             return url
                                         },
-                                        events: events)
+                                        events: { event in
+                                            if case let .eval(m) = event { lastEval = m }
+                                            events(event)
+                                        })
         // The planner's estimate beside the peak so far (the held-out evaluation after this
         // uses less: its buffers are smaller and the pool is emptied first).
         let peak = Double(MemoryStats.peakResidentBytes())
@@ -133,7 +137,9 @@ extension Recipe {
         if let checkpoint = summary.checkpoint { report("checkpoint: \(checkpoint)") }
         summary.recipe = file
         summary.resumedFrom = resumedFrom
-        if preference != nil, !summary.stopped, let after = try preferenceHeldOut(trainer, label: "after training", report: report) {
+        if preference != nil, !summary.stopped,
+           let after = try preferenceHeldOut(trainer, label: "after training", known: lastEval?.step == trainer.step && options.evalBatches == 0 ? lastEval : nil,
+                                             report: report) {
             summary.rewardAccuracyBefore = pairsBefore?.preference?.rewardsAccuracies
             summary.rewardAccuracyAfter = after.preference?.rewardsAccuracies
         }

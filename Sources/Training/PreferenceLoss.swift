@@ -18,6 +18,12 @@ public struct PreferenceOptions: Codable, Sendable, Equatable {
     public var beta: Double = 0.1
     /// The probability that a pair's preference is flipped (cDPO); sigmoid only. Default 0.
     public var labelSmoothing: Double = 0
+    /// Weight of the chosen answer's negative log-likelihood added to each pair's loss (RPO,
+    /// TRL's `rpo_alpha`): `alpha * (-log pi(chosen) / answer tokens)`, which keeps the chosen
+    /// answer likely while the margin grows (DPO alone often lowers both sides). Default 0
+    /// (off). TRL averages the NLL over all chosen tokens of its batch; we average per pair, the
+    /// same when the batch holds one pair or answers of one length.
+    public var rpoAlpha: Double = 0
 
     /// The defaults.
     public init() {}
@@ -28,6 +34,7 @@ public struct PreferenceOptions: Codable, Sendable, Equatable {
         if !(beta > 0 && beta.isFinite) { p.append("beta must be a finite number > 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 0.5) { p.append("labelSmoothing must be in [0, 0.5)") }
         if loss == .ipo && labelSmoothing != 0 { p.append("labelSmoothing applies to the sigmoid loss only") }
+        if !(rpoAlpha >= 0 && rpoAlpha.isFinite) { p.append("rpoAlpha must be a finite number >= 0") }
         return p
     }
 }

@@ -62,9 +62,15 @@ public enum PreferenceObjective {
             let pc = Double(sums[2 * b]) * sc, pr = Double(sums[2 * b + 1]) * sr
             let rc = ref.chosen * (mean ? 1 / Double(ref.chosenTokens) : 1)
             let rr = ref.rejected * (mean ? 1 / Double(ref.rejectedTokens) : 1)
-            let l = PreferencePairLoss(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr, options: options)
+            var l = PreferencePairLoss(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr, options: options)
+            var dChosenSum = l.dChosen * sc
+            if options.rpoAlpha > 0 {
+                // RPO: + alpha * (mean NLL of the chosen answer's tokens), on the summed log-prob.
+                l.loss += options.rpoAlpha * (-Double(sums[2 * b]) / Double(nc))
+                dChosenSum += -options.rpoAlpha / Double(nc)
+            }
             totals.add(l, policyChosen: pc, policyRejected: pr)
-            weights[2 * b] = Float(l.dChosen * sc)
+            weights[2 * b] = Float(dChosenSum)
             weights[2 * b + 1] = Float(l.dRejected * sr)
         }
         guard totals.pairs > 0, lp.sums.isTracked else { return Result(surrogate: nil, totals: totals, policy: policy) }

@@ -29,6 +29,7 @@ final class RecipePreferenceTests: XCTestCase {
         let s = try decode(minimal + "preference: {label_smoothing: 0.1}\n", ["preference.beta=0.2"])
         XCTAssertEqual(s.preference?.options.labelSmoothing, 0.1)
         XCTAssertEqual(s.preference?.options.beta, 0.2)
+        XCTAssertEqual(try decode(minimal + "preference: {rpo_alpha: 1}\n").preference?.options.rpoAlpha, 1)
     }
 
     func test_unknownKey_isNamedWithSuggestion() {

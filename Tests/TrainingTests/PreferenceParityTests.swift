@@ -151,6 +151,37 @@ final class PreferenceParityTests: XCTestCase {
     func test_dpoLlama_lossRewardsAndGradients_matchTransformersReference() throws { try check("dpo_llama") }
     func test_dpoGPT2_lossRewardsAndGradients_matchTransformersReference() throws { try check("dpo_gpt2") }
 
+    /// RPO adds alpha x the chosen answer's mean NLL to each pair and its derivative to the
+    /// chosen sum's weight: checked against the plain DPO values on the Llama fixture, and the
+    /// surrogate's gradient against a finite difference of the total loss along one weight.
+    func test_rpoAlpha_addsChosenMeanNLL_andItsGradient() throws {
+        let (model, p, f) = try load("dpo_llama")
+        let input = Self.rows(f.pairs)
+        let c = try XCTUnwrap(f.cases.first { $0.name == "sigmoid" })
+        let reference = f.pairs.indices.map { i in
+            ReferencePair(chosen: c.reference_chosen[i], rejected: c.reference_rejected[i],
+                          chosenTokens: c.counts[i][0], rejectedTokens: c.counts[i][1])
+        }
+        var o = PreferenceOptions()
+        let plain = PreferenceObjective.evaluate(model: model, input: input, parameters: p, reference: reference, options: o)
+        o.rpoAlpha = 0.7
+        let name = "model.norm.weight"
+        let tracked = p.tracked(only: [name])
+        let rpo = PreferenceObjective.evaluate(model: model, input: input, parameters: tracked, reference: reference, options: o)
+        let nll = f.pairs.indices.reduce(0.0) { $0 - plain.policy[$1].chosen / Double(plain.policy[$1].chosenTokens) }
+        assertNear(rpo.totals.loss, plain.totals.loss + 0.7 * nll, "loss with rpo_alpha")
+        let g = tracked.gradients(of: try XCTUnwrap(rpo.surrogate))[name].scalars
+        // Central difference of the total loss along weight 3 of the final norm (Float64 sums).
+        var plus = p, minus = p
+        let h: Float = 1e-2
+        var w = p[name].scalars
+        w[3] += h; plus[name] = Tensor(shape: p[name].shape, scalars: w)
+        w[3] -= 2 * h; minus[name] = Tensor(shape: p[name].shape, scalars: w)
+        let lp = PreferenceObjective.evaluate(model: model, input: input, parameters: plus, reference: reference, options: o).totals.loss
+        let lm = PreferenceObjective.evaluate(model: model, input: input, parameters: minus, reference: reference, options: o).totals.loss
+        XCTAssertEqual(Double(g[3]), (lp - lm) / Double(2 * h), accuracy: 2e-3 + 2e-2 * abs(Double(g[3])))
+    }
+
     /// The closed-form derivatives of the pair loss against central differences (Float64).
     func test_pairLoss_derivatives_matchFiniteDifferences() {
         for (kind, eps) in [(PreferenceLossKind.sigmoid, 0.0), (.sigmoid, 0.25), (.ipo, 0.0)] {
