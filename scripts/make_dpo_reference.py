@@ -10,10 +10,13 @@ How the expected values are computed:
   its own, in float64; the sequence log-probability is the sum of log_softmax(logits)[next
   token] over the response tokens only (TRL's `completion_mask`); for IPO TRL divides it by
   the number of response tokens (`loss_type == "ipo"`: mean log-probs), and so do we;
-- the loss and rewards come from TRL's own `DPOTrainer.dpo_loss` when `import trl` works
-  (called unbound with a stand-in `self` carrying beta, loss_type, label_smoothing and the
-  few attributes that method reads), otherwise from the paper's formulas written out below
-  (DPO eq. 7 with cDPO label smoothing; IPO eq. 17). The fixture records which one (`source`);
+- the loss and rewards come from TRL's own `DPOTrainer.dpo_loss` when the installed TRL has that
+  function (TRL < 1.0; called unbound with a stand-in `self`), otherwise from the formulas
+  written out below, which are those of TRL 1.16's `DPOTrainer._compute_loss` (read from its
+  source: `sigmoid` is `-logsigmoid(beta * delta)`; `ipo` squares the difference of the
+  log-ratios averaged over each completion's tokens; `rewards/*` are `beta` times the summed
+  log-ratios). Label smoothing is the cDPO form of TRL's sigmoid loss before 1.0 (TRL 1.16 has it
+  only in its `robust`/`exo_pair` losses). The fixture records which one (`source`);
 - the reference model is a second random model of the same shape (so policy != reference and
   the loss is not the trivial log 2); its log-probs are stored as numbers;
 - the gradient is d(mean over pairs of the loss)/d(weight) through the policy only.
@@ -61,30 +64,26 @@ def seq_logp(model, prompt, response):
 
 
 def trl_loss():
+    """TRL's own `DPOTrainer.dpo_loss` (TRL < 1.0), or None. TRL 1.x computes the loss inside
+    `DPOTrainer._compute_loss` from a model forward (no standalone function to call), so with it
+    the formulas below are those of its source (sigmoid; IPO on per-token means; rewards on the
+    summed log-ratios), checked by reading it."""
     try:
         import trl
         from trl import DPOTrainer
-    except Exception as e:  # noqa: BLE001 - any import failure means: use the paper's formula
-        print("trl not importable (%s): using the paper's formulas" % e)
+    except Exception as e:  # noqa: BLE001 - any import failure means: use the formulas
+        print("trl not importable (%s): using the formulas" % e)
         return None, None
+    print("trl", trl.__version__)
+    if not hasattr(DPOTrainer, "dpo_loss"):
+        return None, "trl %s" % trl.__version__
 
     def compute(loss_type, beta, eps, pc, pr, rc, rr):
-        stand_in = types.SimpleNamespace(
-            beta=beta, label_smoothing=eps, loss_type=[loss_type] if _wants_list() else loss_type,
-            reference_free=False, f_divergence_type="reverse_kl", f_divergence_params={},
-            use_weighting=False, loss_weights=None, accelerator=types.SimpleNamespace(device=pc.device),
-            args=types.SimpleNamespace(loss_type=[loss_type], beta=beta, label_smoothing=eps, reference_free=False,
-                                       f_divergence_type="reverse_kl", use_weighting=False, ld_alpha=None),
-            use_logits_to_keep=False, aux_loss_enabled=False,
-        )
-        try:
-            out = DPOTrainer.dpo_loss(stand_in, pc, pr, rc, rr, loss_type=loss_type)
-        except TypeError:
-            out = DPOTrainer.dpo_loss(stand_in, pc, pr, rc, rr)
+        stand_in = types.SimpleNamespace(beta=beta, label_smoothing=eps, loss_type=loss_type, reference_free=False,
+                                         f_divergence_type="reverse_kl", f_divergence_params={}, use_weighting=False,
+                                         accelerator=types.SimpleNamespace(device=pc.device))
+        out = DPOTrainer.dpo_loss(stand_in, pc, pr, rc, rr)
         return out[0], out[1], out[2]
-
-    def _wants_list():
-        return False
 
     return compute, "trl %s DPOTrainer.dpo_loss" % trl.__version__
 
@@ -119,13 +118,21 @@ def dump(name, make, config, grad_names):
             with torch.no_grad():
                 rc, _ = seq_logp(reference, prompt, chosen)
                 rr, _ = seq_logp(reference, prompt, rejected)
-            if loss_type == "ipo":  # TRL: mean log-probs over the completion tokens
-                c, r, rc, rr = c / nc, r / nr, rc / nc, rr / nr
             pcs.append(c); prs.append(r); rcs.append(rc); rrs.append(rr); counts.append((nc, nr))
         pc, pr, rc, rr = torch.stack(pcs), torch.stack(prs), torch.stack(rcs), torch.stack(rrs)
-        losses, cr, rj = paper_loss(loss_type, beta, eps, pc, pr, rc, rr)
-        source = "paper formulas"
-        if trl_compute is not None:
+        n_c = torch.tensor([c for c, _ in counts], dtype=pc.dtype)
+        n_r = torch.tensor([r for _, r in counts], dtype=pc.dtype)
+        if loss_type == "ipo":
+            # TRL 1.16 (`loss_type == "ipo"` in DPOTrainer._compute_loss): the loss on the log-ratios
+            # averaged over each completion's tokens; rewards (logged) on the summed log-ratios.
+            losses, _, _ = paper_loss(loss_type, beta, eps, pc / n_c, pr / n_r, rc / n_c, rr / n_r)
+            cr, rj = beta * (pc - rc).detach(), beta * (pr - rr).detach()
+        else:
+            losses, cr, rj = paper_loss(loss_type, beta, eps, pc, pr, rc, rr)
+        source = "formulas (DPO paper eq. 7 with cDPO label smoothing; IPO eq. 17 on per-token means)"
+        if trl_source is not None and trl_compute is None:
+            source += ", as %s's DPOTrainer._compute_loss writes them (read from its source)" % trl_source
+        if trl_compute is not None and loss_type != "ipo":
             t_losses, t_cr, t_rj = trl_compute(loss_type, beta, eps, pc, pr, rc, rr)
             assert torch.allclose(t_losses, losses, atol=1e-12), (t_losses, losses)
             assert torch.allclose(t_cr, cr, atol=1e-12) and torch.allclose(t_rj, rj, atol=1e-12)

@@ -6,7 +6,8 @@ public enum PreferenceLossKind: String, Codable, Sendable, CaseIterable {
     /// `-(1 - eps) log sigmoid(beta h) - eps log sigmoid(-beta h)`.
     case sigmoid
     /// IPO (Azar et al. 2023) as TRL computes it: `(h - 1 / (2 beta))^2`, where the
-    /// log-probabilities in `h` are each sequence's mean over its response tokens, not the sum.
+    /// log-ratios in `h` are each sequence's mean over its response tokens, not the sum (TRL
+    /// 1.16 `loss_type="ipo"`); its rewards stay on the summed log-ratios, as TRL logs them.
     case ipo
 }
 
@@ -112,7 +113,7 @@ public struct PreferenceTotals: Equatable, Sendable {
     public var rewardRejected = 0.0
     /// Pairs whose chosen reward is strictly above the rejected one (TRL's `rewards/accuracies`).
     public var correct = 0.0
-    /// Policy log-probs (means for IPO, sums otherwise), as TRL's `logps/chosen` / `logps/rejected`.
+    /// Policy log-probs summed over each answer, as TRL's `logps/chosen` / `logps/rejected`.
     public var logpChosen = 0.0
     public var logpRejected = 0.0
 

@@ -69,7 +69,13 @@ public enum PreferenceObjective {
                 l.loss += options.rpoAlpha * (-Double(sums[2 * b]) / Double(nc))
                 dChosenSum += -options.rpoAlpha / Double(nc)
             }
-            totals.add(l, policyChosen: pc, policyRejected: pr)
+            if mean {
+                // TRL (1.16) reports IPO's rewards and log-probs from the summed log-ratios; only
+                // the loss is on per-token means.
+                l.rewardChosen = options.beta * (Double(sums[2 * b]) - ref.chosen)
+                l.rewardRejected = options.beta * (Double(sums[2 * b + 1]) - ref.rejected)
+            }
+            totals.add(l, policyChosen: Double(sums[2 * b]), policyRejected: Double(sums[2 * b + 1]))
             weights[2 * b] = Float(dChosenSum)
             weights[2 * b + 1] = Float(l.dRejected * sr)
         }

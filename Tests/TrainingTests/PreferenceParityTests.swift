@@ -109,29 +109,36 @@ final class PreferenceParityTests: XCTestCase {
             options.beta = c.beta
             options.labelSmoothing = c.label_smoothing
             let ipo = options.loss == .ipo
-            // The fixture stores IPO's reference values as means; the trainer keeps sums.
+            // The fixture stores sums (IPO's loss divides them by the answer lengths, as TRL).
             let reference = f.pairs.indices.map { i in
-                ReferencePair(chosen: c.reference_chosen[i] * (ipo ? Double(c.counts[i][0]) : 1),
-                              rejected: c.reference_rejected[i] * (ipo ? Double(c.counts[i][1]) : 1),
+                ReferencePair(chosen: c.reference_chosen[i], rejected: c.reference_rejected[i],
                               chosenTokens: c.counts[i][0], rejectedTokens: c.counts[i][1])
             }
             let names = Set(c.gradients.keys)
             let tracked = p.tracked(only: names)
             let r = PreferenceObjective.evaluate(model: model, input: input, parameters: tracked, reference: reference, options: options)
             XCTAssertEqual(r.totals.pairs, f.pairs.count)
+            var rewardChosen = 0.0, rewardRejected = 0.0
             for i in f.pairs.indices {
                 XCTAssertEqual(r.policy[i].chosenTokens, c.counts[i][0], "\(name) \(c.name) pair \(i) chosen tokens")
                 XCTAssertEqual(r.policy[i].rejectedTokens, c.counts[i][1], "\(name) \(c.name) pair \(i) rejected tokens")
+                assertNear(r.policy[i].chosen, c.policy_chosen[i], "\(name) \(c.name) pair \(i) policy chosen")
+                assertNear(r.policy[i].rejected, c.policy_rejected[i], "\(name) \(c.name) pair \(i) policy rejected")
                 let sc = ipo ? 1 / Double(c.counts[i][0]) : 1, sr = ipo ? 1 / Double(c.counts[i][1]) : 1
-                assertNear(r.policy[i].chosen * sc, c.policy_chosen[i], "\(name) \(c.name) pair \(i) policy chosen")
-                assertNear(r.policy[i].rejected * sr, c.policy_rejected[i], "\(name) \(c.name) pair \(i) policy rejected")
                 let one = PreferencePairLoss(policyChosen: r.policy[i].chosen * sc, policyRejected: r.policy[i].rejected * sr,
-                                             referenceChosen: c.reference_chosen[i], referenceRejected: c.reference_rejected[i],
+                                             referenceChosen: c.reference_chosen[i] * sc, referenceRejected: c.reference_rejected[i] * sr,
                                              options: options)
                 assertNear(one.loss, c.losses[i], "\(name) \(c.name) pair \(i) loss")
-                assertNear(one.rewardChosen, c.rewards_chosen[i], "\(name) \(c.name) pair \(i) chosen reward")
-                assertNear(one.rewardRejected, c.rewards_rejected[i], "\(name) \(c.name) pair \(i) rejected reward")
+                rewardChosen += c.rewards_chosen[i]
+                rewardRejected += c.rewards_rejected[i]
+                if !ipo {
+                    assertNear(one.rewardChosen, c.rewards_chosen[i], "\(name) \(c.name) pair \(i) chosen reward")
+                    assertNear(one.rewardRejected, c.rewards_rejected[i], "\(name) \(c.name) pair \(i) rejected reward")
+                }
             }
+            // The step's rewards (every case, IPO's on the summed log-ratios as TRL logs them).
+            assertNear(r.totals.rewardChosen, rewardChosen, "\(name) \(c.name) summed chosen rewards")
+            assertNear(r.totals.rewardRejected, rewardRejected, "\(name) \(c.name) summed rejected rewards")
             assertNear(r.totals.loss / Double(f.pairs.count), c.losses.reduce(0, +) / Double(c.losses.count), "\(name) \(c.name) mean loss")
             // Gradient of the mean loss: the surrogate's gradient divided by the pair count.
             let surrogate = try XCTUnwrap(r.surrogate)
