@@ -55,6 +55,9 @@ public struct DataConfig: Equatable, Sendable {
     /// The template of datasets that name none, instead of their format's default: the chat
     /// template of the model being fine-tuned (`model.init`'s), so it learns in its own format.
     public var defaultTemplate: TemplateKind? = nil
+    /// Preference pairs instead of SFT examples (a recipe's `preference:` section): one row per
+    /// pair, chosen side then rejected side (PreferencePair.swift). Nil for supervised data.
+    public var preference: PreferenceDataOptions? = nil
 
     /// A configuration with the recipe defaults.
     public init(

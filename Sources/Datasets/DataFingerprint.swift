@@ -31,6 +31,8 @@ public enum DataFingerprint {
         field("\(spec.validationFraction)")
         field("seq_len=\(config.seqLen) packing=\(config.packing.rawValue) length=\(config.lengthPolicy.rawValue)")
         field("train_on_input=\(config.trainOnInput) scope=\(config.chatScope.rawValue) bad=\(config.onBadRecord.rawValue) seed=\(config.seed)")
+        // Only preference data adds a field, so supervised caches keep their keys.
+        if let preference = config.preference { field("preference prompt_overflow=\(preference.promptOverflow.rawValue)") }
         return h.finalize()
     }
 

@@ -92,7 +92,9 @@ public enum DataPipeline {
             name + ".tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
         let writer = try DataCacheWriter(path: temporary, fingerprint: fingerprint, seqLen: config.seqLen)
         do {
-            let report = try build(spec, dataDigest: digest.sha256, config: config, tokenizer: tokenizer, into: writer)
+            let report = try config.preference.map {
+                try buildPreference(spec, dataDigest: digest.sha256, config: config, options: $0, tokenizer: tokenizer, into: writer)
+            } ?? build(spec, dataDigest: digest.sha256, config: config, tokenizer: tokenizer, into: writer)
             // Mapped before it is renamed (or deleted): the mapping keeps the file's contents.
             let built = try DataCache.read(path: temporary, fingerprint: fingerprint, seqLen: config.seqLen)
             if let cacheFile {

@@ -10,6 +10,7 @@ import Foundation
 /// | text | `text` (trained on whole: no template, every token a target, then EOS) |
 /// | messages | `messages`: [{`role`: system/user/assistant, `content`}] |
 /// | sharegpt | `conversations`: [{`from`: system/human/gpt, `value`}] |
+/// | preference | `chosen`, `rejected`, and `prompt` or `messages` (PreferencePair.swift; only with a recipe's `preference:` section) |
 public enum RecordFormat: String, Codable, Sendable, CaseIterable {
     case auto
     case alpaca
@@ -18,6 +19,7 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
     case text
     case messages
     case sharegpt
+    case preference
 
     /// The canonical field names this format reads; `columns:` in a recipe may rename them.
     public var fields: [String] {
@@ -29,6 +31,7 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
         case .text: return ["text"]
         case .messages: return ["messages", "role", "content"]
         case .sharegpt: return ["conversations", "from", "value"]
+        case .preference: return ["prompt", "input", "messages", "chosen", "rejected", "role", "content"]
         }
     }
 
@@ -42,6 +45,7 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
         case .text: return ["text"]
         case .messages: return ["messages"]
         case .sharegpt: return ["conversations"]
+        case .preference: return ["chosen", "rejected"]
         }
     }
 
@@ -51,15 +55,15 @@ public enum RecordFormat: String, Codable, Sendable, CaseIterable {
         switch self {
         case .auto, .alpaca, .dolly: return .alpaca
         case .promptCompletion, .text: return .plain
-        case .messages, .sharegpt: return .chatml
+        case .messages, .sharegpt, .preference: return .chatml
         }
     }
 
     /// Detects the format from a record's top-level field names (after column mapping):
-    /// messages, then conversations, then prompt/completion, then alpaca, then dolly, then
+    /// preference (chosen and rejected), then messages, then conversations, then prompt/completion, then alpaca, then dolly, then
     /// text (last: Alpaca dumps that also carry the rendered prompt as `text` stay Alpaca).
     public static func detect(fields: Set<String>, columns: ColumnMapping) -> RecordFormat? {
-        for format in [RecordFormat.messages, .sharegpt, .promptCompletion, .alpaca, .dolly, .text] {
+        for format in [RecordFormat.preference, .messages, .sharegpt, .promptCompletion, .alpaca, .dolly, .text] {
             if format.requiredFields.allSatisfy({ fields.contains(columns.column(for: $0)) }) {
                 return format
             }
@@ -120,11 +124,16 @@ struct RecordDecoder {
                 roles: ["system": .system, "human": .user, "user": .user,
                         "gpt": .assistant, "assistant": .assistant, "chatgpt": .assistant],
                 line: line))
+        case .preference:
+            throw DatasetError.invalidOption(
+                field: "datasets.format",
+                reason: "\(location.describe(in: path)) is a preference pair (chosen/rejected); preference data trains only with a "
+                    + "`preference:` section in the recipe (docs/preference.md)")
         }
     }
 
     /// A required, non-empty string field.
-    private func text(_ object: [String: Any], _ field: String, line: RecordLocation) throws -> String {
+    func text(_ object: [String: Any], _ field: String, line: RecordLocation) throws -> String {
         let name = columns.column(for: field)
         guard let value = object[name], !(value is NSNull) else {
             throw DatasetError.missingField(path: path, line: line.line, field: name, record: line.record)
@@ -139,7 +148,7 @@ struct RecordDecoder {
     }
 
     /// An optional string field: absent or null reads as "".
-    private func optionalText(_ object: [String: Any], _ field: String, line: RecordLocation) throws -> String {
+    func optionalText(_ object: [String: Any], _ field: String, line: RecordLocation) throws -> String {
         let name = columns.column(for: field)
         guard let value = object[name], !(value is NSNull) else { return "" }
         guard let string = value as? String else {
@@ -148,7 +157,7 @@ struct RecordDecoder {
         return string
     }
 
-    private func conversation(
+    func conversation(
         _ object: [String: Any], listField: String, roleField: String, contentField: String,
         roles: [String: Role], line: RecordLocation
     ) throws -> [Message] {

@@ -101,9 +101,12 @@ public enum RecordReader {
     static func scan(
         path: String, format: RecordFormat, columns: ColumnMapping, onBadRecord: BadRecordPolicy,
         maxRecordBytes: Int = RecordReader.maxRecordBytes,
-        next: () throws -> ArraySlice<UInt8>?, _ body: (Record, RecordFormat) throws -> Void
+        next: () throws -> ArraySlice<UInt8>?,
+        objects: (([String: Any], RecordLocation) throws -> Void)? = nil,
+        _ body: (Record, RecordFormat) throws -> Void
     ) throws -> RecordCounts {
         var state = ParseState(path: path, format: format, columns: columns, policy: onBadRecord, maxRecordBytes: maxRecordBytes)
+        state.keepsObjects = objects != nil
         // Chunks up to the first non-blank byte decide the layout; a UTF-8 byte-order mark
         // (files saved by some Windows editors) is not content.
         var head: [UInt8] = []
@@ -124,6 +127,10 @@ public enum RecordReader {
         func deliver() throws {
             for r in state.ready { try body(r, state.format) }
             state.ready.removeAll(keepingCapacity: true)
+            if let objects {
+                for (fields, location) in state.readyObjects { try objects(fields, location) }
+                state.readyObjects.removeAll(keepingCapacity: true)
+            }
         }
         try scanner.feed(head[start...], into: &state)
         try deliver()
@@ -165,6 +172,10 @@ struct ParseState {
     let maxRecordBytes: Int
     /// Records read since the caller last took them.
     var ready: [Record] = []
+    /// With `keepsObjects` (preference files, PreferencePair.swift): each record's fields,
+    /// undecoded, instead of `ready`.
+    var keepsObjects = false
+    var readyObjects: [(fields: [String: Any], location: RecordLocation)] = []
     var read = 0
     var skipped: [String: Int] = [:]
 
@@ -215,6 +226,10 @@ struct ParseState {
                 throw DatasetError.unknownFormat(path: path, line: location.line, fields: fields.keys.sorted(), record: location.record)
             }
             format = detected
+        }
+        if keepsObjects {
+            readyObjects.append((fields, location))
+            return
         }
         let decoder = RecordDecoder(path: path, format: format, columns: columns)
         ready.append(Record(content: try decoder.decode(fields, at: location), path: path, line: location.line,

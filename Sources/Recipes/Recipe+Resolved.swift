@@ -11,6 +11,7 @@ extension Recipe {
                                      (Node("model"), model.resolved)]
         if finetune.method == .lora { pairs.append((Node("finetune"), finetune.resolved)) }
         pairs += [(Node("training"), training.resolved), (Node("eval"), eval.resolved), (Node("output"), output.resolved)]
+        if let preference { pairs.append((Node("preference"), preference.resolved)) }
         return .mapping(Node.Mapping(pairs))
     }
 

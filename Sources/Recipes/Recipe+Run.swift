@@ -68,8 +68,10 @@ extension Recipe {
         // The trainer: resumed from a checkpoint, or at step 0 from the starting weights.
         var trainer: Trainer
         var resumedFrom: Int? = nil
+        var resumedCheckpoint: Checkpoint? = nil
         if let resume {
             let checkpoint = try CheckpointReader.open(try CheckpointDirectory.resolve(resume, runDirectory: dir))
+            resumedCheckpoint = checkpoint
             trainer = try resumedTrainer(checkpoint, setup: setup, options: options, group: group, report: report)
             resumedFrom = trainer.step
             report("resuming from \(checkpoint.directory.path) at step \(trainer.step) of \(trainer.totalSteps)")
@@ -93,11 +95,21 @@ extension Recipe {
             BufferPool.trim()
         }
 
+        // Preference tuning: the reference log-probabilities (computed, cached or resumed) and
+        // the held-out reward accuracy at the start.
+        var files = try setup.checkpointFiles()
+        var pairsBefore: EvalMetrics? = nil
+        if let preference {
+            files[ReferenceLogProbs.fileName] = try startPreference(preference, trainer: &trainer, setup: setup,
+                                                                    resumedFrom: resumedCheckpoint, report: report)
+            pairsBefore = try preferenceHeldOut(trainer, label: resumedFrom == nil ? "before training" : "at the resumed step", report: report)
+        }
+
         // Train, saving checkpoints (and eval.samples answers) as the recipe asks.
-        let files = try setup.checkpointFiles()
         let samples = group.isMain ? try eval.samples.map { try CheckpointSamples($0, setup: setup) } : nil
         try samples?.truncate(afterStep: trainer.step)  // as metrics.jsonl: a rerun or resume rewrites later steps
         let keepLast = options.keepLast
+        var lastEval: EvalMetrics? = nil  // the loop's last evaluation (a preference run's "after")
         var summary = try trainer.train(directory: dir, title: "\(dir.lastPathComponent): loss", shouldStop: shouldStop,
                                         save: { t in
                                             // The step's pooled buffers go back first: kept, the
@@ -109,7 +121,10 @@ extension Recipe {
                                             try samples?.append(step: t.step, parameters: t.parameters)
                                             return url
                                         },
-                                        events: events)
+                                        events: { event in
+                                            if case let .eval(m) = event { lastEval = m }
+                                            events(event)
+                                        })
         // The planner's estimate beside the peak so far (the held-out evaluation after this
         // uses less: its buffers are smaller and the pool is emptied first).
         let peak = Double(MemoryStats.peakResidentBytes())
@@ -122,6 +137,12 @@ extension Recipe {
         if let checkpoint = summary.checkpoint { report("checkpoint: \(checkpoint)") }
         summary.recipe = file
         summary.resumedFrom = resumedFrom
+        if preference != nil, !summary.stopped,
+           let after = try preferenceHeldOut(trainer, label: "after training", known: lastEval?.step == trainer.step && options.evalBatches == 0 ? lastEval : nil,
+                                             report: report) {
+            summary.rewardAccuracyBefore = pairsBefore?.preference?.rewardsAccuracies
+            summary.rewardAccuracyAfter = after.preference?.rewardsAccuracies
+        }
         if options.keepBest, summary.bestCheckpoint == nil {
             // Kept before a resume and not beaten since.
             summary.bestCheckpoint = (try? CheckpointDirectory.best(runDirectory: dir))?.path

@@ -26,11 +26,13 @@ public struct Recipe: Equatable, Sendable {
     public var eval: EvalSection
     /// Where the run writes.
     public var output: OutputSection
+    /// Preference tuning (DPO, IPO; Recipe+Preference.swift); nil for supervised fine-tuning.
+    public var preference: PreferenceSection?
     /// The file the recipe came from (names the default output directory).
     public var file: String
 
     /// The top-level keys; a misspelt one is reported with the closest of these.
-    public static let sections = ["seed", "tokenizer", "data", "model", "finetune", "training", "eval", "output"]
+    public static let sections = ["seed", "tokenizer", "data", "model", "finetune", "training", "eval", "output", "preference"]
 
     init(from root: RecipeValue, file: String) throws {
         let f = try RecipeFields(root, path: "", known: Self.sections, parentSource: file)
@@ -50,6 +52,7 @@ public struct Recipe: Equatable, Sendable {
         eval = try Self.read(EvalSection(), "eval", f)
         try Self.checkValidationUse(training: training, eval: eval, f)
         output = try Self.read(OutputSection(recipeFile: file), "output", f)
+        preference = f.value("preference") == nil ? nil : try Self.read(PreferenceSection(), "preference", f)
     }
 
     /// `training.keep_best` and `training.early_stopping_patience` compare evaluations of the
@@ -85,12 +88,14 @@ public struct Recipe: Equatable, Sendable {
         [("seed", "\(seed)", .mayChange, false)] + tokenizer.flattened(path: "tokenizer") + data.flattened(path: "data")
             + model.flattened(path: "model") + finetune.flattened(path: "finetune") + training.flattened(path: "training")
             + eval.flattened(path: "eval") + output.flattened(path: "output")
+            + (preference?.flattened(path: "preference") ?? [("preference", "(none)", .mustMatch, false)])
     }
 
     /// The data pipeline's configuration: `data.seed` if set, else the recipe's `seed`.
     public var dataConfig: DataConfig {
         var c = data.config
         c.seed = data.seed ?? seed
+        c.preference = preference.map { PreferenceDataOptions(promptOverflow: $0.promptOverflow) }
         return c
     }
 

@@ -91,6 +91,7 @@ public final class MetricsLog {
         var scalars: [(tag: String, value: Double)] = [("train/lr", m.lr), ("train/tokens_per_s", m.tokensPerSecond)]
         if let l = m.loss { scalars.insert(("train/loss", l), at: 0) }
         if let g = m.gradNorm { scalars.append(("train/grad_norm", g)) }
+        if let p = m.preference { scalars += zip(PreferenceMetrics.names, p.values).map { ("train/" + $0, $1) } }
         try tensorBoard?.add(scalars, step: m.step)
         if let l = m.loss { trainPoints.append((m.step, l)) }
     }
@@ -99,7 +100,9 @@ public final class MetricsLog {
     public func append(_ m: EvalMetrics) throws {
         try write(m)
         try writeCSV(MetricsCSV.row(m))
-        try tensorBoard?.add([("eval/loss", m.evalLoss), ("eval/perplexity", m.evalPerplexity)], step: m.step)
+        var scalars: [(tag: String, value: Double)] = [("eval/loss", m.evalLoss), ("eval/perplexity", m.evalPerplexity)]
+        if let p = m.preference { scalars += zip(PreferenceMetrics.names, p.values).map { ("eval/" + $0, $1) } }
+        try tensorBoard?.add(scalars, step: m.step)
         evalPoints.append((m.step, m.evalLoss))
     }
 

@@ -52,6 +52,10 @@ public struct Trainer {
     public let trainableNames: Set<String>?
     /// The best validation loss so far and the evaluations since (saved with the state).
     public internal(set) var validation = ValidationProgress()
+    /// Preference tuning (DPO, IPO): set before the first step, every step and evaluation
+    /// then optimise and report the preference loss over pair rows (Trainer+Preference.swift);
+    /// nil is supervised fine-tuning.
+    public var preference: PreferenceRun? = nil
 
     /// A trainer at step 0 with the given weights (with LoRA: the base's and the adapters').
     /// Sets BLAS's thread count. Every rank of `group` must start from the same `parameters`.
@@ -172,6 +176,7 @@ public struct Trainer {
         var gradSum: Parameters? = nil
         var lossSum = 0.0
         var count = 0, tokens = 0, micro = 0
+        var pairTotals = PreferenceTotals(), pairTokens = 0
         var epoch = loader.cursor.epoch
         for _ in 0..<options.gradientAccumulation {
             guard let global = loader.next() else { break }
@@ -182,10 +187,25 @@ public struct Trainer {
             if batch.rowCount == 0 { continue }  // a short last batch left this rank no row
             tokens += batch.segmentIDs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             let tracked = parameters.tracked(only: trainableNames)
-            let (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
-                model.loss(batch.modelInput, parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
+            let sum: Tensor, c: Int, value: Double
+            if let preference {
+                // The loss sums over the micro-batch's pairs; `count` counts pairs.
+                let input = batch.modelInput
+                let reference = try preference.reference.lookup(input)
+                let r = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
+                    PreferenceObjective.evaluate(model: model, input: input, parameters: tracked, reference: reference,
+                                                 options: preference.options, dropoutRNG: model.usesDropout ? rng : nil)
+                }
+                pairTotals.add(r.totals)
+                pairTokens += batch.trainedTokenCount
+                guard let surrogate = r.surrogate else { continue }
+                (sum, c, value) = (surrogate, r.totals.pairs, r.totals.loss)
+            } else {
+                (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
+                    model.loss(batch.modelInput, parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
+                }
+                value = Double(sum.scalar)
             }
-            let value = Double(sum.scalar)
             if !value.isFinite { throw TrainingError.nonFiniteLoss(step: step + 1, value: value) }
             guard c > 0 else { continue }
             lossSum += value
@@ -201,6 +221,12 @@ public struct Trainer {
             rankWaitSeconds += t.wait
             allreduceSeconds += t.reduce
             timing = t
+            if preference != nil {
+                var v = pairTotals.vector + [Double(pairTokens)]
+                try group.allreduceSum(&v)
+                pairTotals = PreferenceTotals(vector: Array(v[0..<7]))
+                pairTokens = Int(v[7])
+            }
         }
         let lr = schedule.rate(at: step)
         var gradNorm: Double? = nil
@@ -216,12 +242,14 @@ public struct Trainer {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         elapsedSeconds += seconds
         tokensSeen += tokens
-        trainedTokensSeen += count
+        let trained = preference == nil ? count : pairTokens
+        trainedTokensSeen += trained
         var metrics = StepMetrics(step: step, epoch: epoch, loss: count > 0 ? lossSum / Double(count) : nil, lr: lr,
-                                  gradNorm: gradNorm, tokens: tokens, trainedTokens: count,
+                                  gradNorm: gradNorm, tokens: tokens, trainedTokens: trained,
                                   tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9),
-                                  trainedTokensPerSecond: Double(count) / Swift.max(seconds, 1e-9),
+                                  trainedTokensPerSecond: Double(trained) / Swift.max(seconds, 1e-9),
                                   elapsedSeconds: elapsedSeconds)
+        metrics.preference = pairTotals.means
         metrics.allreduceSeconds = timing?.reduce
         metrics.rankWaitSeconds = timing?.wait
         return metrics
@@ -296,6 +324,7 @@ public struct Trainer {
     /// positive). Records no graph. Nil when there are no validation rows. Data parallel:
     /// collective; batches are global (N x `microBatchSize` rows) and sharded like training's.
     public func evaluate(maxBatches: Int = 0) throws -> EvalMetrics? {
+        if let preference { return try evaluatePreference(preference, maxBatches: maxBatches) }
         var val = try DataLoader(data: data, batchSize: options.microBatchSize * group.size, split: .validation)
         var batches = 0
         let inputs = AnyIterator<ModelInput> {

@@ -25,6 +25,9 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     /// Data parallel: seconds this rank waited for the slowest rank before the gradient
     /// all-reduce (the counts' all-reduce). Nil for one process.
     public var rankWaitSeconds: Double? = nil
+    /// Preference runs: TRL's per-pair means over the step's pairs (`rewards/chosen`, ...,
+    /// `logps/rejected`, flat in metrics.jsonl); nil, and absent, otherwise.
+    public var preference: PreferenceMetrics? = nil
 
     public init(step: Int, epoch: Int, loss: Double?, lr: Double, gradNorm: Double?, tokens: Int, trainedTokens: Int,
                 tokensPerSecond: Double, trainedTokensPerSecond: Double, elapsedSeconds: Double) {
@@ -46,6 +49,40 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         case tokensPerSecond = "tokens_per_s", trainedTokensPerSecond = "trained_tokens_per_s"
         case elapsedSeconds = "elapsed_s", allreduceSeconds = "allreduce_s", rankWaitSeconds = "rank_wait_s"
     }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = try c.decode(Int.self, forKey: .step)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        loss = try c.decodeIfPresent(Double.self, forKey: .loss)
+        lr = try c.decode(Double.self, forKey: .lr)
+        gradNorm = try c.decodeIfPresent(Double.self, forKey: .gradNorm)
+        tokens = try c.decode(Int.self, forKey: .tokens)
+        trainedTokens = try c.decode(Int.self, forKey: .trainedTokens)
+        tokensPerSecond = try c.decode(Double.self, forKey: .tokensPerSecond)
+        trainedTokensPerSecond = try c.decode(Double.self, forKey: .trainedTokensPerSecond)
+        elapsedSeconds = try c.decode(Double.self, forKey: .elapsedSeconds)
+        allreduceSeconds = try c.decodeIfPresent(Double.self, forKey: .allreduceSeconds)
+        rankWaitSeconds = try c.decodeIfPresent(Double.self, forKey: .rankWaitSeconds)
+        preference = try PreferenceMetrics(from: decoder, prefix: "")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(step, forKey: .step)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encodeIfPresent(loss, forKey: .loss)
+        try c.encode(lr, forKey: .lr)
+        try c.encodeIfPresent(gradNorm, forKey: .gradNorm)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(trainedTokens, forKey: .trainedTokens)
+        try c.encode(tokensPerSecond, forKey: .tokensPerSecond)
+        try c.encode(trainedTokensPerSecond, forKey: .trainedTokensPerSecond)
+        try c.encode(elapsedSeconds, forKey: .elapsedSeconds)
+        try c.encodeIfPresent(allreduceSeconds, forKey: .allreduceSeconds)
+        try c.encodeIfPresent(rankWaitSeconds, forKey: .rankWaitSeconds)
+        try preference?.encode(to: encoder, prefix: "")
+    }
 }
 
 /// Validation metrics at one step: a line of metrics.jsonl.
@@ -54,6 +91,9 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
     public var evalLoss: Double
     public var evalPerplexity: Double
     public var evalTokens: Int
+    /// Preference runs: TRL's per-pair means over the validation pairs (`eval_rewards/chosen`,
+    /// ..., flat in metrics.jsonl); nil, and absent, otherwise.
+    public var preference: PreferenceMetrics? = nil
 
     public init(step: Int, evalLoss: Double, evalPerplexity: Double, evalTokens: Int) {
         self.step = step
@@ -64,6 +104,24 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case step, evalLoss = "eval_loss", evalPerplexity = "eval_ppl", evalTokens = "eval_tokens"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = try c.decode(Int.self, forKey: .step)
+        evalLoss = try c.decode(Double.self, forKey: .evalLoss)
+        evalPerplexity = try c.decode(Double.self, forKey: .evalPerplexity)
+        evalTokens = try c.decode(Int.self, forKey: .evalTokens)
+        preference = try PreferenceMetrics(from: decoder, prefix: "eval_")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(step, forKey: .step)
+        try c.encode(evalLoss, forKey: .evalLoss)
+        try c.encode(evalPerplexity, forKey: .evalPerplexity)
+        try c.encode(evalTokens, forKey: .evalTokens)
+        try preference?.encode(to: encoder, prefix: "eval_")
     }
 }
 
@@ -137,6 +195,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// (`MemoryStats.peakResidentBytes`), in MiB.
     public var estimatedPeakMiB: Double?
     public var peakResidentMiB: Double?
+    /// Preference runs: the share of held-out pairs whose chosen answer has the higher reward
+    /// (TRL's `rewards/accuracies`), at the start of this run and after its last step.
+    public var rewardAccuracyBefore: Double?
+    public var rewardAccuracyAfter: Double?
 
     public init(steps: Int, tokens: Int, trainedTokens: Int, trainSeconds: Double, parameters: Int) {
         self.steps = steps
@@ -168,6 +230,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case bestStep = "best_step", bestEvalLoss = "best_eval_loss", bestCheckpoint = "best_checkpoint", stoppedEarly = "stopped_early"
         case ranks, allreduceSecondsPerStep = "allreduce_s_per_step", rankWaitSecondsPerStep = "rank_wait_s_per_step"
         case estimatedPeakMiB = "estimated_peak_mib", peakResidentMiB = "peak_resident_mib"
+        case rewardAccuracyBefore = "reward_accuracy_before", rewardAccuracyAfter = "reward_accuracy_after"
     }
 }
 

@@ -32,6 +32,9 @@ struct DataSynth: ParsableCommand {
     @Option(help: "Number of held-out examples.")
     var heldout: ExampleCount = 800
 
+    @Flag(help: "Also write DIR/train_preference.jsonl: each train record as a preference pair, the right answer chosen and a near miss (off by one, two items swapped, one word changed) rejected. See docs/preference.md.")
+    var preference = false
+
     @Option(help: "Comma-separated families to generate (default: the eight core ones; `all` for every family). One of: \(SynthFamily.allCases.map(\.rawValue).joined(separator: ", ")).")
     var families: String?
 
@@ -72,6 +75,12 @@ struct DataSynth: ParsableCommand {
         let dataset = try SynthGenerator.generate(seed: seed, trainCount: train.value, heldoutCount: heldout.value, options: options,
                                                   memoryLimit: MemoryStats.machineMemory().bytes)
         let manifest = try SynthFiles.write(dataset, to: out)
+        if preference {
+            let (data, pairs) = SynthNearMiss.encodeJSONL(dataset.train, seed: seed)
+            let url = URL(fileURLWithPath: out).appendingPathComponent("train_preference.jsonl")
+            try data.write(to: url, options: .atomic)
+            print("wrote \(url.path): \(pairs) preference pairs (chosen: the answer, rejected: a near miss)")
+        }
 
         print("wrote \(out): \(dataset.train.count) train, \(dataset.heldout.count) held-out examples (seed \(seed), \(manifest.generator) v\(manifest.version))")
         let trainCounts = manifest.splits.first { $0.name == "train" }?.families ?? [:]

@@ -28,7 +28,12 @@ final class ProgressPrinter {
         case let .eval(e):
             lastEval = e
             if isTerminal { print("") }
-            print(String(format: "eval   step %ld: loss %.4f  perplexity %.2f  (%ld tokens)", e.step, e.evalLoss, e.evalPerplexity, e.evalTokens))
+            if let p = e.preference {
+                print(String(format: "eval   step %ld: loss %.4f  reward accuracy %.1f%%  margin %.4f  (%ld pairs)", e.step, e.evalLoss,
+                             p.rewardsAccuracies * 100, p.rewardsMargins, p.pairs))
+            } else {
+                print(String(format: "eval   step %ld: loss %.4f  perplexity %.2f  (%ld tokens)", e.step, e.evalLoss, e.evalPerplexity, e.evalTokens))
+            }
         case let .warning(w):
             if isTerminal { print("") }
             print("warning: \(w)")

@@ -147,6 +147,49 @@ final class DistributedCommandLineTests: XCTestCase {
         print("three ranks vs one process, one epoch: max |loss difference| = \(maxDiff)")
     }
 
+    /// DPO through mpirun: a tiny SFT run is the starting checkpoint (and the reference); two
+    /// ranks of 2 pairs follow one process of 4 pairs (losses within float tolerance, the same
+    /// tokens), and both log TRL's reward metrics.
+    func test_twoRanks_dpo_matchOneProcessWithDoubleBatch() throws {
+        _ = try mpirun()
+        let dir = try tempDir()
+        try prepare(dir)
+        let synth = try CLI.run(["data", "synth", "--out", "synth", "--seed", "5", "--train", "160", "--heldout", "8", "--preference"], in: dir)
+        XCTAssertEqual(synth.status, 0, synth.err)
+        let sft = try CLI.run(["train", "r.yaml", "data.seq_len=128", "output.dir=sft"], in: dir)  // context 128: a row holds both sides
+        XCTAssertEqual(sft.status, 0, sft.err)
+        let recipe = """
+            seed: 3
+            data:
+              datasets: [{path: synth/train_preference.jsonl, template: plain, split: 0.1}]
+              seq_len: 96
+              cache_dir: null
+            model: {init: sft}
+            preference: {beta: 0.1}
+            training: {batch_size: 4, max_steps: 4, threads: 1, warmup_steps: 1, lr: 0.003}
+            eval: {every: 2, batches: 2}
+            output: {dir: run}
+            """
+        try recipe.write(to: dir.appendingPathComponent("dpo.yaml"), atomically: true, encoding: .utf8)
+        let one = try CLI.run(["train", "dpo.yaml", "output.dir=one"], in: dir)
+        XCTAssertEqual(one.status, 0, one.err)
+        XCTAssertTrue(one.out.contains("held-out reward accuracy"), one.out)
+        let two = try runMPI(2, ["train", "dpo.yaml", "training.batch_size=2", "output.dir=two"], in: dir)
+        XCTAssertEqual(two.status, 0, "stdout:\n\(two.out)\nstderr:\n\(two.err)")
+        let a = try metrics(dir.appendingPathComponent("one")), b = try metrics(dir.appendingPathComponent("two"))
+        let maxDiff = try compareSteps(a, b, steps: 4)
+        for m in [a, b] {
+            let steps = m.filter { $0["loss"] != nil }
+            XCTAssertTrue(steps.allSatisfy { $0["rewards/accuracies"] is Double && $0["rewards/margins"] is Double }, "\(steps)")
+            XCTAssertTrue(m.contains { $0["eval_rewards/accuracies"] is Double }, "\(m)")
+        }
+        for (x, y) in zip(a.filter { $0["loss"] != nil }, b.filter { $0["loss"] != nil }) {
+            let mx = try XCTUnwrap(x["rewards/margins"] as? Double), my = try XCTUnwrap(y["rewards/margins"] as? Double)
+            XCTAssertEqual(mx, my, accuracy: 1e-4 * max(1, abs(mx)))
+        }
+        print("DPO, two ranks vs one process: max |loss difference| over 4 steps = \(maxDiff)")
+    }
+
     /// Two ranks of batch 2 follow one process of batch 4: the same tokens and trained tokens
     /// at every step, losses and evaluation losses within float tolerance (the sums run in
     /// another order), one metrics line per step (only rank 0 writes), and all-reduce timings.
