@@ -133,7 +133,7 @@ final class RecipeTests: XCTestCase {
         expect(minimal + "\n  packing: packd", [], .invalidValue(source: "r.yaml:6", key: "data.packing", reason: "\"packd\" is not one of pack, pad; did you mean pack?"))
         expect(minimal + "\n      format: jsonl", [], .invalidValue(
             source: "r.yaml:6", key: "data.datasets[0].format",
-            reason: "\"jsonl\" is not one of auto, alpaca, dolly, prompt_completion, text, messages, sharegpt"))
+            reason: "\"jsonl\" is not one of auto, alpaca, dolly, prompt_completion, text, messages, sharegpt, preference"))
     }
 
     func test_templates_unknownName_andBadCustom() {
