@@ -59,7 +59,10 @@ let package = Package(
 
         // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
         .target(name: "CPUCheck", cSettings: cpuCheckDefines),
-        .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck"], swiftSettings: numericFlags),
+        // Intrinsics kernels (Q8_0 decoding), each function compiled for AVX2/FMA/F16C by a
+        // target attribute and used only when the CPU has them.
+        .target(name: "CKernels"),
+        .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck", "CKernels"], swiftSettings: numericFlags),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
         .target(name: "Hashing", dependencies: [.target(name: "CCrypto", condition: .when(platforms: [.linux]))]),

@@ -1,3 +1,5 @@
+import CKernels
+import Foundation
 /// A matrix [rows, columns] in llama.cpp's Q8_0 format, for inference products
 /// (`Tensor.inferenceProduct`).
 ///
@@ -21,6 +23,10 @@ public struct Q8_0Matrix: Sendable {
     public static let blockSize = 32
     /// Bytes per block: a half-precision scale and 32 int8 values.
     public static let blockBytes = 34
+    /// True when the C kernels (AVX2, FMA, F16C) decode blocks; else the Swift loops do.
+    /// `INSTRUCTKIT_Q8_0_SWIFT=1` forces the Swift loops (for comparing the two).
+    static let intrinsicsKernels = instructkit_q8_0_kernels_available() != 0
+        && ProcessInfo.processInfo.environment["INSTRUCTKIT_Q8_0_SWIFT"] == nil
 
     /// Output features (rows of the [out, in] weight).
     public let rows: Int
@@ -121,6 +127,12 @@ public struct Q8_0Matrix: Sendable {
 
     /// Rows `range` de-quantized into `out` [range.count, columns].
     func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        if Self.intrinsicsKernels {
+            withExtendedLifetime(storage) {
+                instructkit_q8_0_dequantize_rows(UnsafeRawPointer(storage.base), range.lowerBound, range.upperBound, columns, out)
+            }
+            return
+        }
         let nb = blocksPerRow, base = UnsafeRawPointer(storage.base)
         withExtendedLifetime(storage) {
             for (k, r) in range.enumerated() {

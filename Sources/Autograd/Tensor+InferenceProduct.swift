@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// A linear layer's weight [out, in] prepared for inference: float32 as trained, or
@@ -162,6 +163,18 @@ extension Tensor {
     /// block's sum is scaled by its d.
     static func streamQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                            rows: Range<Int>, columns k: Int, n: Int, ldy: Int) {
+        if Q8_0Matrix.intrinsicsKernels {
+            instructkit_q8_0_stream(w, x, y, rows.lowerBound, rows.upperBound, k, n, ldy)
+        } else {
+            streamQ8_0Swift(w, x, y, rows: rows, columns: k, n: n, ldy: ldy)
+        }
+    }
+
+    /// `streamQ8_0` in Swift SIMD, for CPUs without AVX2/FMA/F16C (and as the C kernel's
+    /// cross-check): Swift's generic int8 -> int32 -> float conversions are out-of-line
+    /// per-element calls here, which made this 4-5x slower than the C kernel.
+    static func streamQ8_0Swift(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                rows: Range<Int>, columns k: Int, n: Int, ldy: Int) {
         let nb = k / Q8_0Matrix.blockSize, bb = Q8_0Matrix.blockBytes
         var r0 = 0
         while r0 < n {

@@ -135,6 +135,59 @@ final class InferenceProductTests: XCTestCase {
         XCTAssertEqual(parallel, serial)
     }
 
+    func testQ8_0_intrinsicsKernel_matchesSwiftLoop_everyGroupSize() throws {
+        try XCTSkipUnless(Q8_0Matrix.intrinsicsKernels, "this CPU lacks AVX2/FMA/F16C: only the Swift loop runs here")
+        // Same products, summed in a different lane order: equal to float32 rounding. Then the
+        // de-quantized rows, which involve one product per weight: equal bit for bit.
+        let rows = 70, columns = 160
+        let m = Q8_0Matrix(quantizing: weights(rows, columns, seed: 12))
+        let dense = m.dequantized().withUnsafeBufferPointer(Array.init)
+        for n in 1...9 {
+            let x = testTensor([n, columns], seed: UInt64(20 + n)), xv = x.withUnsafeBufferPointer(Array.init)
+            var fast = [Float](repeating: 0, count: n * rows), slow = fast
+            x.withUnsafeBufferPointer { xs in
+                fast.withUnsafeMutableBufferPointer { y in
+                    Tensor.streamQ8_0(UnsafeRawPointer(m.storage.base), xs.baseAddress!, y.baseAddress!, rows: 3..<rows, columns: columns, n: n, ldy: rows)
+                }
+                slow.withUnsafeMutableBufferPointer { y in
+                    Tensor.streamQ8_0Swift(UnsafeRawPointer(m.storage.base), xs.baseAddress!, y.baseAddress!, rows: 3..<rows, columns: columns, n: n, ldy: rows)
+                }
+            }
+            for r in 0..<n {
+                XCTAssertEqual(fast[r * rows + 0], 0, "rows below the range are not written")
+                for j in 3..<rows {
+                    // Float32 accumulation: relative to the sum of the terms' magnitudes.
+                    var mag: Float = 0
+                    for i in 0..<columns { mag += abs(dense[j * columns + i] * xv[r * columns + i]) }
+                    XCTAssertEqual(fast[r * rows + j], slow[r * rows + j], accuracy: 1e-5 * mag, "n \(n) row \(r) output \(j)")
+                }
+            }
+            // One input row alone gives what it gives inside a group of four (serving batches rely on it).
+            if n >= 2 {
+                var single = [Float](repeating: 0, count: rows)
+                x.withUnsafeBufferPointer { xs in
+                    single.withUnsafeMutableBufferPointer { y in
+                        Tensor.streamQ8_0(UnsafeRawPointer(m.storage.base), xs.baseAddress! + columns, y.baseAddress!, rows: 3..<rows, columns: columns, n: 1, ldy: rows)
+                    }
+                }
+                XCTAssertEqual(Array(single[3...]), Array(fast[(rows + 3)..<(2 * rows)]), "n \(n): row 1 alone vs in its group")
+            }
+        }
+        var tile = [Float](repeating: 0, count: 5 * columns)
+        tile.withUnsafeMutableBufferPointer { m.dequantizeRows(10..<15, into: $0.baseAddress!) }
+        // Scalar decoding of the same blocks: d * q, exact in float32.
+        let base = UnsafeRawPointer(m.storage.base), nb = columns / 32
+        var expected = [Float]()
+        for r in 10..<15 {
+            for b in 0..<nb {
+                let block = base + (r * nb + b) * 34
+                let d = Float(Float16(bitPattern: block.loadUnaligned(as: UInt16.self)))
+                for i in 0..<32 { expected.append(d * Float(block.load(fromByteOffset: 2 + i, as: Int8.self))) }
+            }
+        }
+        XCTAssertEqual(tile, expected)
+    }
+
     func testMemoryBandwidth_measure_reportsPositiveRates() {
         let r = MemoryBandwidth.measure(threads: 2, bufferBytes: 8 << 20, passes: 2)
         XCTAssertGreaterThan(r.readBytesPerSecond, 1e8)
