@@ -25,12 +25,12 @@ CHECKPOINT=${CHECKPOINT:-checkpoints/smollm2}
 Q4=${Q4_GGUF:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 OUT_DIR=${OUT_DIR:-checkpoints/bench-decode}
 ROUNDS=3; PROMPT=64; NEW=128; REPS=3; THREADS=2
-# llama.cpp's OpenMP workers spin between operations by default; on a shared machine (another
-# process on one of the two cores) that made its 2-thread decoding 2-10x slower than with
-# sleeping workers (measured 2026-12-05, load average 5-7: Q8_0 25 t/s spinning, 47 t/s
-# passive, 55 t/s on 1 thread). PASSIVE is the fair setting there; LLAMA_OMP_WAIT_POLICY=ACTIVE
-# restores llama.cpp's default (better on an idle machine).
-LLAMA_WAIT=${LLAMA_OMP_WAIT_POLICY:-PASSIVE}
+# llama.cpp's OpenMP workers spin between operations (OMP_WAIT_POLICY=ACTIVE, its default and
+# the fair setting on an idle machine: measured 2026-12-05 on a quiet 2-core EPYC, ACTIVE
+# decoded Q8_0 at 142 t/s, PASSIVE at 30). On a shared machine with another process on one of
+# the cores, spinning made it 2-10x slower (load average 5-7: Q8_0 25 t/s spinning, 47 t/s
+# passive); LLAMA_OMP_WAIT_POLICY=PASSIVE is the fair setting there.
+LLAMA_WAIT=${LLAMA_OMP_WAIT_POLICY:-ACTIVE}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift ;;
