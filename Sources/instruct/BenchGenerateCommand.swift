@@ -14,20 +14,22 @@ struct BenchGenerate: ParsableCommand {
         commandName: "generate",
         abstract: "Generation speed: a real model against the memory-bandwidth bound, or the key/value cache on a random model.",
         discussion: """
-            With --model (a GGUF file, a Hugging Face folder or an InstructKit checkpoint):
-            greedy decoding at batch 1 with the model's own tokenizer. The prompt is a fixed
-            instruction rendered with the model's chat template, or with --prompt-tokens N the
-            first N tokens of a fixed English text (or --prompt TEXT, rendered). Each of
-            --repetitions runs prefills the prompt (prompt tokens/s) and generates --new-tokens
-            tokens (generated tokens/s, end-of-sequence ignored); a short warm-up run is not
-            counted and medians are printed. The memory bandwidth is measured first in the same
-            process (a 256 MiB buffer read and copied by --threads threads), and generated
-            tokens/s is shown as a share of the bound: bandwidth / bytes read per token (the
-            weights in --weights format, plus the cached keys and values).
+            With --model (a GGUF file, a Hugging Face folder or an InstructKit
+            checkpoint): greedy decoding at batch 1 with the model's own tokenizer. The
+            prompt is a fixed instruction rendered with the model's chat template, or with
+            --prompt-tokens N the first N tokens of a fixed English text (or --prompt
+            TEXT, rendered). Each of --repetitions runs prefills the prompt (prompt
+            tokens/s) and generates --new-tokens tokens (generated tokens/s,
+            end-of-sequence ignored); a short warm-up run is not counted and medians are
+            printed.
+            The memory bandwidth is measured first in the same process (a 256 MiB buffer
+            read and copied by --threads threads), and generated tokens/s is shown as a
+            share of the bound: bandwidth / bytes read per token (the weights in --weights
+            format, plus the cached keys and values).
 
-            Without --model: generates --new-tokens tokens greedily from a random prompt on a
-            model with random weights, once with the cache and once recomputing the full
-            sequence for every token, and prints tokens/s of both and their ratio.
+            Without --model: generates --new-tokens tokens greedily from a random prompt
+            on a model with random weights, once with the cache and once recomputing the
+            full sequence for every token, and prints tokens/s of both and their ratio.
 
             Examples:
               instruct bench generate --model models/SmolLM2-135M-Instruct.Q4_1.gguf
