@@ -136,6 +136,8 @@ final class InferenceProductTests: XCTestCase {
     }
 
     func testQ8_0_intrinsicsKernel_matchesSwiftLoop_everyGroupSize() throws {
+        // Skips only on a CPU without AVX2/FMA/F16C (then the Swift loop is the only kernel and
+        // the other Q8_0 tests check it); every x86-64 CPU since 2013, CI's included, runs it.
         try XCTSkipUnless(Q8_0Matrix.intrinsicsKernels, "this CPU lacks AVX2/FMA/F16C: only the Swift loop runs here")
         // Same products, summed in a different lane order: equal to float32 rounding. Then the
         // de-quantized rows, which involve one product per weight: equal bit for bit.
