@@ -59,7 +59,9 @@ let package = Package(
 
         // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
         .target(name: "CPUCheck", cSettings: cpuCheckDefines),
-        .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck"], swiftSettings: numericFlags),
+        // The bf16 matrix product (AVX512_BF16, chosen at run time; docs/performance.md).
+        .target(name: "CBF16"),
+        .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck", "CBF16"], swiftSettings: numericFlags),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),
         .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: numericFlags),
         .target(name: "Hashing", dependencies: [.target(name: "CCrypto", condition: .when(platforms: [.linux]))]),
