@@ -62,6 +62,7 @@ const char *instructkit_bf16_missing_feature(void) {
 
 #define KERNEL __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+// Block sizes; -DBF16_KCP=... etc. override them when timing the kernel on its own.
 #ifndef BF16_KCP
 #define BF16_KCP 128
 #endif
