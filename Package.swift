@@ -59,8 +59,9 @@ let package = Package(
 
         // Libraries, lowest first. Arrows point down only (docs/ARCHITECTURE.md).
         .target(name: "CPUCheck", cSettings: cpuCheckDefines),
-        // Intrinsics kernels (Q8_0 decoding), each function compiled for AVX2/FMA/F16C by a
-        // target attribute and used only when the CPU has them.
+        // C kernels written with x86 intrinsics, each function compiled for its instruction set
+        // by a target attribute and used only when cpuid says the CPU has it: Q8_0 decoding
+        // (AVX2/FMA/F16C) and the bf16 matrix product (AVX512_BF16; docs/performance.md).
         .target(name: "CKernels"),
         .target(name: "Autograd", dependencies: ["CBLAS", "CPUCheck", "CKernels"], swiftSettings: numericFlags),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: numericFlags),

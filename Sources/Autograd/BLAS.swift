@@ -63,7 +63,9 @@ public enum BLAS {
     /// blocks of rows or of columns of C (whichever packs less twice), each one single-threaded
     /// sgemm on its own core. Every element of C is computed by one call with the same K
     /// loop whatever the split, and the split depends only on the shapes and the thread
-    /// count, so results are the same from run to run.
+    /// count, so results are the same from run to run. Inside `withPrecision(.bf16)` a
+    /// product whose M, N and K are all at least `bf16MinimumDimension` runs `gemmBF16`
+    /// instead (split the same way, whatever the threading scheme).
     public static func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                alpha: Float = 1,
                                a: UnsafePointer<Float>, lda: Int,
@@ -71,15 +73,27 @@ public enum BLAS {
                                beta: Float = 0,
                                c: UnsafeMutablePointer<Float>, ldc: Int) {
         let parts = productThreads
+        let bf16 = precision == .bf16 && Swift.min(m, n, k) >= bf16MinimumDimension
+        func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+            if bf16 {
+                gemmBF16(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            } else {
+                sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                      a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            }
+        }
         // Each block packs its share of one operand and all of the other, so the other is
         // packed once per block: split so that the duplicated operand is the smaller one
         // (rows of C duplicate B's packing, K x N; columns duplicate A's, M x K).
         let rowsPossible = m >= 32 * parts, columnsPossible = n >= 32 * parts
         let alongRows = rowsPossible && (!columnsPossible || k * n <= m * k)
         let extent = alongRows ? m : n
-        guard threading == .split, parts > 1, m * n * k >= minimumSplitWork, extent >= 16 * parts else {
-            sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        guard threading == .split || bf16, parts > 1, m * n * k >= minimumSplitWork, extent >= 16 * parts else {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                 a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         // Block edges on multiples of 16 (the AVX-512 kernel's row unroll).
@@ -91,9 +105,9 @@ public enum BLAS {
             // columns into op(B). A transposed operand stores those as columns / rows.
             let blockA = !alongRows ? a : (transposeA ? a + lo : a + lo * lda)
             let blockB = alongRows ? b : (transposeB ? b + lo * ldb : b + lo)
-            sgemm(transposeA: transposeA, transposeB: transposeB, m: alongRows ? len : m, n: alongRows ? n : len,
-                  k: k, alpha: alpha, a: blockA, lda: lda, b: blockB, ldb: ldb, beta: beta,
-                  c: alongRows ? c + lo * ldc : c + lo, ldc: ldc)
+            gemm(transposeA: transposeA, transposeB: transposeB, m: alongRows ? len : m, n: alongRows ? n : len,
+                 k: k, alpha: alpha, a: blockA, lda: lda, b: blockB, ldb: ldb, beta: beta,
+                 c: alongRows ? c + lo * ldc : c + lo, ldc: ldc)
         }
     }
 

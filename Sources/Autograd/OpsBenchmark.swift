@@ -16,6 +16,11 @@ public enum OpsBenchmark {
         public var tensorGflops: Double
         /// tensor / raw throughput.
         public var ratio: Double
+        /// The same product through `BLAS.product` in bf16 (`withPrecision(.bf16)`), timed in
+        /// turn with the other two; nil on a CPU without AVX512_BF16.
+        public var bf16Gflops: Double?
+        /// bf16 / raw sgemm throughput; above 1 means bf16 is faster.
+        public var bf16Ratio: Double?
     }
 
     /// One timed op (forward and backward where it has one).
@@ -76,7 +81,19 @@ public enum OpsBenchmark {
         return (ta[ta.count / 2], tb[tb.count / 2])
     }
 
-    /// Times raw sgemm and `Tensor.matmul` alternately; returns both medians.
+    /// Runs each body once untimed, then `reps` rounds of all of them in turn; returns each
+    /// one's median time (the n-way form of `alternating`).
+    public static func alternating(reps: Int, _ bodies: [() -> Void]) -> [Double] {
+        for body in bodies { body() }
+        var times = [[Double]](repeating: [], count: bodies.count)
+        for _ in 0..<Swift.max(reps, 1) {
+            for (i, body) in bodies.enumerated() { times[i].append(medianSeconds(reps: 1, warmup: 0, body)) }
+        }
+        return times.map { t in t.sorted()[t.count / 2] }
+    }
+
+    /// Times raw sgemm, `Tensor.matmul` and (where the CPU has AVX512_BF16) the bf16 product
+    /// in turn; returns the medians.
     public static func matmul(name: String, m: Int, n: Int, k: Int, transposeA: Bool = false,
                               transposeB: Bool = false, reps: Int) -> MatmulResult {
         var rng = RNG(seed: 1)
@@ -93,12 +110,15 @@ public enum OpsBenchmark {
                          c: c.pointer, ldc: n)
         }
         let ours = { _ = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
-        let (rawT, ourT) = alternating(reps: reps, raw, ours)
+        let bf16 = { BLAS.withPrecision(.bf16, raw) }
+        let withBF16 = BLAS.bf16MissingFeature == nil
+        let t = alternating(reps: reps, withBF16 ? [raw, ours, bf16] : [raw, ours])
         let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        let rg = flops / rawT * 1e-9
-        let tg = flops / ourT * 1e-9
+        let rg = flops / t[0] * 1e-9
+        let tg = flops / t[1] * 1e-9
+        let bg = withBF16 ? flops / t[2] * 1e-9 : nil
         return MatmulResult(name: name, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                            rawGflops: rg, tensorGflops: tg, ratio: tg / rg)
+                            rawGflops: rg, tensorGflops: tg, ratio: tg / rg, bf16Gflops: bg, bf16Ratio: bg.map { $0 / rg })
     }
 
     /// Times `x + y` (same shape) with our kernel and with a plain serial loop.
@@ -148,7 +168,8 @@ public enum OpsBenchmark {
     }
 
     /// The standard set: square products 256..2048, GPT-2-small-shaped products
-    /// (B*T = 2048 rows, C = 384), and the fused kernels at training shapes.
+    /// (B*T = 2048 rows, C = 384), SmolLM2-135M-shaped ones (C = 576, MLP 1536) with their
+    /// gradient products, and the fused kernels at training shapes.
     public static func run(threads: Int, quick: Bool) -> Report {
         BLAS.setThreadCount(threads)
         let reps = quick ? 3 : 7
@@ -163,6 +184,15 @@ public enum OpsBenchmark {
         mm.append(matmul(name: "lm head x@Eᵀ", m: rows, n: 8192, k: c, transposeB: true, reps: reps))
         mm.append(matmul(name: "dW = dYᵀ@X", m: 4 * c, n: c, k: rows, transposeA: true, reps: reps))
         mm.append(matmul(name: "dX = dY@W", m: rows, n: c, k: 4 * c, reps: reps))
+        // SmolLM2-135M at B*T = 2048 (C = 576, MLP 1536; Llama weights stored [out, in]).
+        let sc = 576, si = 1536
+        mm.append(matmul(name: "smol q x@Wᵀ", m: rows, n: sc, k: sc, transposeB: true, reps: reps))
+        mm.append(matmul(name: "smol up x@Wᵀ", m: rows, n: si, k: sc, transposeB: true, reps: reps))
+        mm.append(matmul(name: "smol down x@Wᵀ", m: rows, n: sc, k: si, transposeB: true, reps: reps))
+        mm.append(matmul(name: "smol dX up dY@W", m: rows, n: sc, k: si, reps: reps))
+        mm.append(matmul(name: "smol dX down dY@W", m: rows, n: si, k: sc, reps: reps))
+        mm.append(matmul(name: "smol dW up dYᵀ@X", m: si, n: sc, k: rows, transposeA: true, reps: reps))
+        mm.append(matmul(name: "smol dW down dYᵀ@X", m: sc, n: si, k: rows, transposeA: true, reps: reps))
 
         var ops: [OpResult] = []
         ops.append(contentsOf: fusedKernelResults(reps: reps))

@@ -155,6 +155,8 @@ public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSectio
         .double("grad_clip", \.options.gradClip, in: 0...1e9),
         .int("log_every", \.options.logEvery, atLeast: 1),
         .int("threads", \.options.threads, atLeast: 1, atMost: 1024, perRank: true),
+        // May change on resume (reported): weights and moments are float32 either way.
+        .choice("precision", \.options.precision),
         .uint64("seed", \.seed),
         .int("save_every", \.options.saveEvery, atLeast: 0),
         .int("keep_last", \.options.keepLast, atLeast: 1),

@@ -94,6 +94,8 @@ public enum TrainBenchmark {
         public var trainableParameterCount: Int
         /// AdamW's moments (m and v) at the end, MiB.
         public var optimizerStateMiB: Double
+        /// The number format of the forward and backward products (`Precision`).
+        public var precision: Precision
     }
 
     /// Median GFLOP/s of an n x n x n sgemm on the current BLAS thread count.
@@ -126,13 +128,18 @@ public enum TrainBenchmark {
     /// With `lora`, the same model trains only LoRA adapters (B drawn small and non-zero so
     /// every gradient is a real one); the base is frozen as in a LoRA run.
     /// `residentBefore` is the resident size before the weights were loaded (default: now).
+    /// `precision` is that of the forward and backward products (bf16 throws
+    /// `TrainingError.precisionUnsupported` on a CPU without AVX512_BF16); the sgemm peak is float32.
     public static func run(config: ModelConfig, weights: consuming Parameters? = nil, batch: Int, time: Int, warmup: Int = 3,
                            steps: Int = 10, threads: Int, seed: UInt64 = 0, measurePeak: Bool = true,
-                           lora: LoRAConfig? = nil, residentBefore: Int? = nil,
+                           lora: LoRAConfig? = nil, precision: Precision = .float32, residentBefore: Int? = nil,
                            progress: ((Int, Double, Float, Bool) -> Void)? = nil) throws -> Result {
         precondition(batch >= 1 && time >= 2 && time <= config.contextLength,
                      "TrainBenchmark: need B >= 1 and 2 <= T <= context \(config.contextLength), got B \(batch), T \(time)")
         precondition(warmup >= 0 && steps >= 2, "TrainBenchmark: need warmup >= 0 and steps >= 2")
+        if precision == .bf16, let missing = BLAS.bf16MissingFeature {
+            throw TrainingError.precisionUnsupported(precision: precision, missing: missing)
+        }
         BLAS.setThreadCount(threads)
         let peak = measurePeak ? sgemmGflops() : nil
         let residentBefore = residentBefore ?? MemoryStats.residentBytes()
@@ -165,7 +172,7 @@ public enum TrainBenchmark {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let input = ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: batch, time: time,
                                    targets: targets, ignoreIndex: PackedRow.ignoreIndex)
-            let (grads, loss) = lossAndGradients(model, params, trainable: trainable, input)
+            let (grads, loss) = BLAS.withPrecision(precision) { lossAndGradients(model, params, trainable: trainable, input) }
             optimizer.update(&params, grads: grads, lr: 3e-4, decays: { _ in true })
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6
             losses.append(loss)
@@ -200,7 +207,8 @@ public enum TrainBenchmark {
                       residentGrowthPerStepKiB: Double(residentLast - residentFirst) / 1024 / Double(steps - 1),
                       lossFirst: losses[0], lossLast: losses[losses.count - 1], lora: lora,
                       trainableParameterCount: trainable.map { names in params.pairs.filter { names.contains($0.name) }.reduce(0) { $0 + $1.tensor.count } } ?? count,
-                      optimizerStateMiB: Double(optimizer.m.elementCount + optimizer.v.elementCount) * 4 * mib)
+                      optimizerStateMiB: Double(optimizer.m.elementCount + optimizer.v.elementCount) * 4 * mib,
+                      precision: precision)
     }
 
     /// Mean loss over counted targets and its gradients. A separate function so that the

@@ -80,6 +80,9 @@ public struct Trainer {
         } else {
             trainableNames = nil
         }
+        if options.precision == .bf16, let missing = BLAS.bf16MissingFeature {
+            throw TrainingError.precisionUnsupported(precision: options.precision, missing: missing)
+        }
         BLAS.setThreadCount(options.threads)
         self.model = model
         self.parameters = parameters
@@ -170,7 +173,13 @@ public struct Trainer {
     public var isFinished: Bool { step >= totalSteps }
 
     /// Runs one optimizer step. Returns nil when the data ran out before the step began.
+    /// The forward and backward products run in `options.precision`; the gradient sums,
+    /// clipping and AdamW are float32 whatever it is.
     public mutating func trainStep() throws -> StepMetrics? {
+        try BLAS.withPrecision(options.precision) { try takeStep() }
+    }
+
+    private mutating func takeStep() throws -> StepMetrics? {
         guard step < totalSteps else { return nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
         var gradSum: Parameters? = nil

@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 
 /// One optimizer step's metrics: a line of metrics.jsonl.
@@ -247,6 +248,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case distributed(String)
     /// The ranks' weights differ (weight hashes by rank) at a step.
     case replicasDiverged(step: Int, hashes: [UInt64])
+    /// `precision` needs a CPU feature this machine lacks (named by `missing`).
+    case precisionUnsupported(precision: Precision, missing: String)
 
     public var description: String {
         switch self {
@@ -267,6 +270,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             let list = hashes.enumerated().map { "rank \($0.offset): \(String($0.element, radix: 16))" }.joined(separator: ", ")
             return "the ranks' weights differ at step \(step) (\(list)); the gradient all-reduce did not give every rank "
                 + "the same result. Resume from the last checkpoint; if it happens again, report it with the recipe and mpirun command."
+        case let .precisionUnsupported(precision, missing):
+            return "training.precision \(precision.rawValue) needs a CPU with AVX512_BF16 (Intel Cooper Lake, Sapphire Rapids "
+                + "or later; AMD Zen 4 or later); this CPU lacks \(missing). Use training.precision: float32."
         }
     }
 }

@@ -1,3 +1,4 @@
+import Autograd
 import NN
 
 /// Hyper-parameters of a supervised fine-tuning run. Defaults are those of small-model
@@ -39,6 +40,12 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// BLAS threads. Default 2 (the cores of the machines we target); the loss is
     /// bit-identical for the same thread count.
     public var threads: Int = 2
+    /// Number format of the training step's large matrix products: float32, or bf16
+    /// (operands rounded to bfloat16, float32 accumulation; weights, gradients and AdamW
+    /// state stay float32; only on CPUs with AVX512_BF16, see `Precision`). Default float32:
+    /// bf16 is opt-in until it shows both speed and an unchanged loss curve on a run
+    /// (docs/performance.md, "Mixed precision (bf16)"). Validation loss is always float32.
+    public var precision: Precision = .float32
     /// Seed of dropout draws and parameter initialisation.
     public var seed: UInt64 = 0
     /// Save a checkpoint every this many optimizer steps; 0 saves only at the end (and on

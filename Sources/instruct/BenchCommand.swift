@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
 struct BenchOps: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ops",
-        abstract: "Tensor matmul vs raw cblas_sgemm, fused kernels, elementwise throughput.",
+        abstract: "Tensor matmul vs raw cblas_sgemm (and bf16 products), fused kernels, elementwise throughput.",
         discussion: """
             Each matmul case alternates raw sgemm and Tensor.matmul and reports medians,
             so machine noise hits both sides alike. Ratios are the figure to compare.
@@ -47,11 +47,13 @@ struct BenchOps: ParsableCommand {
             return
         }
         print("instruct bench ops: \(report.threads) BLAS thread(s), OpenBLAS core \(report.blasCore); medians, raw and ours alternated\n")
-        print("matmul (GFLOP/s)")
-        print(pad("case", 18) + pad("M x N x K", 20) + lpad("raw sgemm", 11) + lpad("Tensor", 10) + lpad("ratio", 8))
+        print("matmul (GFLOP/s; bf16: the same product with bfloat16 operands, float32 accumulation\(BLAS.bf16MissingFeature.map { ", not on this CPU: it lacks \($0)" } ?? ""))")
+        print(pad("case", 20) + pad("M x N x K", 20) + lpad("raw sgemm", 11) + lpad("Tensor", 10) + lpad("ratio", 8)
+              + lpad("bf16", 9) + lpad("bf16/raw", 10))
         for r in report.matmul {
-            print(pad(r.name, 18) + pad("\(r.m) x \(r.n) x \(r.k)", 20) + lpad(f1(r.rawGflops), 11)
-                  + lpad(f1(r.tensorGflops), 10) + lpad(f2(r.ratio), 8))
+            print(pad(r.name, 20) + pad("\(r.m) x \(r.n) x \(r.k)", 20) + lpad(f1(r.rawGflops), 11)
+                  + lpad(f1(r.tensorGflops), 10) + lpad(f2(r.ratio), 8)
+                  + lpad(r.bf16Gflops.map(f1) ?? "-", 9) + lpad(r.bf16Ratio.map(f2) ?? "-", 10))
         }
         print("\nkernels (forward and backward, ms)")
         print(pad("op", 26) + pad("shape", 30) + lpad("fwd", 9) + lpad("bwd", 9) + lpad("GFLOP/s", 10))

@@ -30,6 +30,10 @@ struct BenchTrain: ParsableCommand {
             (import, train). Its default shape is 4 x 512 and its default LoRA targets are all
             seven Llama projections (q,k,v,o,gate,up,down).
 
+            --precision bf16 runs the forward and backward products with bfloat16 operands and
+            float32 accumulation (CPUs with AVX512_BF16: Intel Cooper Lake, Sapphire Rapids and
+            later, AMD Zen 4 and later; docs/performance.md); weights and AdamW stay float32.
+
             --finetune lora trains rank-r adapters on a frozen copy of the same model (its base
             gets no gradients and no AdamW moments); --finetune compare runs full and LoRA each in
             a fresh process of this binary (so each peak resident size is its own) and prints
@@ -46,6 +50,8 @@ struct BenchTrain: ParsableCommand {
                   --finetune lora
               instruct bench train --model models/SmolLM2-135M-Instruct-hf \\
                   --finetune full --batch 4 --seq 512
+              instruct bench train --model models/SmolLM2-135M-Instruct-hf \\
+                  --finetune lora --precision bf16
             """)
 
     @Option(help: "Model size: \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default small; not with --model).")
@@ -84,6 +90,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "LoRA rank.")
     var loraRank: Int = 8
 
+    @Option(help: "Number format of the forward and backward products: float32, or bf16 (CPUs with AVX512_BF16).")
+    var precision: String = "float32"
+
     @Option(help: "LoRA targets, comma-separated: GPT-2 qkv, o, up, down (default all four); Llama q, k, v, o, gate, up, down (default all seven).")
     var loraTargets: String?
 
@@ -113,6 +122,12 @@ struct BenchTrain: ParsableCommand {
         if let t = seq, t < 2 { throw ValidationError("--seq must be at least 2, got \(t)") }
         if model == nil, let t = seq, t > preset.config.contextLength {
             throw ValidationError("--seq must be in 2...\(preset.config.contextLength) for \(preset.rawValue), got \(t)")
+        }
+        guard let p = Precision(rawValue: precision) else {
+            throw ValidationError("--precision must be \(Precision.allCases.map(\.rawValue).joined(separator: " or ")); got '\(precision)'")
+        }
+        if p == .bf16, let missing = BLAS.bf16MissingFeature {
+            throw ValidationError("--precision bf16 needs a CPU with AVX512_BF16; this CPU lacks \(missing)")
         }
         guard ["full", "lora", "compare"].contains(finetune) else {
             throw ValidationError("--finetune must be full, lora or compare; got '\(finetune)'")
@@ -160,6 +175,7 @@ struct BenchTrain: ParsableCommand {
         }
         let r = try TrainBenchmark.run(config: modelConfig, weights: consume weights, batch: b, time: t, warmup: warmup, steps: steps,
                                        threads: threads, seed: seed, measurePeak: sgemmPeak, lora: lora,
+                                       precision: Precision(rawValue: precision) ?? .float32,  // checked in validate()
                                        residentBefore: residentBefore) { i, ms, loss, measured in
             let rss = Double(MemoryStats.residentBytes()) / (1024 * 1024)
             FileHandle.standardError.write(Data("step \(i) \(measured ? "meas" : "warm") \(f1(ms)) ms loss \(String(format: "%.4f", loss)) rss \(f1(rss)) MiB\n".utf8))
@@ -173,7 +189,7 @@ struct BenchTrain: ParsableCommand {
         let c = r.config
         print("instruct bench train: \(model ?? preset.rawValue) (\(c.family.rawValue), \(c.layers) layers, C \(c.dim), \(c.heads) heads, V \(c.vocabSize)), "
               + "\(f2(Double(r.parameterCount) / 1e6)) M parameters, B \(r.batch) x T \(r.time), "
-              + "\(r.threads) BLAS thread(s), OpenBLAS core \(r.blasCore)")
+              + "\(r.threads) BLAS thread(s), OpenBLAS core \(r.blasCore), products \(r.precision.rawValue)")
         print("steps: \(r.warmupSteps) warm-up, \(r.measuredSteps) measured")
         if let l = r.lora {
             print("finetune       lora rank \(l.settings.rank), targets \(l.targets.map(\.rawValue).joined(separator: ",")): "
@@ -202,7 +218,7 @@ struct BenchTrain: ParsableCommand {
         for mode in ["full", "lora"] {
             var args = ["bench", "train", "--steps", "\(steps)", "--warmup", "\(warmup)",
                         "--threads", "\(threads)", "--seed", "\(seed)", "--no-sgemm-peak", "--json", "--finetune", mode,
-                        "--lora-rank", "\(loraRank)"]
+                        "--lora-rank", "\(loraRank)", "--precision", precision]
             args += model.map { ["--model", $0] } ?? ["--config", preset.rawValue]
             if let loraTargets { args += ["--lora-targets", loraTargets] }
             if let batch { args += ["--batch", "\(batch)"] }

@@ -32,6 +32,15 @@ final class RecipeResumeTests: XCTestCase {
                                        "training.early_stopping_patience: 0 -> 3", "training.keep_best: false -> true"])
     }
 
+    /// Weights and AdamW moments are float32 whatever the products' precision, so a run may
+    /// switch it on resume; the change is reported.
+    func test_compare_precision_mayChangeAndIsReported() throws {
+        let check = RecipeResume.compare(saved: try recipe(), current: try recipe(["training.precision=bf16"]),
+                                         savedDataFingerprint: "abc", currentDataFingerprint: "abc")
+        XCTAssertEqual(check.refused, [])
+        XCTAssertEqual(check.changes, ["training.precision: float32 -> bf16"])
+    }
+
     func test_compare_unchanged_isEmpty() throws {
         let check = RecipeResume.compare(saved: try recipe(), current: try recipe(), savedDataFingerprint: "a", currentDataFingerprint: "a")
         XCTAssertEqual(check, RecipeResume.Check(refused: [], changes: []))

@@ -154,4 +154,17 @@ final class RecipeSectionsTests: XCTestCase {
         XCTAssertEqual(r.trainingOptions.evalBatches, 3)
         XCTAssertEqual(try decode("seed: 9\n" + minimal, ["training.seed=4"]).trainingOptions.seed, 4)
     }
+
+    func test_trainingPrecision_defaultsToFloat32_readsBF16_refusesOtherValuesNamingTheKey() throws {
+        XCTAssertEqual(try decode(minimal).trainingOptions.precision, .float32)
+        XCTAssertEqual(try decode(minimal, ["training.precision=bf16"]).trainingOptions.precision, .bf16)
+        XCTAssertEqual(try decode(minimal + "training: {precision: float32}\n").trainingOptions.precision, .float32)
+        XCTAssertThrowsError(try decode(minimal, ["training.precision=fp16"])) { error in
+            XCTAssertEqual(error as? RecipeError, .invalidValue(source: "override `training.precision=fp16`", key: "training.precision",
+                                                               reason: "\"fp16\" is not one of float32, bf16; did you mean bf16?"))
+        }
+        XCTAssertThrowsError(try decode(minimal + "training: {precision: 16}\n")) { error in
+            XCTAssertTrue("\(error)".contains("training.precision"), "\(error)")
+        }
+    }
 }
