@@ -39,6 +39,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// BLAS threads. Default 2 (the cores of the machines we target); the loss is
     /// bit-identical for the same thread count.
     public var threads: Int = 2
+    /// Keep only each transformer block's input in the forward pass and run the block again
+    /// in the backward pass (activation checkpointing; DecoderModel+Checkpointing.swift).
+    /// Default false: it saves most of the activations' memory but costs a second forward
+    /// pass of the blocks; the losses and weights are the same bits either way.
+    public var activationCheckpointing = false
     /// Seed of dropout draws and parameter initialisation.
     public var seed: UInt64 = 0
     /// Save a checkpoint every this many optimizer steps; 0 saves only at the end (and on

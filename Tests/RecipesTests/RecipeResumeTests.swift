@@ -32,6 +32,14 @@ final class RecipeResumeTests: XCTestCase {
                                        "training.early_stopping_patience: 0 -> 3", "training.keep_best: false -> true"])
     }
 
+    /// Activation checkpointing changes memory and time, no number: it may change on resume.
+    func test_compare_activationCheckpointing_mayChange() throws {
+        let check = RecipeResume.compare(saved: try recipe(), current: try recipe(["training.activation_checkpointing=true"]),
+                                         savedDataFingerprint: "abc", currentDataFingerprint: "abc")
+        XCTAssertEqual(check.refused, [])
+        XCTAssertEqual(check.changes, ["training.activation_checkpointing: false -> true"])
+    }
+
     func test_compare_unchanged_isEmpty() throws {
         let check = RecipeResume.compare(saved: try recipe(), current: try recipe(), savedDataFingerprint: "a", currentDataFingerprint: "a")
         XCTAssertEqual(check, RecipeResume.Check(refused: [], changes: []))
