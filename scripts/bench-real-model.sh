@@ -7,6 +7,7 @@
 #   scripts/bench-real-model.sh [--model PATH] [--modes "lora full"] [--rounds N] [--steps N]
 #                               [--warmup N] [--threads N] [--batch B] [--seq T]
 #                               [--lora-rank R] [--lora-targets q,k,v,o,gate,up,down]
+#                               [--ours-args "ARGS"] [--torch-args "ARGS"]
 #
 # Model: models/SmolLM2-135M-Instruct-hf when present (float32 safetensors: both sides read the
 # same numbers), else models/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/fetch-smollm2.sh); both
@@ -18,6 +19,8 @@
 # peak RSS (VmHWM, loading included). On a shared host the median per-round ratio and the
 # best-step ratio are the steadier figures (see scripts/bench-vs-pytorch.sh).
 # INSTRUCT_BASE=path/to/older/instruct adds a third binary to every round and a column "ours/base".
+# --ours-args passes more options to ours' `bench train` only (e.g. "--activation-checkpointing"),
+# --torch-args to the PyTorch script only (e.g. "--gradient-checkpointing"); split on spaces.
 # Needs: a release build (.build/release/instruct); PYTHON (default .venv/bin/python) with
 # torch, transformers, peft (and gguf for a .gguf model).
 set -euo pipefail
@@ -25,7 +28,7 @@ cd "$(dirname "$0")/.."
 INSTRUCT=${INSTRUCT:-.build/release/instruct}
 BASE=${INSTRUCT_BASE:-}
 PYTHON=${PYTHON:-.venv/bin/python}
-MODEL=""; MODES="lora full"; ROUNDS=3; STEPS=10; WARMUP=3; THREADS=2; BATCH=4; SEQ=512; RANK=8
+MODEL=""; MODES="lora full"; ROUNDS=3; STEPS=10; WARMUP=3; THREADS=2; BATCH=4; SEQ=512; RANK=8; OURS_ARGS=""; TORCH_ARGS=""
 TARGETS="q,k,v,o,gate,up,down"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +42,8 @@ while [ $# -gt 0 ]; do
     --seq) SEQ="$2"; shift ;;
     --lora-rank) RANK="$2"; shift ;;
     --lora-targets) TARGETS="$2"; shift ;;
+    --ours-args) OURS_ARGS="$2"; shift ;;
+    --torch-args) TORCH_ARGS="$2"; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -56,17 +61,20 @@ trap 'rm -rf "$OUT"' EXIT
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# model $MODEL; B $BATCH x T $SEQ; LoRA rank $RANK on $TARGETS; $THREADS threads; $WARMUP warm-up + $STEPS measured steps"
+[ -z "$OURS_ARGS$TORCH_ARGS" ] || echo "# ours' extra options: ${OURS_ARGS:-none}; torch's: ${TORCH_ARGS:-none}"
 echo "# load before: $(cat /proc/loadavg)"
 for mode in $MODES; do
   for r in $(seq 1 "$ROUNDS"); do
     common=(--model "$MODEL" --finetune "$mode" --batch "$BATCH" --seq "$SEQ" --steps "$STEPS" --warmup "$WARMUP"
             --threads "$THREADS" --lora-rank "$RANK" --lora-targets "$TARGETS")
-    "$INSTRUCT" bench train "${common[@]}" --json 2>/dev/null > "$OUT/ours-$mode-$r.json"
+    # shellcheck disable=SC2086  # OURS_ARGS and TORCH_ARGS are split on spaces on purpose
+    "$INSTRUCT" bench train "${common[@]}" $OURS_ARGS --json 2>/dev/null > "$OUT/ours-$mode-$r.json"
     if [ -n "$BASE" ]; then
       "$BASE" bench train "${common[@]}" --json 2>/dev/null > "$OUT/base-$mode-$r.json"
     fi
     peak=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sgemmPeakGflops'])" "$OUT/ours-$mode-$r.json")
-    "$PYTHON" scripts/bench_real_model_torch.py "${common[@]}" --peak-gflops "$peak" 2>/dev/null \
+    # shellcheck disable=SC2086
+    "$PYTHON" scripts/bench_real_model_torch.py "${common[@]}" $TORCH_ARGS --peak-gflops "$peak" 2>/dev/null \
       | sed -n 's/^RESULT //p' > "$OUT/torch-$mode-$r.json"
     python3 - "$mode" "$r" "$OUT" <<'PY'
 import json, os, sys

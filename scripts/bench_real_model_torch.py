@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--peak-gflops", type=float, default=0.0, help="ours' measured sgemm rate, for the share of peak")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gradient-checkpointing", action="store_true",
+                    help="transformers' gradient_checkpointing_enable (use_reentrant=False): each decoder layer recomputed in backward")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -74,6 +76,8 @@ def main():
     t_load = time.perf_counter()
     model = load_model(args.model)
     model.config.use_cache = False
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     cfg = model.config
     n_params = sum(p.numel() for p in model.parameters())  # the tied head counted once
     adapters = 0
@@ -124,7 +128,7 @@ def main():
     res = dict(
         model=args.model, finetune=args.finetune, threads=args.threads, B=B, T=T, torch=torch.__version__,
         n_params=n_params, trainable=n_trainable, adapters=adapters, lora_rank=args.lora_rank if adapters else None,
-        steps_measured=len(times), warmup=args.warmup, load_s=load_s,
+        steps_measured=len(times), warmup=args.warmup, load_s=load_s, gradient_checkpointing=args.gradient_checkpointing,
         ms_step_median=med * 1e3, ms_step_min=min(times) * 1e3, ms_step_max=max(times) * 1e3,
         tokens_per_s_median=tok_s, tokens_per_s_best=B * T / min(times),
         flops_per_token=flops, achieved_gflops=achieved,

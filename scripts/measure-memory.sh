@@ -7,6 +7,7 @@
 #   scripts/measure-memory.sh                      # the shipped recipes that run here, 3 steps
 #   scripts/measure-memory.sh --steps 60 dolly-gpt2
 #   scripts/measure-memory.sh --smollm2            # also the SmolLM2-135M recipes (LoRA, full, oasst)
+#   scripts/measure-memory.sh --set training.activation_checkpointing=true quickstart   # one more override on every run
 #
 # Needs the release binary (swift build -c release --product instruct, or INSTRUCT=path),
 # datasets/synth (made here when missing), ../shared for the recipes that read it, and for
@@ -18,10 +19,12 @@ BIN=${INSTRUCT:-.build/release/instruct}
 STEPS=3
 SMOL=0
 RECIPES=()
+EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps) STEPS=$2; shift 2 ;;
     --smollm2) SMOL=1; shift ;;
+    --set) EXTRA+=("$2"); shift 2 ;;
     *) RECIPES+=("$1"); shift ;;
   esac
 done
@@ -34,7 +37,7 @@ trap 'rm -rf "$TMP"' EXIT
 measure() {
   local file=$1 name=$2; shift 2
   local out="$TMP/runs/$name"
-  if ! "$BIN" train "$file" "training.max_steps=$STEPS" "output.dir=$out" "$@" > "$TMP/$name.log" 2>&1; then
+  if ! "$BIN" train "$file" "training.max_steps=$STEPS" "output.dir=$out" "$@" ${EXTRA[@]+"${EXTRA[@]}"} > "$TMP/$name.log" 2>&1; then
     echo "| $name | failed: $(tail -1 "$TMP/$name.log") |"
     return
   fi

@@ -70,7 +70,17 @@ public func gradients(of scalar: Tensor, wrt: [Tensor]) -> [Tensor] {
     for (i, t) in wrt.enumerated() {
         precondition(t.node != nil, "gradients(of:wrt:): wrt[\(i)] (shape \(t.shape)) is not tracked; call trackingGradients() on it before using it")
     }
-    guard let root = scalar.node else {
+    return backpropagate(from: scalar, seed: Tensor.ones(scalar.shape), wrt: wrt)
+}
+
+/// The vector-Jacobian product: d(sum(`output` * `seed`))/d(t) for each tracked tensor in
+/// `wrt`, walking `output`'s graph from `seed` (its shape) as `gradients(of:wrt:)` walks a
+/// scalar's from 1. A checkpointed op's backward (`Tensor.checkpointed`) starts the walk of
+/// its recomputed body here with the gradient its own node received, so the sums are those
+/// of the whole graph's walk, in the same order.
+func backpropagate(from output: Tensor, seed: Tensor, wrt: [Tensor]) -> [Tensor] {
+    precondition(seed.shape == output.shape, "backpropagate: seed \(seed.shape) differs from the output's \(output.shape)")
+    guard let root = output.node else {
         return wrt.map { Tensor.zeros($0.shape) }
     }
 
@@ -93,7 +103,7 @@ public func gradients(of scalar: Tensor, wrt: [Tensor]) -> [Tensor] {
     }
 
     let wanted = Set(wrt.compactMap { $0.node.map(ObjectIdentifier.init) })
-    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): Tensor.ones(root.shape)]
+    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
     var leafGrads: [ObjectIdentifier: Tensor] = [:]
     for n in order.reversed() {
         let id = ObjectIdentifier(n)
@@ -113,7 +123,7 @@ public func gradients(of scalar: Tensor, wrt: [Tensor]) -> [Tensor] {
             }
         }
     }
-    return wrt.map { t in leafGrads[ObjectIdentifier(t.node!)] ?? Tensor.zeros(t.shape) }  // node checked above
+    return wrt.map { t in leafGrads[ObjectIdentifier(t.node!)] ?? Tensor.zeros(t.shape) }  // wrt is tracked (callers check)
 }
 
 /// Evaluates `f` on tracked copies of `inputs` and returns its scalar value and the

@@ -59,7 +59,15 @@ extension ModelConfig {
     ///
     /// The last block's part after attention runs on R rows only, as the head does. Nothing
     /// grows with T squared: attention keeps its output and a logsumexp per head and token.
-    public func savedActivationScalars(tokens: Int, headRows: Int, lora: LoRAConfig? = nil) -> (blocks: Double, head: Double) {
+    ///
+    /// With `checkpointing` (DecoderModel+Checkpointing.swift) the blocks keep only their
+    /// inputs, L x N x C, and one block at a time holds the rest of its tensors while it runs
+    /// again in the backward pass: the widest block, one on every row when there are two or
+    /// more (its input is the kept one, not a copy). Measured runs with checkpointing peak
+    /// 12-20% above the plan made from this count, for a reason not found yet
+    /// (docs/performance.md, "Activation checkpointing").
+    public func savedActivationScalars(tokens: Int, headRows: Int, lora: LoRAConfig? = nil,
+                                       checkpointing: Bool = false) -> (blocks: Double, head: Double) {
         let n = Double(tokens), r = Double(min(headRows, tokens))
         let c = Double(dim), f = Double(ffnDim), h = Double(heads), kv = Double(kvHeads * headDim)
         let l = Double(layers)
@@ -83,7 +91,11 @@ extension ModelConfig {
             perTokenBefore += extra.beforeAttention
             perTokenAfter += extra.afterAttention
         }
-        let blocks = l * n * perTokenBefore + (l - 1) * n * perTokenAfter + r * perTokenAfter
+        var blocks = l * n * perTokenBefore + (l - 1) * n * perTokenAfter + r * perTokenAfter
+        if checkpointing && layers > 0 {
+            let widest = layers > 1 ? n * (perTokenBefore + perTokenAfter) : n * perTokenBefore + r * perTokenAfter
+            blocks = l * n * c + widest - n * c
+        }
         let chunk = Double(min(headRows, tokens, Tensor.linearCrossEntropyChunkRows(vocabulary: vocabSize)))
         let head = r * (3 * c + 1) + chunk * Double(vocabSize)
         return (blocks, head)

@@ -21,9 +21,9 @@ extension DecoderModel {
     /// [K] are summed into their segments with one product by a 0/1 matrix [B*S, K], so the
     /// gradient of any weighted sum of the result flows back through the same graph. A
     /// segment with no counted target sums to 0 (count 0). Float32 throughout; the sum over a
-    /// segment's targets is the BLAS dot product's.
+    /// segment's targets is the BLAS dot product's. `checkpointing` as in `loss`.
     public func segmentLogProbs(_ input: ModelInput, segmentsPerRow: Int, parameters p: Parameters,
-                                dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> SegmentLogProbs {
+                                dropoutRNG: UnsafeMutablePointer<RNG>? = nil, checkpointing: Bool = false) -> SegmentLogProbs {
         let x = input
         precondition(segmentsPerRow >= 1, "segmentLogProbs: segmentsPerRow must be >= 1, got \(segmentsPerRow)")
         precondition(x.targets.count == x.batch * x.time, "segmentLogProbs: the input has no targets")
@@ -46,10 +46,10 @@ extension DecoderModel {
         switch config.family {
         case .gpt2:
             z = gpt2Logits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time,
-                           p, dropoutRNG, headRows: headRows)
+                           p, dropoutRNG, headRows: headRows, checkpointing: checkpointing)
         case .llama:
             z = llamaLogits(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch, time: x.time,
-                            p, dropoutRNG, headRows: headRows)
+                            p, dropoutRNG, headRows: headRows, checkpointing: checkpointing)
         }
         let kept = rows.map { x.targets[Int($0)] }
         let perToken = Tensor.targetLogProbs(logits: z, targets: kept, ignoreIndex: x.ignoreIndex)  // [K]

@@ -104,8 +104,12 @@ public struct DecoderModel: Sendable {
     /// row's last-block output reaches nothing that is counted (its keys and values, which
     /// later rows attend to, are still computed for every row). The head and the loss are one
     /// chunked op (`Tensor.linearCrossEntropy`): the [rows, V] logits never exist whole.
+    ///
+    /// With `checkpointing`, each block keeps only its input for the backward pass and runs
+    /// again during it (DecoderModel+Checkpointing.swift): less memory, more time, the same
+    /// loss and gradients bit for bit.
     public func loss(_ input: ModelInput, parameters p: Parameters,
-                     dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> (sum: Tensor, count: Int) {
+                     dropoutRNG: UnsafeMutablePointer<RNG>? = nil, checkpointing: Bool = false) -> (sum: Tensor, count: Int) {
         let x = input
         precondition(x.targets.count == x.batch * x.time, "DecoderModel.loss: the input has no targets")
         var rows: [Int32] = []
@@ -117,10 +121,10 @@ public struct DecoderModel: Sendable {
         switch config.family {
         case .gpt2:
             final = gpt2TrainingHidden(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch,
-                                       time: x.time, p, dropoutRNG, headRows: headRows)
+                                       time: x.time, p, dropoutRNG, headRows: headRows, checkpointing: checkpointing)
         case .llama:
             final = llamaTrainingHidden(tokens: x.tokens, positions: x.positions, segmentIDs: x.segmentIDs, batch: x.batch,
-                                        time: x.time, p, dropoutRNG, headRows: headRows)
+                                        time: x.time, p, dropoutRNG, headRows: headRows, checkpointing: checkpointing)
         }
         let kept = headRows.map { $0.map { x.targets[Int($0)] } } ?? x.targets
         // The head and the loss fused and chunked: at most a chunk of logits exists at once.

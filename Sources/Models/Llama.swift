@@ -43,16 +43,21 @@ extension DecoderModel {
     }
 
     func llamaLogits(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
-                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil) -> Tensor {
-        llamaForward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows) { _, q, k, v in
+                     _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
+                     checkpointing: Bool = false) -> Tensor {
+        llamaForward(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows,
+                     checkpointing: checkpointing ? segmentIDs : nil) { _, q, k, v in
             Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
         }
     }
 
-    /// The training forward pass up to the head (segment-causal attention): see `llamaHidden`.
+    /// The training forward pass up to the head (segment-causal attention), each block
+    /// checkpointed when `checkpointing`: see `llamaHidden`.
     func llamaTrainingHidden(tokens: [Int32], positions: [Int32], segmentIDs: [Int32], batch: Int, time: Int,
-                             _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]?) -> (hidden: Tensor, head: Tensor) {
-        llamaHidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows) { _, q, k, v in
+                             _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]?,
+                             checkpointing: Bool = false) -> (hidden: Tensor, head: Tensor) {
+        llamaHidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng, headRows: headRows,
+                    checkpointing: checkpointing ? segmentIDs : nil) { _, q, k, v in
             Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
         }
     }
@@ -64,38 +69,38 @@ extension DecoderModel {
     /// (DecoderModel+KVCache.swift). Everything else is shared. `headRows` keeps only
     /// those token rows for the last block's output projection and MLP, the final norm and
     /// the head (see `loss`); every row still feeds the last block's keys and values.
+    /// `checkpointing`: see `llamaHidden`.
     func llamaForward(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
                       _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
+                      checkpointing segmentIDs: [Int32]? = nil,
                       attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let (final, head) = llamaHidden(tokens: tokens, positions: positions, batch: batch, time: time, p, rng,
-                                        headRows: headRows, attend: attend)
+                                        headRows: headRows, checkpointing: segmentIDs, attend: attend)
         return Tensor.matmul(final, head, transposeB: true)   // [B*T or rows, V]
     }
 
     /// `llamaForward` up to the head: the final norm's output [B*T or rows, C] and the head's
     /// weight [V, C] (the token embedding when tied), for the fused head and loss (`loss`).
+    /// With `checkpointing` (the rows' segment ids), every block is one checkpointed op
+    /// (`checkpointedBlock`) with segment-causal attention on those ids; `attend` is then
+    /// unused (a block run again in the backward pass cannot call the caller's closure).
     func llamaHidden(tokens: [Int32], positions: [Int32], batch: Int, time: Int,
                      _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?, headRows: [Int32]? = nil,
+                     checkpointing segmentIDs: [Int32]? = nil,
                      attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> (hidden: Tensor, head: Tensor) {
-        let c = config.dim, d = config.headDim
+        let c = config.dim
         var x = Embedding("model.embed_tokens", count: config.vocabSize, dim: c)(tokens, shape: [batch, time], p)
         for i in 0..<config.layers {
-            let b = llamaBlock(i)
-            let h = b.inNorm(x, p)
-            let q = Tensor.rope(b.q(h, p, dropoutRNG: rng).reshaped([batch, time, config.heads, d]), positions: positions,
-                                theta: config.ropeTheta, layout: .halves)
-            let k = Tensor.rope(b.k(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d]), positions: positions,
-                                theta: config.ropeTheta, layout: .halves)
-            let v = b.v(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d])
-            var a = attend(i, q, k, v).reshaped([batch, time, config.heads * d])
-            if i == config.layers - 1, let headRows {
-                (x, a) = (selectingHeadRows(x.reshaped([batch * time, c]), headRows),
-                          selectingHeadRows(a.reshaped([batch * time, config.heads * d]), headRows))
+            let rows = i == config.layers - 1 ? headRows : nil
+            if let segmentIDs {
+                x = checkpointedBlock(i, x, p, rng) { x, weights, rng in
+                    llamaBlockForward(i, x, weights, rng, positions: positions, batch: batch, time: time, headRows: rows) { _, q, k, v in
+                        Tensor.causalAttention(q, k, v, segmentIDs: segmentIDs)
+                    }
+                }
+            } else {
+                x = llamaBlockForward(i, x, p, rng, positions: positions, batch: batch, time: time, headRows: rows, attend: attend)
             }
-            x = addingResidual(x, b.o, a, p, rng)
-            let h2 = b.postNorm(x, p)
-            x = addingResidual(x, b.down, Tensor.swiglu(gate: b.gate(h2, p, dropoutRNG: rng), up: b.up(h2, p, dropoutRNG: rng)),
-                               p, rng)
         }
         // With no blocks, nothing has selected the head rows yet.
         let rows = config.layers == 0 ? selectingHeadRows(x.reshaped([batch * time, c]), headRows)
@@ -103,5 +108,30 @@ extension DecoderModel {
         let final = RMSNorm("model.norm", dim: c, eps: config.normEps)(rows, p)
         let head = config.tiedEmbeddings ? p["model.embed_tokens.weight"] : p["lm_head.weight"]
         return (final, head)
+    }
+
+    /// Block `i`: x [B, T, C] -> [B, T, C], reading its weights from `p`. With `headRows`
+    /// (the last block), only those token rows go on after attention: -> [rows, C].
+    func llamaBlockForward(_ i: Int, _ x: Tensor, _ p: Parameters, _ rng: UnsafeMutablePointer<RNG>?,
+                           positions: [Int32], batch: Int, time: Int, headRows: [Int32]?,
+                           attend: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+        let c = config.dim, d = config.headDim
+        let b = llamaBlock(i)
+        var x = x
+        let h = b.inNorm(x, p)
+        let q = Tensor.rope(b.q(h, p, dropoutRNG: rng).reshaped([batch, time, config.heads, d]), positions: positions,
+                            theta: config.ropeTheta, layout: .halves)
+        let k = Tensor.rope(b.k(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d]), positions: positions,
+                            theta: config.ropeTheta, layout: .halves)
+        let v = b.v(h, p, dropoutRNG: rng).reshaped([batch, time, config.kvHeads, d])
+        var a = attend(i, q, k, v).reshaped([batch, time, config.heads * d])
+        if let headRows {
+            (x, a) = (selectingHeadRows(x.reshaped([batch * time, c]), headRows),
+                      selectingHeadRows(a.reshaped([batch * time, config.heads * d]), headRows))
+        }
+        x = addingResidual(x, b.o, a, p, rng)
+        let h2 = b.postNorm(x, p)
+        return addingResidual(x, b.down, Tensor.swiglu(gate: b.gate(h2, p, dropoutRNG: rng), up: b.up(h2, p, dropoutRNG: rng)),
+                              p, rng)
     }
 }

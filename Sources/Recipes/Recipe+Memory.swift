@@ -10,7 +10,8 @@ extension Recipe {
     /// resident memory now as the baseline.
     func memoryPlan(config: ModelConfig, headRows: Int? = nil) -> MemoryPlan {
         MemoryPlan(config: config, lora: finetune.loraConfig, batch: training.options.microBatchSize, seqLen: data.config.seqLen,
-                   headRows: headRows, gradientAccumulation: training.options.gradientAccumulation, baseline: MemoryStats.residentBytes(),
+                   headRows: headRows, gradientAccumulation: training.options.gradientAccumulation,
+                   activationCheckpointing: training.options.activationCheckpointing, baseline: MemoryStats.residentBytes(),
                    peakSoFar: MemoryStats.peakResidentBytes())
     }
 
@@ -27,6 +28,9 @@ extension Recipe {
             keys = ["training.batch_size (\(b))", "data.seq_len (\(t))", "model.layers (\(config.layers))", "model.dim (\(config.dim))"]
             if plan.logits > plan.activations / 2 { keys.append("the vocabulary (\(config.vocabSize))") }
             advice = "lower training.batch_size (training.grad_accum keeps the rows per optimizer step) or data.seq_len, or use a smaller model"
+            if !training.options.activationCheckpointing {
+                advice += ", or set training.activation_checkpointing: true (each block keeps only its input)"
+            }
         } else if let from = model.initFrom {
             keys = ["model.init (\(from): \(Self.describe(config)))"]
             advice = finetune.method == .lora

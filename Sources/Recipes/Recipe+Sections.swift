@@ -153,6 +153,8 @@ public struct TrainingSection: Equatable, Sendable, RecipeSection, CheckedSectio
         .double("beta2", \.options.beta2, in: 0...1, below: 1),
         .double("eps", \.options.adamEps, in: 0...1),
         .double("grad_clip", \.options.gradClip, in: 0...1e9),
+        // May change on resume: it trades memory for time and changes no number.
+        .bool("activation_checkpointing", \.options.activationCheckpointing),
         .int("log_every", \.options.logEvery, atLeast: 1),
         .int("threads", \.options.threads, atLeast: 1, atMost: 1024, perRank: true),
         // May change on resume (reported): weights and moments are float32 either way.

@@ -20,7 +20,7 @@ import NN
 /// | baseline    | resident now (runtime, tokenizer, prepared data), measured               |
 /// | weights     | every weight (the frozen base too) and the adapters                      |
 /// | optimizer   | AdamW's m and v for every trained scalar                                 |
-/// | activations | what the forward pass keeps (`ModelConfig.savedActivationScalars`), the head's one chunk of logits (min(R, chunk) x V) among them: the head and the loss are fused and chunked, so no R x V tensor exists |
+/// | activations | what the forward pass keeps (`ModelConfig.savedActivationScalars`), the head's one chunk of logits (min(R, chunk) x V) among them: the head and the loss are fused and chunked, so no R x V tensor exists; with activation checkpointing, the blocks' inputs and one block's tensors |
 /// | in flight   | the larger of: a block's gradients at backward's widest moment, N x (3F + 3C) for Llama, N x (2F + 4C) for GPT-2; and, at the very end, a tied, trained embedding's two partial gradients (2 x V x C) before they are summed |
 /// | gradients   | one per trained scalar (two with gradient accumulation: the sum so far and this micro-batch's) |
 /// | checkpoint  | the largest checkpoint file (AdamW's moments), mapped while a save checksums it; the step's pooled buffers are given back before a save (`Recipe.run`), so this part and the step's are never resident together |
@@ -58,8 +58,10 @@ public struct MemoryPlan: Sendable, Equatable {
     /// `batch` rows of `seqLen` tokens, of which at most `headRows` have a trained target
     /// (nil: all of them), accumulating `gradientAccumulation` micro-batches per step.
     /// `baseline` and `peakSoFar` are the process's resident and peak resident bytes now.
+    /// With `activationCheckpointing` the blocks' activations are their inputs and one
+    /// block's tensors (`ModelConfig.savedActivationScalars`); the rest is unchanged.
     public init(config: ModelConfig, lora: LoRAConfig?, batch: Int, seqLen: Int, headRows: Int? = nil,
-                gradientAccumulation: Int = 1, baseline: Int, peakSoFar: Int = 0) {
+                gradientAccumulation: Int = 1, activationCheckpointing: Bool = false, baseline: Int, peakSoFar: Int = 0) {
         let n = Double(batch) * Double(seqLen)
         // Token counts as Int for the activation count; an absurd product saturates, which
         // still gives an absurd estimate.
@@ -69,7 +71,7 @@ public struct MemoryPlan: Sendable, Equatable {
         let base = config.parameterScalars
         let adapters = lora?.adapterScalars(for: config) ?? 0
         let trained = lora == nil ? base : adapters
-        let saved = config.savedActivationScalars(tokens: nInt, headRows: rInt, lora: lora)
+        let saved = config.savedActivationScalars(tokens: nInt, headRows: rInt, lora: lora, checkpointing: activationCheckpointing)
         let c = Double(config.dim), f = Double(config.ffnDim), v = Double(config.vocabSize)
         let widest: Double
         switch config.family {

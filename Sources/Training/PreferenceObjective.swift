@@ -43,10 +43,13 @@ public enum PreferenceObjective {
     /// The policy's log-probabilities of every pair of `input` (one pair per row), the losses
     /// against `reference` (one per row, the same order), and a scalar to differentiate.
     /// A row with an empty side (no counted target) is left out of the losses and metrics.
+    /// `checkpointing`: per-block activation checkpointing (`DecoderModel.loss`).
     public static func evaluate(model: DecoderModel, input: ModelInput, parameters: Parameters, reference: [ReferencePair],
-                                options: PreferenceOptions, dropoutRNG: UnsafeMutablePointer<RNG>? = nil) -> Result {
+                                options: PreferenceOptions, dropoutRNG: UnsafeMutablePointer<RNG>? = nil,
+                                checkpointing: Bool = false) -> Result {
         precondition(reference.count == input.batch, "PreferenceObjective: \(input.batch) rows need \(input.batch) reference pairs, got \(reference.count)")
-        let lp = model.segmentLogProbs(input, segmentsPerRow: 2, parameters: parameters, dropoutRNG: dropoutRNG)
+        let lp = model.segmentLogProbs(input, segmentsPerRow: 2, parameters: parameters, dropoutRNG: dropoutRNG,
+                                       checkpointing: checkpointing)
         let sums = lp.sums.scalars
         var weights = [Float](repeating: 0, count: 2 * input.batch)
         var totals = PreferenceTotals()

@@ -96,6 +96,8 @@ public enum TrainBenchmark {
         public var optimizerStateMiB: Double
         /// The number format of the forward and backward products (`Precision`).
         public var precision: Precision
+        /// Whether each block was checkpointed (kept only its input, ran again in backward).
+        public var activationCheckpointing: Bool
     }
 
     /// Median GFLOP/s of an n x n x n sgemm on the current BLAS thread count.
@@ -130,9 +132,10 @@ public enum TrainBenchmark {
     /// `residentBefore` is the resident size before the weights were loaded (default: now).
     /// `precision` is that of the forward and backward products (bf16 throws
     /// `TrainingError.precisionUnsupported` on a CPU without AVX512_BF16); the sgemm peak is float32.
+    /// `activationCheckpointing` checkpoints every block (`DecoderModel.loss`).
     public static func run(config: ModelConfig, weights: consuming Parameters? = nil, batch: Int, time: Int, warmup: Int = 3,
                            steps: Int = 10, threads: Int, seed: UInt64 = 0, measurePeak: Bool = true,
-                           lora: LoRAConfig? = nil, precision: Precision = .float32, residentBefore: Int? = nil,
+                           lora: LoRAConfig? = nil, precision: Precision = .float32, activationCheckpointing: Bool = false, residentBefore: Int? = nil,
                            progress: ((Int, Double, Float, Bool) -> Void)? = nil) throws -> Result {
         precondition(batch >= 1 && time >= 2 && time <= config.contextLength,
                      "TrainBenchmark: need B >= 1 and 2 <= T <= context \(config.contextLength), got B \(batch), T \(time)")
@@ -172,7 +175,9 @@ public enum TrainBenchmark {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let input = ModelInput(tokens: tokens, positions: positions, segmentIDs: segments, batch: batch, time: time,
                                    targets: targets, ignoreIndex: PackedRow.ignoreIndex)
-            let (grads, loss) = BLAS.withPrecision(precision) { lossAndGradients(model, params, trainable: trainable, input) }
+            let (grads, loss) = BLAS.withPrecision(precision) {
+                lossAndGradients(model, params, trainable: trainable, input, checkpointing: activationCheckpointing)
+            }
             optimizer.update(&params, grads: grads, lr: 3e-4, decays: { _ in true })
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6
             losses.append(loss)
@@ -208,16 +213,16 @@ public enum TrainBenchmark {
                       lossFirst: losses[0], lossLast: losses[losses.count - 1], lora: lora,
                       trainableParameterCount: trainable.map { names in params.pairs.filter { names.contains($0.name) }.reduce(0) { $0 + $1.tensor.count } } ?? count,
                       optimizerStateMiB: Double(optimizer.m.elementCount + optimizer.v.elementCount) * 4 * mib,
-                      precision: precision)
+                      precision: precision, activationCheckpointing: activationCheckpointing)
     }
 
     /// Mean loss over counted targets and its gradients. A separate function so that the
     /// tracked copies of the weights and the graph are released before the optimizer
     /// writes the weights in place (a live tracked copy would force a copy of each).
     static func lossAndGradients(_ model: DecoderModel, _ params: Parameters, trainable: Set<String>?,
-                                 _ input: ModelInput) -> (Parameters, Float) {
+                                 _ input: ModelInput, checkpointing: Bool) -> (Parameters, Float) {
         let tracked = params.tracked(only: trainable)
-        let (sum, count) = model.loss(input, parameters: tracked)
+        let (sum, count) = model.loss(input, parameters: tracked, checkpointing: checkpointing)
         let loss = sum * (1 / Float(Swift.max(count, 1)))
         let grads = tracked.gradients(of: loss)
         return (grads, loss.scalar)

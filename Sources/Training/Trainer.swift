@@ -203,7 +203,8 @@ public struct Trainer {
                 let reference = try preference.reference.lookup(input)
                 let r = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
                     PreferenceObjective.evaluate(model: model, input: input, parameters: tracked, reference: reference,
-                                                 options: preference.options, dropoutRNG: model.usesDropout ? rng : nil)
+                                                 options: preference.options, dropoutRNG: model.usesDropout ? rng : nil,
+                                                 checkpointing: options.activationCheckpointing)
                 }
                 pairTotals.add(r.totals)
                 pairTokens += batch.trainedTokenCount
@@ -211,7 +212,8 @@ public struct Trainer {
                 (sum, c, value) = (surrogate, r.totals.pairs, r.totals.loss)
             } else {
                 (sum, c) = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
-                    model.loss(batch.modelInput, parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil)
+                    model.loss(batch.modelInput, parameters: tracked, dropoutRNG: model.usesDropout ? rng : nil,
+                               checkpointing: options.activationCheckpointing)
                 }
                 value = Double(sum.scalar)
             }

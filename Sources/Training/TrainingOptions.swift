@@ -46,6 +46,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// bf16 is opt-in until it shows both speed and an unchanged loss curve on a run
     /// (docs/performance.md, "Mixed precision (bf16)"). Validation loss is always float32.
     public var precision: Precision = .float32
+    /// Keep only each transformer block's input in the forward pass and run the block again
+    /// in the backward pass (activation checkpointing; DecoderModel+Checkpointing.swift).
+    /// Default false: it saves most of the activations' memory but costs a second forward
+    /// pass of the blocks; the losses and weights are the same bits either way.
+    public var activationCheckpointing = false
     /// Seed of dropout draws and parameter initialisation.
     public var seed: UInt64 = 0
     /// Save a checkpoint every this many optimizer steps; 0 saves only at the end (and on

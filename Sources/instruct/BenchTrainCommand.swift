@@ -52,6 +52,8 @@ struct BenchTrain: ParsableCommand {
                   --finetune full --batch 4 --seq 512
               instruct bench train --model models/SmolLM2-135M-Instruct-hf \\
                   --finetune lora --precision bf16
+              instruct bench train --model models/SmolLM2-135M-Instruct-hf \\
+                  --finetune full --activation-checkpointing
             """)
 
     @Option(help: "Model size: \(TrainBenchmark.Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default small; not with --model).")
@@ -95,6 +97,9 @@ struct BenchTrain: ParsableCommand {
 
     @Option(help: "LoRA targets, comma-separated: GPT-2 qkv, o, up, down (default all four); Llama q, k, v, o, gate, up, down (default all seven).")
     var loraTargets: String?
+
+    @Flag(help: "Checkpoint every block: keep only its input in the forward pass, run it again in the backward pass (less memory, more time; the recipe key training.activation_checkpointing).")
+    var activationCheckpointing = false
 
     /// The adapters of `--finetune lora` for a model of `family`.
     func loraConfig(family: ModelFamily) throws -> LoRAConfig {
@@ -176,6 +181,7 @@ struct BenchTrain: ParsableCommand {
         let r = try TrainBenchmark.run(config: modelConfig, weights: consume weights, batch: b, time: t, warmup: warmup, steps: steps,
                                        threads: threads, seed: seed, measurePeak: sgemmPeak, lora: lora,
                                        precision: Precision(rawValue: precision) ?? .float32,  // checked in validate()
+                                       activationCheckpointing: activationCheckpointing,
                                        residentBefore: residentBefore) { i, ms, loss, measured in
             let rss = Double(MemoryStats.residentBytes()) / (1024 * 1024)
             FileHandle.standardError.write(Data("step \(i) \(measured ? "meas" : "warm") \(f1(ms)) ms loss \(String(format: "%.4f", loss)) rss \(f1(rss)) MiB\n".utf8))
@@ -197,6 +203,7 @@ struct BenchTrain: ParsableCommand {
         } else {
             print("finetune       full: \(r.trainableParameterCount) trainable parameters, AdamW state \(f2(r.optimizerStateMiB)) MiB")
         }
+        if r.activationCheckpointing { print("checkpointing  every block keeps only its input; blocks run again in backward") }
         print("ms/step        median \(f1(r.msPerStepMedian))  min \(f1(r.msPerStepMin))  max \(f1(r.msPerStepMax))")
         print("tokens/s       \(f1(r.tokensPerSecond)) (median step)")
         print("FLOPs/token    \(String(format: "%.3e", r.flopsPerToken)) (\(r.lora == nil ? "6N" : "4N + 6A") + 12 L C T)")
@@ -223,6 +230,7 @@ struct BenchTrain: ParsableCommand {
             if let loraTargets { args += ["--lora-targets", loraTargets] }
             if let batch { args += ["--batch", "\(batch)"] }
             if let seq { args += ["--seq", "\(seq)"] }
+            if activationCheckpointing { args.append("--activation-checkpointing") }
             FileHandle.standardError.write(Data("running \(mode)...\n".utf8))
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

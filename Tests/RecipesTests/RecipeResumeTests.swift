@@ -41,6 +41,14 @@ final class RecipeResumeTests: XCTestCase {
         XCTAssertEqual(check.changes, ["training.precision: float32 -> bf16"])
     }
 
+    /// Activation checkpointing changes memory and time, no number: it may change on resume.
+    func test_compare_activationCheckpointing_mayChange() throws {
+        let check = RecipeResume.compare(saved: try recipe(), current: try recipe(["training.activation_checkpointing=true"]),
+                                         savedDataFingerprint: "abc", currentDataFingerprint: "abc")
+        XCTAssertEqual(check.refused, [])
+        XCTAssertEqual(check.changes, ["training.activation_checkpointing: false -> true"])
+    }
+
     func test_compare_unchanged_isEmpty() throws {
         let check = RecipeResume.compare(saved: try recipe(), current: try recipe(), savedDataFingerprint: "a", currentDataFingerprint: "a")
         XCTAssertEqual(check, RecipeResume.Check(refused: [], changes: []))

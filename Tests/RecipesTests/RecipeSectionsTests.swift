@@ -137,6 +137,19 @@ final class RecipeSectionsTests: XCTestCase {
         }
     }
 
+    /// `training.activation_checkpointing`: false by default, true or false from YAML or an
+    /// override, anything else an error naming the key.
+    func test_activationCheckpointing_defaultOffBoolOnly_namesTheKey() throws {
+        XCTAssertFalse(try decode(minimal).trainingOptions.activationCheckpointing)
+        XCTAssertTrue(try decode(minimal, ["training.activation_checkpointing=true"]).trainingOptions.activationCheckpointing)
+        XCTAssertThrowsError(try decode(minimal, ["training.activation_checkpointing=sometimes"])) { error in
+            XCTAssertTrue("\(error)".contains("training.activation_checkpointing"), "\(error)")
+        }
+        XCTAssertThrowsError(try decode(minimal, ["training.activation_checkpoint=true"])) { error in
+            XCTAssertTrue("\(error)".contains("training.activation_checkpointing"), "a misspelling suggests the key: \(error)")
+        }
+    }
+
     func test_tokenizer_pathAndTrainTogether_isAnError() {
         XCTAssertThrowsError(try decode("tokenizer: {path: t, train: {vocab_size: 400}}\ndata: {datasets: [{path: a}]}\n")) { error in
             guard case let .invalidValue(_, key, _)? = error as? RecipeError else { return XCTFail("\(error)") }

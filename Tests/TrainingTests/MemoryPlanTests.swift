@@ -66,6 +66,24 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertLessThan(long.stepBuffers, 4.5 * short.stepBuffers)
     }
 
+    /// With activation checkpointing the blocks' activations are their inputs (L x N x C) and
+    /// one block's tensors; weights, moments, gradients, in-flight and the head's part stay.
+    func test_plan_activationCheckpointing_blockInputsPlusOneBlock() {
+        let full = MemoryPlan(config: Self.smol, lora: nil, batch: 4, seqLen: 512, baseline: 0)
+        let ckpt = MemoryPlan(config: Self.smol, lora: nil, batch: 4, seqLen: 512, activationCheckpointing: true, baseline: 0)
+        XCTAssertEqual(ckpt.weights, full.weights)
+        XCTAssertEqual(ckpt.optimizer, full.optimizer)
+        XCTAssertEqual(ckpt.gradients, full.gradients)
+        XCTAssertEqual(ckpt.inFlight, full.inFlight)
+        XCTAssertEqual(ckpt.logits, full.logits)
+        let n = 2048.0, c = 576.0, layers = 30.0
+        let perBlock = (full.activations - full.logits) / 1.06 / 4 / n / layers  // scalars per token of one block (about)
+        let expected = 4 * 1.06 * (layers * n * c + n * (perBlock - c))
+        XCTAssertEqual(ckpt.activations - ckpt.logits, expected, accuracy: 0.01 * expected)
+        XCTAssertLessThan(ckpt.activations - ckpt.logits, (full.activations - full.logits) / 4)
+        XCTAssertLessThan(ckpt.peak, full.peak)
+    }
+
     /// The estimate is never below what the process has already used.
     func test_plan_peakSoFarAboveTheSum_isThePeak() {
         let p = MemoryPlan(config: Self.smol, lora: nil, batch: 1, seqLen: 8, baseline: 0, peakSoFar: 1 << 40)

@@ -75,6 +75,29 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(first, try run())
     }
 
+    /// `activationCheckpointing` changes memory and time, no number: with model dropout, the
+    /// same losses at every step and the same weights after, bit for bit.
+    func test_activationCheckpointing_withDropout_bitIdenticalLossesAndWeights() throws {
+        let dir = try TrainingFixture.directory()
+        let (data, tok) = try TrainingFixture.prepare(in: dir)
+        let model = try DecoderModel(ModelConfig(family: .llama, vocabSize: tok.vocabularySize, contextLength: 128, dim: 16,
+                                                 layers: 2, heads: 2, kvHeads: 1, ffnDim: 32, dropout: 0.1))
+        func run(checkpointing: Bool) throws -> (losses: [UInt64], weights: Parameters) {
+            var o = options(batch: 2, accum: 2, steps: 4)
+            o.activationCheckpointing = checkpointing
+            var t = try Trainer(model: model, parameters: Trainer.initialParameters(model, seed: 8), data: data, options: o)
+            var out: [UInt64] = []
+            while let m = try t.trainStep() { out.append(try XCTUnwrap(m.loss).bitPattern) }
+            return (out, t.parameters)
+        }
+        let direct = try run(checkpointing: false), checkpointed = try run(checkpointing: true)
+        XCTAssertEqual(direct.losses.count, 4)
+        XCTAssertEqual(checkpointed.losses, direct.losses)
+        for name in direct.weights.names {
+            XCTAssertEqual(checkpointed.weights[name].scalars, direct.weights[name].scalars, name)
+        }
+    }
+
     func test_nonFiniteLoss_stopsNamingTheStep_andKeepsWeights() throws {
         let dir = try TrainingFixture.directory()
         let (data, tok) = try TrainingFixture.prepare(in: dir)

@@ -75,6 +75,25 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `bench train --activation-checkpointing` checkpoints every block: it says so in its
+    /// JSON, and the losses are those of the run without it, bit for bit.
+    func test_benchTrain_activationCheckpointing_sameLosses() throws {
+        let dir = try tempDir()
+        func bench(_ extra: [String]) throws -> [String: Any] {
+            let r = try run(["bench", "train", "--config", "tiny", "--batch", "2", "--seq", "32", "--steps", "2", "--warmup", "0",
+                             "--threads", "1", "--no-sgemm-peak", "--json"] + extra, in: dir)
+            XCTAssertEqual(r.status, 0, r.err)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+        }
+        let direct = try bench([]), checkpointed = try bench(["--activation-checkpointing"])
+        XCTAssertEqual(direct["activationCheckpointing"] as? Bool, false)
+        XCTAssertEqual(checkpointed["activationCheckpointing"] as? Bool, true)
+        for key in ["lossFirst", "lossLast"] {
+            XCTAssertNotNil(direct[key] as? Double, key)
+            XCTAssertEqual(checkpointed[key] as? Double, direct[key] as? Double, key)
+        }
+    }
+
     /// train with save_every, resume with a longer max_steps (allowed, reported), refuse a
     /// changed model, then export (hf, hdf5) and import back.
     func test_trainResumeExportImport_endToEnd() throws {
