@@ -7,6 +7,9 @@ import TestSupport
 /// float64 loop over the same bf16-rounded operands, and the rounding itself against
 /// hand-computed bit patterns.
 final class BLASBF16Tests: XCTestCase {
+    // Every test here runs on AVX512_BF16 CPUs (the Zen 4 these were written on) and skips
+    // elsewhere, since the kernel cannot run there; TrainerPrecisionTests checks the error
+    // such a CPU gives instead.
     func requireBF16() throws {
         if let missing = BLAS.bf16MissingFeature {
             throw XCTSkip("skipped: this CPU lacks \(missing), which the bf16 product needs (AVX512_BF16 CPUs: Intel Cooper Lake, Sapphire Rapids and later; AMD Zen 4 and later)")

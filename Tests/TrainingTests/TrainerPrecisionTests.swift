@@ -29,6 +29,8 @@ final class TrainerPrecisionTests: XCTestCase {
                                      kvHeads: 2, ffnDim: 128))
     }
 
+    // This and the next test are complements: one runs on AVX512_BF16 CPUs, the other on
+    // every other CPU, so each machine runs one and skips the other, saying why.
     func test_trainer_bf16Precision_followsFloat32LossCurve() throws {
         if let missing = BLAS.bf16MissingFeature {
             throw XCTSkip("skipped: this CPU lacks \(missing), which training.precision bf16 needs")
