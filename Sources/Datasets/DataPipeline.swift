@@ -177,26 +177,8 @@ public enum DataPipeline {
             report.tokens += kept.tokens.count
             report.trainedTokens += kept.trainedTargetCount
         }
-        report.records = counts.recordsRead
-        for (reason, n) in counts.skipped { report.skippedByReason[reason, default: 0] += n }
-        report.skipped += counts.skipped.values.reduce(0, +)
-        report.dropped = report.droppedByReason.values.reduce(0, +)
-        if lengths.isEmpty {
-            throw DatasetError.noExamples(
-                path: spec.path,
-                reason: "\(report.records) records read, \(report.skipped) skipped, \(report.dropped) dropped"
-                    + report.droppedByReason.sorted { $0.key < $1.key }.map { " \($0.key): \($0.value)" }.joined(separator: ","))
-        }
-
-        // Validation split: a seeded permutation; its first k examples are held out.
-        var order = Array(lengths.indices)
-        let hashWord = dataDigest[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        var rng = SplitMix64(mixing: [config.seed, 0x5EED_5B17, hashWord])
-        rng.shuffle(&order)
-        let k = Int((Double(lengths.count) * spec.validationFraction).rounded())
-        var held = [Bool](repeating: false, count: lengths.count)
-        for i in order.prefix(k) { held[i] = true }
-        order = []
+        try finishCounts(&report, counts, examples: lengths.count, what: "records", path: spec.path)
+        let held = heldOut(count: lengths.count, fraction: spec.validationFraction, seed: config.seed, dataDigest: dataDigest)
         var train: [UInt32] = [], validation: [UInt32] = []
         for i in lengths.indices {
             if held[i] { validation.append(UInt32(i)) } else { train.append(UInt32(i)) }
@@ -211,6 +193,38 @@ public enum DataPipeline {
         report.lengthHistogram = PreflightReport.histogram(lengths.map { Int($0) }, seqLen: config.seqLen)
         try writer.finish(report: report, splits: [(train, trainPlan), (validation, validationPlan)])
         return report
+    }
+}
+
+extension DataPipeline {
+    /// Adds the reader's counts to `report` and totals the dropped examples; no example left
+    /// is an error naming the file and every count (`what` names the records: "records",
+    /// "preference records").
+    static func finishCounts(_ report: inout PreflightReport, _ counts: RecordCounts, examples: Int, what: String,
+                             path: String) throws {
+        report.records = counts.recordsRead
+        for (reason, n) in counts.skipped { report.skippedByReason[reason, default: 0] += n }
+        report.skipped += counts.skipped.values.reduce(0, +)
+        report.dropped = report.droppedByReason.values.reduce(0, +)
+        if examples == 0 {
+            throw DatasetError.noExamples(
+                path: path,
+                reason: "\(report.records) \(what) read, \(report.skipped) skipped, \(report.dropped) dropped"
+                    + report.droppedByReason.sorted { $0.key < $1.key }.map { " \($0.key): \($0.value)" }.joined(separator: ","))
+        }
+    }
+
+    /// The validation split: which of `count` examples are held out. A seeded permutation
+    /// (the recipe's seed and the file's SHA-256) whose first `fraction` of the examples are.
+    static func heldOut(count: Int, fraction: Double, seed: UInt64, dataDigest: [UInt8]) -> [Bool] {
+        var order = Array(0..<count)
+        let hashWord = dataDigest[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        var rng = SplitMix64(mixing: [seed, 0x5EED_5B17, hashWord])
+        rng.shuffle(&order)
+        let k = Int((Double(count) * fraction).rounded())
+        var held = [Bool](repeating: false, count: count)
+        for i in order.prefix(k) { held[i] = true }
+        return held
     }
 }
 

@@ -189,24 +189,10 @@ extension DataPipeline {
             report.tokens += kept.chosen.tokens.count + kept.rejected.tokens.count
             report.trainedTokens += kept.chosen.trainedTargetCount + kept.rejected.trainedTargetCount
         }
-        report.records = counts.recordsRead
-        for (reason, n) in counts.skipped { report.skippedByReason[reason, default: 0] += n }
-        report.skipped += counts.skipped.values.reduce(0, +)
-        report.dropped = report.droppedByReason.values.reduce(0, +)
-        if lengths.isEmpty {
-            throw DatasetError.noExamples(
-                path: spec.path,
-                reason: "\(report.records) preference records read, \(report.skipped) skipped, \(report.dropped) dropped"
-                    + report.droppedByReason.sorted { $0.key < $1.key }.map { " \($0.key): \($0.value)" }.joined(separator: ","))
-        }
-        // Validation split over pairs: a seeded permutation keyed by the file's SHA-256, as SFT's.
-        var order = Array(lengths.indices)
-        let hashWord = dataDigest[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        var rng = SplitMix64(mixing: [config.seed, 0x5EED_5B17, hashWord])
-        rng.shuffle(&order)
-        let k = Int((Double(lengths.count) * spec.validationFraction).rounded())
-        var held = [Bool](repeating: false, count: lengths.count)
-        for i in order.prefix(k) { held[i] = true }
+        try DataPipeline.finishCounts(&report, counts, examples: lengths.count, what: "preference records", path: spec.path)
+        // Validation split over pairs, as SFT's over examples.
+        let held = DataPipeline.heldOut(count: lengths.count, fraction: spec.validationFraction, seed: config.seed,
+                                        dataDigest: dataDigest)
         var train: [UInt32] = [], validation: [UInt32] = []
         for i in lengths.indices {
             if held[i] { validation += [UInt32(2 * i), UInt32(2 * i + 1)] } else { train += [UInt32(2 * i), UInt32(2 * i + 1)] }
