@@ -25,34 +25,14 @@ extension Tensor {
     ///   sum 0 and count 0.
     public static func crossEntropy(logits: Tensor, targets: [Int32],
                                     ignoreIndex: Int32 = -100) -> (sum: Tensor, count: Int) {
-        precondition(logits.rank == 2, "crossEntropy: logits must be [N, V], got \(logits.shape)")
-        let n = logits.shape[0], v = logits.shape[1]
-        precondition(targets.count == n,
-                     "crossEntropy: logits \(logits.shape) need \(n) targets, got \(targets.count)")
-        var counted = 0
-        for (r, t) in targets.enumerated() where t != ignoreIndex {
-            precondition(t >= 0 && Int(t) < v,
-                         "crossEntropy: target \(t) at row \(r) is outside 0..<\(v) and is not the ignore index \(ignoreIndex)")
-            counted += 1
-        }
-        // Per-row max [N], logSum [N] and loss [N]; ignored rows keep 0 in all three.
-        let rowMax = Tensor.zeros([n]), logSum = Tensor.zeros([n])
-        let rowLoss = Tensor.zeros([n])
-        let px = logits.storage.pointer, pm = rowMax.storage.pointer, pl = logSum.storage.pointer, pLoss = rowLoss.storage.pointer
-        targets.withUnsafeBufferPointer { tg in
-            Parallel.forRanges(n, costPerElement: 6 * v) { rows in
-                for r in rows where tg[r] != ignoreIndex {
-                    let x = px + r * v
-                    let m = VectorExp.max(x, count: v)
-                    let l = Foundation.log(VectorExp.expShifted(x, nil, count: v, a: m))
-                    pm[r] = m
-                    pl[r] = l
-                    pLoss[r] = (m - x[Int(tg[r])]) + l
-                }
-            }
-        }
+        // A row's loss is minus its target's log-probability: negation is exact, so these are
+        // the bits of `(max - x[target]) + logSum`, summed in Float64 in row order.
+        let (rowMax, logSum, logProb) = rowLogSoftmaxAtTargets(logits, targets, ignoreIndex: ignoreIndex, op: "crossEntropy")
+        let counted = targets.reduce(0) { $0 + ($1 != ignoreIndex ? 1 : 0) }
         var total = 0.0
-        for r in 0..<n { total += Double(pLoss[r]) }
+        logProb.withUnsafeBufferPointer { lp in
+            for r in lp.indices { total -= Double(lp[r]) }
+        }
         let out = Tensor(Float(total))
         guard anyTracked(logits) else { return (out, counted) }
         let x = logits.detached

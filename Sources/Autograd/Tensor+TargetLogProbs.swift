@@ -19,17 +19,31 @@ extension Tensor {
     ///   - ignoreIndex: rows whose target equals it give 0 and receive no gradient.
     /// - Returns: [N], differentiable with respect to `logits`.
     public static func targetLogProbs(logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
-        precondition(logits.rank == 2, "targetLogProbs: logits must be [N, V], got \(logits.shape)")
+        let (rowMax, logSum, out) = rowLogSoftmaxAtTargets(logits, targets, ignoreIndex: ignoreIndex, op: "targetLogProbs")
+        guard anyTracked(logits) else { return out }
+        let x = logits.detached
+        return out.recorded([logits]) { g in
+            [targetLogProbsBackward(logits: x, rowMax: rowMax, logSum: logSum, targets: targets, ignoreIndex: ignoreIndex, g: g)]
+        }
+    }
+
+    /// The forward pass `targetLogProbs` and `crossEntropy` share: checks the shapes and the
+    /// targets (traps naming `op`, the row and the value), then for every counted row its max,
+    /// `logSum = log(sum(exp(x - max)))` and `(x[target] - max) - logSum`, each [N]; ignored
+    /// rows keep 0 in all three. Rows are independent, so the result does not depend on the
+    /// thread count.
+    static func rowLogSoftmaxAtTargets(_ logits: Tensor, _ targets: [Int32], ignoreIndex: Int32,
+                                       op: String) -> (rowMax: Tensor, logSum: Tensor, logProb: Tensor) {
+        precondition(logits.rank == 2, "\(op): logits must be [N, V], got \(logits.shape)")
         let n = logits.shape[0], v = logits.shape[1]
-        precondition(targets.count == n, "targetLogProbs: logits \(logits.shape) need \(n) targets, got \(targets.count)")
+        precondition(targets.count == n, "\(op): logits \(logits.shape) need \(n) targets, got \(targets.count)")
         for (r, t) in targets.enumerated() where t != ignoreIndex {
             precondition(t >= 0 && Int(t) < v,
-                         "targetLogProbs: target \(t) at row \(r) is outside 0..<\(v) and is not the ignore index \(ignoreIndex)")
+                         "\(op): target \(t) at row \(r) is outside 0..<\(v) and is not the ignore index \(ignoreIndex)")
         }
-        // Per-row max [N] and logSum [N]; ignored rows keep 0.
-        let rowMax = Tensor.zeros([n]), logSum = Tensor.zeros([n])
-        let out = Tensor.zeros([n])
-        let px = logits.storage.pointer, pm = rowMax.storage.pointer, pl = logSum.storage.pointer, po = out.storage.pointer
+        let rowMax = Tensor.zeros([n]), logSum = Tensor.zeros([n]), logProb = Tensor.zeros([n])
+        let px = logits.storage.pointer, pm = rowMax.storage.pointer, pl = logSum.storage.pointer
+        let po = logProb.storage.pointer
         targets.withUnsafeBufferPointer { tg in
             Parallel.forRanges(n, costPerElement: 6 * v) { rows in
                 for r in rows where tg[r] != ignoreIndex {
@@ -42,11 +56,7 @@ extension Tensor {
                 }
             }
         }
-        guard anyTracked(logits) else { return out }
-        let x = logits.detached
-        return out.recorded([logits]) { g in
-            [targetLogProbsBackward(logits: x, rowMax: rowMax, logSum: logSum, targets: targets, ignoreIndex: ignoreIndex, g: g)]
-        }
+        return (rowMax, logSum, logProb)
     }
 
     /// d(out)/d(logits) contracted with `g` [N]: `g[r] * (onehot(target) - softmax(x[r]))` for
